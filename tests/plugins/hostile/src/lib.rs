@@ -1,0 +1,44 @@
+//! A serializer that misbehaves on demand, chosen by the event's name, to
+//! test that the engine contains it. Any other name echoes the source object.
+
+use wasmhook_sdk::{Decision, Delivery, Event, Level, Result, log};
+
+#[wasmhook_sdk::serializer]
+pub fn serialize(event: Event) -> Result<Decision> {
+    match event.name.as_str() {
+        "hostile.loop" => spin(),
+        "hostile.memory_bomb" => hoard(),
+        "hostile.trap" => panic!("hostile plugin panicked on purpose"),
+        "hostile.bad_json" => Ok(Delivery::from_json("{not json".into()).into()),
+        "hostile.log_flood" => {
+            for n in 0..100_000 {
+                log!(Level::Info, "line {n}");
+            }
+            Ok(Decision::skip("flooded"))
+        }
+        "hostile.stdout" => {
+            println!("written to stdout");
+            eprintln!("written to stderr");
+            Ok(Decision::skip("printed"))
+        }
+        "hostile.huge_output" => Ok(Delivery::from_json(format!("\"{}\"", "x".repeat(4 << 20))).into()),
+        _ => Ok(Delivery::from_json(event.raw_data().to_owned()).into()),
+    }
+}
+
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn hoard() -> Result<Decision> {
+    let mut hoard = Vec::new();
+    loop {
+        hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+        if hoard.len() == usize::MAX {
+            return Ok(Decision::skip("unreachable"));
+        }
+    }
+}
