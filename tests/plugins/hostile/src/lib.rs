@@ -11,7 +11,7 @@ pub fn serialize(event: Event) -> Result<Decision> {
         "hostile.trap" => panic!("hostile plugin panicked on purpose"),
         "hostile.bad_json" => Ok(Delivery::from_json("{not json".into()).into()),
         "hostile.log_flood" => {
-            for n in 0..100_000 {
+            for n in 0..10_000 {
                 log!(Level::Info, "line {n}");
             }
             Ok(Decision::skip("flooded"))
@@ -21,6 +21,7 @@ pub fn serialize(event: Event) -> Result<Decision> {
             eprintln!("written to stderr");
             Ok(Decision::skip("printed"))
         }
+        "hostile.ambient" => ambient(),
         "hostile.huge_output" => Ok(Delivery::from_json(format!("\"{}\"", "x".repeat(4 << 20))).into()),
         _ => Ok(Delivery::from_json(event.raw_data().to_owned()).into()),
     }
@@ -41,4 +42,18 @@ fn hoard() -> Result<Decision> {
             return Ok(Decision::skip("unreachable"));
         }
     }
+}
+
+/// What the plugin can see of the world: nothing, if the host is right.
+fn ambient() -> Result<Decision> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let seen = format!(
+        r#"{{"env":{},"args":{},"now":{},"root_dir":{},"cwd_file":{}}}"#,
+        std::env::vars().count(),
+        std::env::args().count(),
+        now,
+        std::fs::read_dir("/").is_ok(),
+        std::fs::read("Cargo.toml").is_ok(),
+    );
+    Ok(Delivery::from_json(seen).into())
 }
