@@ -19,7 +19,8 @@ fn main() {
     let packages: Vec<&str> = BUNDLED.iter().map(|(_, package, _)| *package).collect();
     let wasm = wasmhook_plugin_build::build_components(&packages);
 
-    let mut code = String::from("/// Every plugin bundled in this binary.\npub static BUNDLED: &[BundledPlugin] = &[\n");
+    let mut code =
+        String::from("/// Every plugin bundled in this binary.\npub static BUNDLED: &[BundledPlugin] = &[\n");
     for ((name, _, world), path) in BUNDLED.iter().zip(&wasm) {
         writeln!(
             code,

@@ -33,18 +33,8 @@ pub(crate) fn host_log(level: Level, message: &str) {
 }
 
 /// Runs a serializer on an event coming from the host.
-pub fn serialize(
-    f: fn(Event) -> crate::Result<Decision>,
-    event: types::Event,
-) -> Result<types::Decision, String> {
-    let event = Event::from_parts(
-        event.id,
-        event.name,
-        event.action,
-        event.academy,
-        event.occurred_at,
-        event.data,
-    );
+pub fn serialize(f: fn(Event) -> crate::Result<Decision>, event: types::Event) -> Result<types::Decision, String> {
+    let event = Event::from_parts(event.id, event.name, event.action, event.academy, event.occurred_at, event.data);
     Ok(match f(event)? {
         Decision::Skip(reason) => types::Decision::Skip(reason),
         Decision::Deliver(delivery) => {
@@ -69,10 +59,5 @@ pub fn transform(
     req: types::Request,
 ) -> Result<Option<types::Request>, String> {
     let req = Request { url: req.url, method: req.method, headers: req.headers, body: req.body };
-    Ok(f(&event_name, req)?.map(|r| types::Request {
-        url: r.url,
-        method: r.method,
-        headers: r.headers,
-        body: r.body,
-    }))
+    Ok(f(&event_name, req)?.map(|r| types::Request { url: r.url, method: r.method, headers: r.headers, body: r.body }))
 }

@@ -77,6 +77,7 @@ impl Delivery {
         &self.emit
     }
 
+    #[cfg(target_arch = "wasm32")]
     pub(crate) fn into_parts(self) -> (String, Option<String>, Vec<FollowUp>) {
         (self.payload, self.academy_override, self.emit)
     }

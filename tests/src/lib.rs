@@ -61,7 +61,9 @@ fn read_fixture(path: &Path) -> Fixture {
     let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let string = |key: &str| json[key].as_str().unwrap_or_else(|| panic!("{}: no {key}", path.display())).to_owned();
     let strings = |key: &str| {
-        json.get(key).and_then(Value::as_array).map_or_else(Vec::new, |a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        json.get(key)
+            .and_then(Value::as_array)
+            .map_or_else(Vec::new, |a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
     };
     let plugin_dir = path.parent().and_then(Path::parent).expect("plugins/<name>/fixtures/<file>");
     Fixture {

@@ -13,7 +13,8 @@ use wasmhook_tests::{fixtures, hostile_wasm};
 /// One runtime for the whole file: components compile once.
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new(RuntimeConfig { max_concurrent_calls: 16, ..RuntimeConfig::default() }).unwrap())
+    RUNTIME
+        .get_or_init(|| Runtime::new(RuntimeConfig { max_concurrent_calls: 16, ..RuntimeConfig::default() }).unwrap())
 }
 
 fn bundled_serializer(name: &str) -> Arc<SerializerPlugin> {
@@ -110,7 +111,11 @@ fn assert_good_plugin_still_works() {
 #[test]
 fn an_infinite_loop_is_stopped_by_the_deadline() {
     let call = runtime().serialize(&hostile(), &event("hostile.loop", json!({})));
-    assert!(matches!(failure(&call), PluginError::DeadlineExceeded(d) if *d == runtime().limits().deadline), "{:?}", call.result);
+    assert!(
+        matches!(failure(&call), PluginError::DeadlineExceeded(d) if *d == runtime().limits().deadline),
+        "{:?}",
+        call.result
+    );
     assert!(call.duration >= runtime().limits().deadline, "stopped before its deadline: {:?}", call.duration);
     assert_good_plugin_still_works();
 }
@@ -135,7 +140,11 @@ fn a_panic_is_a_trap_whose_message_is_kept_in_the_logs() {
 #[test]
 fn invalid_json_output_is_refused() {
     let call = runtime().serialize(&hostile(), &event("hostile.bad_json", json!({})));
-    assert!(matches!(failure(&call), PluginError::InvalidOutput(m) if m.contains("payload is not valid JSON")), "{:?}", call.result);
+    assert!(
+        matches!(failure(&call), PluginError::InvalidOutput(m) if m.contains("payload is not valid JSON")),
+        "{:?}",
+        call.result
+    );
     assert_good_plugin_still_works();
 }
 
@@ -143,10 +152,18 @@ fn invalid_json_output_is_refused() {
 fn oversized_input_and_output_are_refused() {
     let limits = *runtime().limits();
     let call = runtime().serialize(&hostile(), &event("hostile.huge_output", json!({})));
-    assert!(matches!(failure(&call), PluginError::OutputTooLarge { limit, .. } if *limit == limits.max_output), "{:?}", call.result);
+    assert!(
+        matches!(failure(&call), PluginError::OutputTooLarge { limit, .. } if *limit == limits.max_output),
+        "{:?}",
+        call.result
+    );
     let big = json!({ "blob": "y".repeat(limits.max_input) });
     let call = runtime().serialize(&hostile(), &event("echo", big));
-    assert!(matches!(failure(&call), PluginError::InputTooLarge { limit, .. } if *limit == limits.max_input), "{:?}", call.result);
+    assert!(
+        matches!(failure(&call), PluginError::InputTooLarge { limit, .. } if *limit == limits.max_input),
+        "{:?}",
+        call.result
+    );
     assert_good_plugin_still_works();
 }
 
@@ -193,7 +210,9 @@ fn what_is_not_a_component_of_the_right_world_is_rejected() {
 
 #[test]
 fn a_component_over_the_size_cap_is_rejected() {
-    let rt = Runtime::new(RuntimeConfig { max_component_size: 1000, max_concurrent_calls: 2, ..RuntimeConfig::default() }).unwrap();
+    let rt =
+        Runtime::new(RuntimeConfig { max_component_size: 1000, max_concurrent_calls: 2, ..RuntimeConfig::default() })
+            .unwrap();
     let error = rt.load_serializer("events", bundled::find("events").unwrap().wasm).unwrap_err();
     assert!(matches!(error, LoadError::TooLarge { limit: 1000, .. }), "{error}");
 }
@@ -248,7 +267,8 @@ fn the_example_transformer_reshapes_or_cancels_the_request() {
 #[test]
 fn compiled_components_are_cached_on_disk_and_bad_artifacts_recompiled() {
     let dir = tempfile::tempdir().unwrap();
-    let config = RuntimeConfig { cache_dir: Some(dir.path().to_owned()), max_concurrent_calls: 2, ..RuntimeConfig::default() };
+    let config =
+        RuntimeConfig { cache_dir: Some(dir.path().to_owned()), max_concurrent_calls: 2, ..RuntimeConfig::default() };
     let wasm = bundled::find("marketing").unwrap().wasm;
     let fixture = fixtures().into_iter().find(|f| f.event == "form_entry.won_or_lost").unwrap();
 

@@ -32,7 +32,12 @@ impl ArtifactCache {
     /// The cached artifact for these bytes, else compiles them and caches
     /// the result. A cache that cannot be read or written costs a compile,
     /// never a failure.
-    pub(crate) fn load_or_compile(&self, engine: &Engine, digest: &Digest, bytes: &[u8]) -> Result<Component, LoadError> {
+    pub(crate) fn load_or_compile(
+        &self,
+        engine: &Engine,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<Component, LoadError> {
         let path = self.dir.join(format!("{}-{}.cwasm", digest.hex(), self.engine_tag));
         if path.exists() {
             // SAFETY: artifacts in this directory are written by this engine
@@ -40,7 +45,9 @@ impl ArtifactCache {
             // additionally checks the header before loading.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(error) => tracing::warn!(path = %path.display(), error = %error, "unusable cached artifact, recompiling"),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), error = %error, "unusable cached artifact, recompiling")
+                }
             }
         }
         let artifact = engine.precompile_component(bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;

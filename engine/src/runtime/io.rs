@@ -84,20 +84,33 @@ impl From<&Event> for types::Event {
 
 impl From<&Request> for types::Request {
     fn from(req: &Request) -> Self {
-        types::Request { url: req.url.clone(), method: req.method.clone(), headers: req.headers.clone(), body: req.body.clone() }
+        types::Request {
+            url: req.url.clone(),
+            method: req.method.clone(),
+            headers: req.headers.clone(),
+            body: req.body.clone(),
+        }
     }
 }
 
 impl Event {
     /// Bytes handed to the plugin.
     pub(crate) fn size(&self) -> usize {
-        self.id.len() + self.name.len() + self.action.len() + self.academy.as_ref().map_or(0, String::len) + self.occurred_at.len() + self.data.len()
+        self.id.len()
+            + self.name.len()
+            + self.action.len()
+            + self.academy.as_ref().map_or(0, String::len)
+            + self.occurred_at.len()
+            + self.data.len()
     }
 }
 
 impl Request {
     pub(crate) fn size(&self) -> usize {
-        self.url.len() + self.method.len() + self.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() + self.body.len()
+        self.url.len()
+            + self.method.len()
+            + self.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+            + self.body.len()
     }
 }
 
@@ -121,7 +134,11 @@ pub(crate) fn decision(output: types::Decision, max_output: usize) -> Result<Dec
             Ok(FollowUp { name: f.name, academy: f.academy, data: f.data })
         })
         .collect::<Result<_, PluginError>>()?;
-    Ok(Decision::Deliver(Delivery { payload: delivery.payload, academy_override: delivery.academy_override, follow_ups }))
+    Ok(Decision::Deliver(Delivery {
+        payload: delivery.payload,
+        academy_override: delivery.academy_override,
+        follow_ups,
+    }))
 }
 
 /// Checks a transformer's output and converts it.

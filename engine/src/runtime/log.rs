@@ -73,7 +73,10 @@ impl LogBuffer {
     /// The kept lines, with a last line saying how many were dropped.
     pub(crate) fn finish(mut self) -> Vec<LogLine> {
         if self.dropped > 0 {
-            let message = format!("{} more log lines dropped (limit {} lines, {} bytes)", self.dropped, self.max_lines, self.max_bytes);
+            let message = format!(
+                "{} more log lines dropped (limit {} lines, {} bytes)",
+                self.dropped, self.max_lines, self.max_bytes
+            );
             self.lines.push(LogLine { level: LogLevel::Warn, message });
         }
         self.lines

@@ -63,7 +63,12 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { limits: Limits::default(), cache_dir: None, max_component_size: 16 << 20, max_concurrent_calls: 256 }
+        RuntimeConfig {
+            limits: Limits::default(),
+            cache_dir: None,
+            max_component_size: 16 << 20,
+            max_concurrent_calls: 256,
+        }
     }
 }
 
@@ -114,7 +119,10 @@ impl Runtime {
             .map_err(|e| SetupError::Engine(format!("{e:#}")))?;
 
         let cache = match &config.cache_dir {
-            Some(dir) => Some(ArtifactCache::new(dir.clone(), &engine).map_err(|source| SetupError::Cache { dir: dir.clone(), source })?),
+            Some(dir) => Some(
+                ArtifactCache::new(dir.clone(), &engine)
+                    .map_err(|source| SetupError::Cache { dir: dir.clone(), source })?,
+            ),
             None => None,
         };
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -178,7 +186,8 @@ impl Runtime {
         let limits = self.config.limits;
         self.call((&plugin.info, &plugin.pre), event_name.len() + request.size(), |store, pre| {
             let instance = pre.instantiate(&mut *store).map_err(|e| (e, CallStage::Instantiate))?;
-            let output = instance.call_transform(store, event_name, &request.into()).map_err(|e| (e, CallStage::Call))?;
+            let output =
+                instance.call_transform(store, event_name, &request.into()).map_err(|e| (e, CallStage::Call))?;
             Ok(output.map(|r| io::request(r, limits.max_output)))
         })
     }
@@ -217,7 +226,10 @@ impl Runtime {
         &self,
         (plugin, pre): (&PluginInfo, &P),
         input_size: usize,
-        invoke: impl FnOnce(&mut Store<State>, &P) -> Result<Result<Result<T, PluginError>, String>, (wasmtime::Error, CallStage)>,
+        invoke: impl FnOnce(
+            &mut Store<State>,
+            &P,
+        ) -> Result<Result<Result<T, PluginError>, String>, (wasmtime::Error, CallStage)>,
     ) -> Call<T> {
         let limits = &self.config.limits;
         let started = Instant::now();

@@ -17,7 +17,7 @@ struct Order {
 }
 
 #[wasmhook_sdk::serializer]
-fn serialize(event: Event) -> Result<Decision> {
+pub fn serialize(event: Event) -> Result<Decision> {
     let order: Order = event.data()?;
     if order.test_mode {
         return Ok(Decision::skip("test-mode orders are not delivered"));
