@@ -188,6 +188,34 @@ fn plugins_get_no_ambient_capabilities() {
 }
 
 #[test]
+fn instances_are_reused_within_an_academy_only_and_dropped_after_a_trap() {
+    let rt = Runtime::new(RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() }).unwrap();
+    let plugin = rt.load_serializer("hostile", &hostile_wasm()).unwrap();
+    let count = |academy: &str, name: &str| {
+        let event = Event { academy: Some(academy.into()), ..event(name, json!({})) };
+        match rt.serialize(&plugin, &event).result {
+            Ok(Decision::Deliver(delivery)) => delivery.payload.parse::<u32>().unwrap(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!([count("a", "hostile.counter"), count("a", "hostile.counter")], [0, 1], "warm within academy a");
+    assert_eq!(count("b", "hostile.counter"), 0, "academy b never sees a's instance");
+    assert_eq!(count("a", "hostile.counter"), 2);
+
+    let trap = rt.serialize(&plugin, &Event { academy: Some("a".into()), ..event("hostile.trap", json!({})) });
+    assert!(matches!(trap.result, Err(PluginError::Trap(_))));
+    assert_eq!(count("a", "hostile.counter"), 0, "the trapped instance was dropped, not reused");
+
+    let cold =
+        Runtime::new(RuntimeConfig { warm_instances: 0, max_concurrent_calls: 2, ..RuntimeConfig::default() }).unwrap();
+    let plugin = cold.load_serializer("hostile", &hostile_wasm()).unwrap();
+    for _ in 0..2 {
+        let call = cold.serialize(&plugin, &event("hostile.counter", json!({})));
+        assert!(matches!(call.result, Ok(Decision::Deliver(d)) if d.payload == "0"), "no reuse when disabled");
+    }
+}
+
+#[test]
 fn what_is_not_a_component_of_the_right_world_is_rejected() {
     let rt = runtime();
     let garbage = rt.load_serializer("garbage", b"definitely not wasm").unwrap_err();
@@ -250,7 +278,7 @@ fn the_example_transformer_reshapes_or_cancels_the_request() {
         headers: vec![("X-Custom".into(), "1".into())],
         body: r#"{"id":456,"task_status":"DONE","user":{"id":1}}"#.into(),
     };
-    let call = rt.transform(&plugin, "assignment.assignment_status_updated", &request);
+    let call = rt.transform(&plugin, Some("downtown-campus"), "assignment.assignment_status_updated", &request);
     let out = call.result.unwrap().expect("not cancelled");
     let body: Value = serde_json::from_str(&out.body).unwrap();
     assert_eq!(body, json!({"text": "*assignment.assignment_status_updated*\n• id: 456\n• task_status: DONE"}));
@@ -259,7 +287,7 @@ fn the_example_transformer_reshapes_or_cancels_the_request() {
         out.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str()).collect();
     assert_eq!(content_types, ["application/json"]);
 
-    let call = rt.transform(&plugin, "e", &Request { body: "[1]".into(), ..request });
+    let call = rt.transform(&plugin, Some("downtown-campus"), "e", &Request { body: "[1]".into(), ..request });
     assert_eq!(call.result, Ok(None));
     assert!(call.logs.iter().any(|l| l.message.contains("cancelled")), "{:?}", call.logs);
 }

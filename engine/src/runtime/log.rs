@@ -53,6 +53,11 @@ impl LogBuffer {
         LogBuffer { plugin, lines: Vec::new(), bytes: 0, dropped: 0, max_lines, max_bytes }
     }
 
+    /// A new buffer for the same plugin, with the same budget.
+    pub(crate) fn empty_like(&self) -> Self {
+        LogBuffer::new(self.plugin.clone(), self.max_lines, self.max_bytes)
+    }
+
     pub(crate) fn push(&mut self, level: LogLevel, message: String) {
         if self.lines.len() >= self.max_lines || self.bytes + message.len() > self.max_bytes {
             self.dropped += 1;

@@ -11,12 +11,14 @@
 
 mod bindings;
 mod cache;
+mod capture;
 mod error;
 mod io;
 mod limits;
 mod log;
 mod plugin;
 mod state;
+mod warm;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,18 +36,13 @@ pub use log::{LogLevel, LogLine};
 pub use plugin::{Digest, PluginInfo, SerializerPlugin, TransformerPlugin, World};
 
 use bindings::serializer::{Serializer, SerializerPre};
-use bindings::transformer::HookTransformerPre;
+use bindings::transformer::{HookTransformer, HookTransformerPre};
 use cache::ArtifactCache;
 use state::State;
+use warm::{Warm, WarmKey, WarmPool};
 
 /// Period of the epoch clock that enforces deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
-
-/// Linear memory each pooled slot keeps resident between calls. Resetting
-/// a warm slot with `memset` is cheaper than faulting fresh zero pages in on
-/// every call, which is most of what a fresh instance costs; the guest's
-/// data is still wiped, so no state crosses calls.
-const KEEP_RESIDENT: usize = 1 << 20;
 
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
@@ -59,6 +56,9 @@ pub struct RuntimeConfig {
     pub max_component_size: usize,
     /// Plugin calls that may run at once (sizes the instance pool).
     pub max_concurrent_calls: u32,
+    /// Idle instances kept for reuse by later events of the same academy
+    /// (see `warm.rs`); 0 instantiates afresh for every call.
+    pub warm_instances: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -68,6 +68,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_component_size: 16 << 20,
             max_concurrent_calls: 256,
+            warm_instances: 64,
         }
     }
 }
@@ -95,6 +96,8 @@ pub struct Runtime {
     /// The active serializer of each name. Swapping an entry is atomic;
     /// calls already running hold their own `Arc` and finish on it.
     serializers: RwLock<HashMap<String, Arc<SerializerPlugin>>>,
+    warm_serializers: WarmPool<Serializer>,
+    warm_transformers: WarmPool<HookTransformer>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -106,9 +109,7 @@ impl Runtime {
             .total_core_instances(slots * 8)
             .total_memories(slots * 2)
             .total_tables(slots * 4)
-            .max_memory_size(usize::try_from(config.limits.max_memory).unwrap_or(usize::MAX))
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT / 16);
+            .max_memory_size(usize::try_from(config.limits.max_memory).unwrap_or(usize::MAX));
         let mut wasm = Config::new();
         wasm.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| SetupError::Engine(format!("{e:#}")))?;
@@ -132,11 +133,13 @@ impl Runtime {
             engine,
             linker,
             cache,
-            config,
             deadline_ticks,
             components: Mutex::default(),
             serializers: RwLock::default(),
+            warm_serializers: WarmPool::new(config.warm_instances),
+            warm_transformers: WarmPool::new(config.warm_instances),
             ticker_stop,
+            config,
         })
     }
 
@@ -172,24 +175,44 @@ impl Runtime {
 
     /// Runs `plugin` on `event`.
     pub fn serialize(&self, plugin: &SerializerPlugin, event: &Event) -> Call<Decision> {
-        let limits = self.config.limits;
-        self.call((&plugin.info, &plugin.pre), event.size(), |store, pre| {
-            let instance = pre.instantiate(&mut *store).map_err(|e| (e, CallStage::Instantiate))?;
-            let output = instance.call_serialize(store, &event.into()).map_err(|e| (e, CallStage::Call))?;
-            Ok(output.map(|d| io::decision(d, limits.max_output)))
-        })
+        let max_output = self.config.limits.max_output;
+        let key = (plugin.info.digest, event.academy.clone());
+        self.call(
+            &self.warm_serializers,
+            &plugin.info,
+            key,
+            event.size(),
+            |store| plugin.pre.instantiate(store),
+            |store, instance| {
+                let output = instance.call_serialize(store, &event.into())?;
+                Ok(output.map(|d| io::decision(d, max_output)))
+            },
+        )
     }
 
-    /// Runs `plugin` on the request for one delivery of event `event_name`.
-    /// `Ok(None)`: the plugin cancelled the delivery.
-    pub fn transform(&self, plugin: &TransformerPlugin, event_name: &str, request: &Request) -> Call<Option<Request>> {
-        let limits = self.config.limits;
-        self.call((&plugin.info, &plugin.pre), event_name.len() + request.size(), |store, pre| {
-            let instance = pre.instantiate(&mut *store).map_err(|e| (e, CallStage::Instantiate))?;
-            let output =
-                instance.call_transform(store, event_name, &request.into()).map_err(|e| (e, CallStage::Call))?;
-            Ok(output.map(|r| io::request(r, limits.max_output)))
-        })
+    /// Runs `plugin` on the request for one delivery of event `event_name`
+    /// to a hook of `academy`. `Ok(None)`: the plugin cancelled the delivery.
+    pub fn transform(
+        &self,
+        plugin: &TransformerPlugin,
+        academy: Option<&str>,
+        event_name: &str,
+        request: &Request,
+    ) -> Call<Option<Request>> {
+        let max_output = self.config.limits.max_output;
+        let key = (plugin.info.digest, academy.map(str::to_owned));
+        let size = event_name.len() + request.size();
+        self.call(
+            &self.warm_transformers,
+            &plugin.info,
+            key,
+            size,
+            |store| plugin.pre.instantiate(store),
+            |store, instance| {
+                let output = instance.call_transform(store, event_name, &request.into())?;
+                Ok(output.map(|r| io::request(r, max_output)))
+            },
+        )
     }
 
     /// Compiles `bytes` and links them against the host: a component that
@@ -220,41 +243,55 @@ impl Runtime {
         Ok((digest, component))
     }
 
-    /// One call in a fresh store: input cap, deadline, memory budget, then
-    /// classification of whatever went wrong.
-    fn call<P, T>(
+    /// One call: on a warm instance of the same plugin version and academy
+    /// if one is idle, else on a new one; under the input cap, the deadline
+    /// and the memory budget; with whatever went wrong classified.
+    fn call<I, T>(
         &self,
-        (plugin, pre): (&PluginInfo, &P),
+        pool: &WarmPool<I>,
+        plugin: &PluginInfo,
+        key: WarmKey,
         input_size: usize,
-        invoke: impl FnOnce(
-            &mut Store<State>,
-            &P,
-        ) -> Result<Result<Result<T, PluginError>, String>, (wasmtime::Error, CallStage)>,
+        instantiate: impl FnOnce(&mut Store<State>) -> wasmtime::Result<I>,
+        invoke: impl FnOnce(&mut Store<State>, &I) -> wasmtime::Result<Result<Result<T, PluginError>, String>>,
     ) -> Call<T> {
         let limits = &self.config.limits;
         let started = Instant::now();
-        let mut store = Store::new(&self.engine, State::new(plugin.name.clone(), limits));
-        store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(self.deadline_ticks);
-        store.epoch_deadline_trap();
-
-        let result = if input_size > limits.max_input {
-            Err(PluginError::InputTooLarge { size: input_size, limit: limits.max_input })
-        } else {
-            match invoke(&mut store, pre) {
-                Ok(Ok(output)) => output,
-                Ok(Err(message)) => Err(PluginError::Rejected(message)),
-                Err((error, stage)) => Err(classify(&error, stage, &store, limits)),
+        if input_size > limits.max_input {
+            let error = PluginError::InputTooLarge { size: input_size, limit: limits.max_input };
+            return Call { result: Err(error), logs: Vec::new(), duration: started.elapsed(), peak_memory: 0 };
+        }
+        let mut warm = match pool.take(&key) {
+            Some(warm) => warm,
+            None => {
+                let mut store = Store::new(&self.engine, State::new(plugin.name.clone(), limits));
+                store.limiter(|state| &mut state.memory);
+                store.epoch_deadline_trap();
+                store.set_epoch_deadline(self.deadline_ticks);
+                match instantiate(&mut store) {
+                    Ok(instance) => Warm { store, instance },
+                    Err(error) => {
+                        let error = classify(&error, CallStage::Instantiate, &store, limits);
+                        return finish(plugin, Err(error), store.data_mut().take_log(), started, 0);
+                    }
+                }
             }
         };
-        let duration = started.elapsed();
-        let state = store.into_data();
-        let peak_memory = state.memory.peak;
-        let logs = state.into_log().finish();
-        if let Err(error) = &result {
-            tracing::warn!(plugin = %plugin.name, digest = %plugin.digest, %error, "plugin call failed");
-        }
-        Call { result, logs, duration, peak_memory }
+        warm.store.set_epoch_deadline(self.deadline_ticks);
+        let outcome = invoke(&mut warm.store, &warm.instance);
+        let logs = warm.store.data_mut().take_log();
+        let peak_memory = warm.store.data().memory.peak;
+        let result = match outcome {
+            Ok(Ok(output)) => output,
+            Ok(Err(message)) => Err(PluginError::Rejected(message)),
+            Err(error) => {
+                // A trapped instance cannot be entered again: drop it.
+                let error = classify(&error, CallStage::Call, &warm.store, limits);
+                return finish(plugin, Err(error), logs, started, peak_memory);
+            }
+        };
+        pool.put(key, warm);
+        finish(plugin, result, logs, started, peak_memory)
     }
 }
 
@@ -266,6 +303,19 @@ impl Drop for Runtime {
 
 fn wrong_world(world: World, error: wasmtime::Error) -> LoadError {
     LoadError::WrongWorld { expected: world.wit_name(), detail: format!("{error:#}") }
+}
+
+fn finish<T>(
+    plugin: &PluginInfo,
+    result: Result<T, PluginError>,
+    logs: Vec<LogLine>,
+    started: Instant,
+    peak_memory: u64,
+) -> Call<T> {
+    if let Err(error) = &result {
+        tracing::warn!(plugin = %plugin.name, digest = %plugin.digest, %error, "plugin call failed");
+    }
+    Call { result, logs, duration: started.elapsed(), peak_memory }
 }
 
 /// Where a call failed, to tell a trap from an instantiation failure (such

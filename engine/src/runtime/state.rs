@@ -1,5 +1,5 @@
 //! What a plugin's `Store` holds: a WASI context that grants nothing, the
-//! memory budget, and the call's log.
+//! memory budget, and the current call's log.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,24 +8,24 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::Limits;
 use super::bindings::{host, types};
-use super::log::{LogBuffer, LogLevel};
+use super::capture::CapturedOutput;
+use super::log::{LogBuffer, LogLevel, LogLine};
 
 pub(crate) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) memory: MemoryBudget,
-    pub(crate) log: LogBuffer,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    log: LogBuffer,
+    stdout: CapturedOutput,
+    stderr: CapturedOutput,
 }
 
 impl State {
-    /// A fresh state for one call of plugin `plugin`.
+    /// A fresh state for an instance of plugin `plugin`.
     ///
     /// Rust's `std` for wasm32-wasip2 imports WASI, so the interfaces are
     /// linked, but the context behind them grants nothing: no environment,
@@ -33,8 +33,8 @@ impl State {
     /// from a fixed seed. Standard output and error are captured into the
     /// call's log (a guest panic writes its message there).
     pub(crate) fn new(plugin: Arc<str>, limits: &Limits) -> State {
-        let stdout = MemoryOutputPipe::new(limits.max_log_bytes);
-        let stderr = MemoryOutputPipe::new(limits.max_log_bytes);
+        let stdout = CapturedOutput::new(limits.max_log_bytes);
+        let stderr = CapturedOutput::new(limits.max_log_bytes);
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -54,15 +54,17 @@ impl State {
         }
     }
 
-    /// The call's log, with whatever the guest printed appended.
-    pub(crate) fn into_log(mut self) -> LogBuffer {
-        for (pipe, level) in [(&self.stdout, LogLevel::Info), (&self.stderr, LogLevel::Warn)] {
-            let printed = pipe.contents();
+    /// Ends the current call: its log, with whatever the guest printed
+    /// appended, and an empty log for the next call on this instance.
+    pub(crate) fn take_log(&mut self) -> Vec<LogLine> {
+        for (output, level) in [(&self.stdout, LogLevel::Info), (&self.stderr, LogLevel::Warn)] {
+            let printed = output.drain();
             for line in String::from_utf8_lossy(&printed).lines().filter(|l| !l.is_empty()) {
                 self.log.push(level, line.to_owned());
             }
         }
-        self.log
+        let next = self.log.empty_like();
+        std::mem::replace(&mut self.log, next).finish()
     }
 }
 

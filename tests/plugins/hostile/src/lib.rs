@@ -1,6 +1,8 @@
 //! A serializer that misbehaves on demand, chosen by the event's name, to
 //! test that the engine contains it. Any other name echoes the source object.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use wasmhook_sdk::{Decision, Delivery, Event, Level, Result, log};
 
 #[wasmhook_sdk::serializer]
@@ -22,6 +24,11 @@ pub fn serialize(event: Event) -> Result<Decision> {
             Ok(Decision::skip("printed"))
         }
         "hostile.ambient" => ambient(),
+        "hostile.counter" => {
+            // Guest state that survives between calls on one instance.
+            static CALLS: AtomicU32 = AtomicU32::new(0);
+            Ok(Delivery::from_json(CALLS.fetch_add(1, Ordering::Relaxed).to_string()).into())
+        }
         "hostile.huge_output" => Ok(Delivery::from_json(format!("\"{}\"", "x".repeat(4 << 20))).into()),
         _ => Ok(Delivery::from_json(event.raw_data().to_owned()).into()),
     }
@@ -37,7 +44,7 @@ fn spin() -> ! {
 fn hoard() -> Result<Decision> {
     let mut hoard = Vec::new();
     loop {
-        hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+        hoard.push(std::hint::black_box(Vec::<u8>::with_capacity(1 << 20)));
         if hoard.len() == usize::MAX {
             return Ok(Decision::skip("unreachable"));
         }

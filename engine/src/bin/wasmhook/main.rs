@@ -1,0 +1,45 @@
+//! The `wasmhook` binary: the engine and the operator's CLI.
+
+mod plugin_run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "wasmhook", version, about = "A webhook engine whose payload logic runs as WebAssembly components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Run a serializer on one event locally, exactly as the engine would,
+    /// and print its decision, logs, duration and memory.
+    Run(plugin_run::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("wasmhook: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
