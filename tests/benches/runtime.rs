@@ -69,7 +69,7 @@ fn serializers(fixtures: &[Fixture]) {
             let event = Event::new(event.name.clone(), event.data.clone());
             black_box(serialize(black_box(event)).expect("serializes"));
         });
-        let mut through = |runtime: &Runtime| {
+        let through = |runtime: &Runtime| {
             let plugin =
                 runtime.load_serializer(&fixture.plugin, bundled::find(&fixture.plugin).unwrap().wasm).unwrap();
             per_iteration(|| {
