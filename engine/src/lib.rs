@@ -4,5 +4,11 @@
 //! Data flows one way: API → ingest → plugin runtime → store → delivery →
 //! receiver. This crate holds one module per concern.
 
+pub mod api;
+pub mod auth;
 pub mod bundled;
+pub mod catalog;
 pub mod runtime;
+pub mod server;
+pub mod store;
+pub mod time;

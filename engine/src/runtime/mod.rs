@@ -78,7 +78,7 @@ impl Default for RuntimeConfig {
 pub enum SetupError {
     #[error("cannot configure the WebAssembly engine: {0}")]
     Engine(String),
-    #[error("cannot use the plugin cache directory {dir}: {source}")]
+    #[error("cannot use the plugin cache directory {dir}")]
     Cache { dir: PathBuf, source: std::io::Error },
 }
 

@@ -1,6 +1,7 @@
 //! The `wasmhook` binary: the engine and the operator's CLI.
 
 mod plugin_run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the engine: the API, on the embedded defaults unless told otherwise.
+    Serve(serve::Args),
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
+        Command::Serve(args) => serve::run(args),
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
     };
     match result {

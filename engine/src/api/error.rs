@@ -1,0 +1,60 @@
+//! Every error the API answers, as `{"detail", "slug", "status_code"}` (the
+//! hooks API's shape), from the status and slug the seed uses.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
+        ApiError { status, slug, detail: detail.into() }
+    }
+
+    /// 400 `validation-error`.
+    pub fn validation(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "validation-error", detail)
+    }
+
+    /// 400 `invalid-event`, as the seed words it.
+    pub fn invalid_event(event: &str) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid-event", format!("Unexpected event {event}"))
+    }
+
+    /// 400 `invalid-academy-token`: a token that cannot manage hooks.
+    pub fn invalid_academy_token() -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid-academy-token", "No valid academy token found")
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", format!("{what} not found"))
+    }
+
+    pub fn forbidden() -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "permission-denied", "You do not have permission to perform this action.")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"detail": self.detail, "slug": self.slug, "status_code": self.status.as_u16()});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A store failure is the engine's, not the caller's: 500, logged.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "store error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store-error", "The store failed; nothing was changed.")
+    }
+}

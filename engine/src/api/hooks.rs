@@ -1,0 +1,356 @@
+//! Hook subscriptions (seed 001 `/v1/notify/hook/subscribe`). Academies see
+//! and change their own hooks only (another academy's id answers 404);
+//! superadmins see all and may create hooks for any academy or, without
+//! one, hooks that receive every academy's events.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+
+use super::extract::{Body, HookScope, PathParam, QueryParams};
+use super::query::{Page, Pagination, comma_list, passes};
+use super::{ApiError, AppState};
+use crate::auth::generate_secret;
+use crate::catalog::Catalog;
+use crate::store::{Hook, HookChanges, HttpMethod, NewHook, Scope};
+use crate::time::Time;
+
+/// Headers a hook may not set: the engine signs and frames every request.
+const RESERVED_HEADERS: &[&str] = &[
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+];
+
+/// A hook as the API shows it: seed 001's fields first, then ours.
+#[derive(Serialize)]
+pub struct HookView {
+    id: u64,
+    event: String,
+    target: String,
+    service_id: Option<String>,
+    created_at: Time,
+    updated_at: Time,
+    total_calls: u64,
+    last_call_at: Option<Time>,
+    last_response_code: Option<u16>,
+    academy: Option<String>,
+    method: HttpMethod,
+    headers: BTreeMap<String, String>,
+    is_active: bool,
+    max_retries: Option<u32>,
+    timeout: Option<u32>,
+    auto_disable_after_failures: Option<u32>,
+}
+
+impl From<Hook> for HookView {
+    fn from(hook: Hook) -> Self {
+        HookView {
+            id: hook.id,
+            event: hook.event,
+            target: hook.target,
+            service_id: hook.service_id,
+            created_at: hook.created_at,
+            updated_at: hook.updated_at,
+            total_calls: hook.stats.total_calls,
+            last_call_at: hook.stats.last_call_at,
+            last_response_code: hook.stats.last_response_code,
+            academy: hook.academy,
+            method: hook.method,
+            headers: hook.headers,
+            is_active: hook.is_active,
+            max_retries: hook.max_retries,
+            timeout: hook.timeout,
+            auto_disable_after_failures: hook.auto_disable_after_failures,
+        }
+    }
+}
+
+/// A new hook, with its signing secret.
+#[derive(Serialize)]
+pub struct Created {
+    #[serde(flatten)]
+    hook: HookView,
+    secret: String,
+}
+
+/// The body of `POST` and `PUT`. On `PUT`, absent fields keep their value
+/// and `null` clears the nullable ones.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookInput {
+    event: Option<String>,
+    target: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    service_id: Option<Option<String>>,
+    method: Option<HttpMethod>,
+    headers: Option<BTreeMap<String, String>>,
+    is_active: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    max_retries: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    timeout: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    auto_disable_after_failures: Option<Option<u32>>,
+    /// Superadmins only, at creation: the academy the hook belongs to.
+    academy: Option<String>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+impl HookInput {
+    /// Checks every given field; the result changes a hook in one go.
+    fn validate(self, catalog: &Catalog) -> Result<HookChanges, ApiError> {
+        if let Some(event) = &self.event
+            && catalog.get(event).is_none()
+        {
+            return Err(ApiError::invalid_event(event));
+        }
+        if let Some(target) = &self.target {
+            validate_target(target)?;
+        }
+        if let Some(Some(service_id)) = &self.service_id
+            && (service_id.is_empty() || service_id.len() > 100)
+        {
+            return Err(ApiError::validation("service_id must be 1 to 100 characters"));
+        }
+        if let Some(headers) = &self.headers {
+            validate_headers(headers)?;
+        }
+        check_range("max_retries", self.max_retries, 0, 20)?;
+        check_range("timeout", self.timeout, 1, 300)?;
+        check_range("auto_disable_after_failures", self.auto_disable_after_failures, 1, 1000)?;
+        Ok(HookChanges {
+            event: self.event,
+            target: self.target,
+            service_id: self.service_id,
+            method: self.method,
+            headers: self.headers,
+            is_active: self.is_active,
+            max_retries: self.max_retries,
+            timeout: self.timeout,
+            auto_disable_after_failures: self.auto_disable_after_failures,
+            secret: None,
+        })
+    }
+}
+
+fn check_range(name: &str, value: Option<Option<u32>>, min: u32, max: u32) -> Result<(), ApiError> {
+    match value {
+        Some(Some(v)) if !(min..=max).contains(&v) => {
+            Err(ApiError::validation(format!("{name} must be between {min} and {max}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Only absolute `http`/`https` URLs with a host.
+fn validate_target(target: &str) -> Result<(), ApiError> {
+    let invalid = |why: &str| ApiError::validation(format!("target {target:?} is not a valid URL: {why}"));
+    if target.len() > 2000 {
+        return Err(invalid("longer than 2000 characters"));
+    }
+    let url = url::Url::parse(target).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("only http and https are allowed"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    Ok(())
+}
+
+fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if headers.len() > 20 {
+        return Err(ApiError::validation("at most 20 headers"));
+    }
+    for (name, value) in headers {
+        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || axum::http::HeaderValue::from_str(value).is_err()
+        {
+            return Err(ApiError::validation(format!("header {name:?} is not a valid HTTP header")));
+        }
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(ApiError::validation(format!("header {name:?} is set by the engine and cannot be overridden")));
+        }
+    }
+    Ok(())
+}
+
+/// Academy slugs: lowercase letters, digits and dashes.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[derive(Deserialize)]
+pub struct HookFilters {
+    app: Option<String>,
+    event: Option<String>,
+    signal: Option<String>,
+    service_id: Option<String>,
+    like: Option<String>,
+    #[serde(flatten)]
+    pagination: Pagination,
+}
+
+impl HookFilters {
+    /// Whether `hook` passes every given filter.
+    pub(super) fn matches(&self, hook: &Hook, catalog: &Catalog) -> bool {
+        let event = catalog.get(&hook.event);
+        let (apps, signals) = (comma_list(&self.app), comma_list(&self.signal));
+        passes(&comma_list(&self.event), &hook.event)
+            && passes(&comma_list(&self.service_id), hook.service_id.as_deref().unwrap_or(""))
+            && apps.is_none_or(|apps| event.is_some_and(|e| apps.contains(&e.app.as_str())))
+            && signals.is_none_or(|signals| event.is_some_and(|e| signals.iter().any(|s| e.signal.contains(s))))
+            && self.like.as_deref().filter(|l| !l.is_empty()).is_none_or(|like| {
+                let like = like.to_lowercase();
+                hook.event.to_lowercase().contains(&like) || hook.target.to_lowercase().contains(&like)
+            })
+    }
+}
+
+/// `GET /v1/notify/hook/subscribe`: the caller's hooks, filtered, paginated.
+pub async fn list(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    QueryParams(filters): QueryParams<HookFilters>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Json<Page<HookView>>, ApiError> {
+    let catalog = state.catalog();
+    let hooks: Vec<HookView> =
+        state.store.hooks(&scope)?.into_iter().filter(|h| filters.matches(h, &catalog)).map(HookView::from).collect();
+    Ok(Json(filters.pagination.page(hooks, &uri, &headers)?))
+}
+
+/// `POST /v1/notify/hook/subscribe`: 201 with the hook and its signing
+/// secret, shown in full here and at `…/{id}/secret` only.
+pub async fn subscribe(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    Body(input): Body<HookInput>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let academy = match (&scope, input.academy.clone()) {
+        (Scope::Academy(own), None) => Some(own.clone()),
+        (Scope::Academy(_), Some(_)) => return Err(ApiError::validation("only superadmins may choose the academy")),
+        (Scope::All, Some(academy)) if !is_slug(&academy) => {
+            return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
+        }
+        (Scope::All, academy) => academy,
+    };
+    let (Some(event), Some(target)) = (input.event.clone(), input.target.clone()) else {
+        return Err(ApiError::validation("event and target are required"));
+    };
+    let changes = input.validate(&state.catalog())?;
+    let hook = state.store.create_hook(NewHook {
+        academy,
+        event,
+        target,
+        service_id: changes.service_id.flatten(),
+        method: changes.method.unwrap_or_default(),
+        headers: changes.headers.unwrap_or_default(),
+        is_active: changes.is_active.unwrap_or(true),
+        max_retries: changes.max_retries.flatten(),
+        timeout: changes.timeout.flatten(),
+        auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
+        secret: generate_secret(),
+    })?;
+    tracing::info!(hook_id = hook.id, event = %hook.event, academy = ?hook.academy, "hook created");
+    let secret = hook.secret.clone();
+    Ok((StatusCode::CREATED, Json(Created { hook: hook.into(), secret })))
+}
+
+/// `GET /v1/notify/hook/subscribe/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+) -> Result<Json<HookView>, ApiError> {
+    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    Ok(Json(hook.into()))
+}
+
+/// `PUT /v1/notify/hook/subscribe/{id}`: changes the given fields.
+pub async fn update(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+    Body(input): Body<HookInput>,
+) -> Result<Json<HookView>, ApiError> {
+    if input.academy.is_some() {
+        return Err(ApiError::validation("a hook's academy cannot change"));
+    }
+    let changes = input.validate(&state.catalog())?;
+    let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    Ok(Json(hook.into()))
+}
+
+/// `DELETE /v1/notify/hook/subscribe/{id}`.
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_hook(&scope, id)? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("Hook")) }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteFilters {
+    event: Option<String>,
+    service_id: Option<String>,
+}
+
+/// `DELETE /v1/notify/hook/subscribe?event=&service_id=`: at least one
+/// filter (the seed's `validation-error` otherwise); both must match.
+pub async fn unsubscribe_matching(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    QueryParams(filters): QueryParams<DeleteFilters>,
+) -> Result<Json<Value>, ApiError> {
+    let (events, services) = (comma_list(&filters.event), comma_list(&filters.service_id));
+    if events.is_none() && services.is_none() {
+        return Err(ApiError::validation("Please include some filter in the URL"));
+    }
+    let deleted = state.store.delete_hooks_where(&scope, |hook| {
+        passes(&events, &hook.event) && passes(&services, hook.service_id.as_deref().unwrap_or(""))
+    })?;
+    Ok(Json(json!({"details": format!("Unsubscribed from {deleted} hooks")})))
+}
+
+/// `GET /v1/notify/hook/subscribe/{id}/secret`.
+pub async fn secret(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    Ok(Json(json!({"secret": hook.secret})))
+}
+
+/// `POST /v1/notify/hook/subscribe/{id}/secret/rotate`: a new secret, in
+/// force for the next delivery.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let changes = HookChanges { secret: Some(generate_secret()), ..HookChanges::default() };
+    let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    tracing::info!(hook_id = id, "hook secret rotated");
+    Ok(Json(json!({"secret": hook.secret})))
+}

@@ -1,0 +1,74 @@
+//! Query conventions of the hooks API: comma-separated lists and
+//! limit/offset pagination with a `{count, next, previous, results}` envelope.
+
+use axum::http::Uri;
+use axum::http::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+
+/// `a,b,c` → `["a", "b", "c"]`; absent or empty → no filter.
+pub fn comma_list(value: &Option<String>) -> Option<Vec<&str>> {
+    let items: Vec<&str> = value.as_deref()?.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    (!items.is_empty()).then_some(items)
+}
+
+/// Whether `value` passes the optional list filter.
+pub fn passes(filter: &Option<Vec<&str>>, value: &str) -> bool {
+    filter.as_ref().is_none_or(|items| items.contains(&value))
+}
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct Pagination {
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub count: usize,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+impl Pagination {
+    /// One page of `items`, with links built from the request's own URL.
+    pub fn page<T>(&self, items: Vec<T>, uri: &Uri, headers: &HeaderMap) -> Result<Page<T>, ApiError> {
+        let number = |name: &str, value: &Option<String>, default: usize| match value.as_deref() {
+            None | Some("") => Ok(default),
+            Some(text) => text
+                .parse::<usize>()
+                .map_err(|_| ApiError::validation(format!("{name} must be a non-negative integer"))),
+        };
+        let limit = number("limit", &self.limit, DEFAULT_LIMIT)?.clamp(1, MAX_LIMIT);
+        let offset = number("offset", &self.offset, 0)?;
+        let count = items.len();
+        let link = |offset: usize| link(uri, headers, limit, offset);
+        let next = (offset + limit < count).then(|| link(offset + limit));
+        let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
+        let results = items.into_iter().skip(offset).take(limit).collect();
+        Ok(Page { count, next, previous, results })
+    }
+}
+
+/// The request's absolute URL with `limit` and `offset` replaced.
+fn link(uri: &Uri, headers: &HeaderMap, limit: usize, offset: usize) -> String {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let mut url = url::Url::parse(&format!("http://{host}{uri}"))
+        .unwrap_or_else(|_| url::Url::parse("http://localhost/").expect("valid"));
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "limit" && k != "offset")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("limit", &limit.to_string())
+        .append_pair("offset", &offset.to_string());
+    url.to_string()
+}

@@ -1,0 +1,52 @@
+//! `wasmhook serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use wasmhook::catalog::CatalogMode;
+use wasmhook::server::{ServeOptions, serve};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, env = "WASMHOOK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory of the store and the plugin cache.
+    #[arg(long, env = "WASMHOOK_DATA_DIR", default_value = "./wasmhook-data")]
+    data_dir: PathBuf,
+    /// An operator's catalogue file (TOML, like the built-in one).
+    #[arg(long, env = "WASMHOOK_CATALOG")]
+    catalog: Option<PathBuf>,
+    /// Whether the file extends or replaces the built-in catalogue.
+    #[arg(long, env = "WASMHOOK_CATALOG_MODE", value_enum, default_value_t = CatalogMode::Extend)]
+    catalog_mode: CatalogMode,
+    /// The bootstrap superadmin token (read from the environment only, so
+    /// it does not show in the process list).
+    #[arg(skip = std::env::var("WASMHOOK_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()))]
+    admin_token: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let options = ServeOptions {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        catalog: args.catalog.map(|path| (path, args.catalog_mode)),
+        admin_token: args.admin_token,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(options, shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install the SIGTERM handler");
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,112 @@
+//! `wasmhook serve`: opens the store, loads the catalogue and the plugins,
+//! and serves the API until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use crate::api::{self, AppState};
+use crate::auth::token_hash;
+use crate::bundled::BUNDLED;
+use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError};
+use crate::runtime::{LoadError, Runtime, RuntimeConfig, SetupError, World};
+use crate::store::{Store, StoreError};
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// An operator's catalogue file and how it combines with the built-in one.
+    pub catalog: Option<(PathBuf, CatalogMode)>,
+    /// The bootstrap superadmin token.
+    pub admin_token: Option<String>,
+}
+
+/// Why the server could not start (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("catalogue")]
+    Catalog(#[from] CatalogFileError),
+    #[error("stored catalogue event {name:?} is invalid")]
+    StoredEvent { name: String, source: SpecError },
+    #[error("catalogue event {event:?} uses serializer {plugin:?}, which is not loaded")]
+    MissingSerializer { event: String, plugin: String },
+    #[error(transparent)]
+    Runtime(#[from] SetupError),
+    #[error("bundled plugin {name}")]
+    Bundled { name: &'static str, source: LoadError },
+    #[error("cannot listen on {addr}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Everything the API needs, ready.
+pub fn prepare(options: &ServeOptions) -> Result<AppState, ServeError> {
+    let store = Store::open(&options.data_dir)?;
+
+    let mut catalog = Catalog::load(options.catalog.as_ref().map(|(path, mode)| (path.as_path(), *mode)))?;
+    let additions = store.catalog_additions()?;
+    let additions = additions.into_iter().map(|spec| {
+        let name = spec.name.clone();
+        EventDef::derive(spec).map_err(|source| ServeError::StoredEvent { name, source })
+    });
+    catalog.extend(additions.collect::<Result<Vec<_>, _>>()?);
+
+    let started = Instant::now();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(options.data_dir.join("plugin-cache")),
+        ..RuntimeConfig::default()
+    })?;
+    for plugin in BUNDLED.iter().filter(|p| p.world == World::Serializer) {
+        let loaded = runtime
+            .load_serializer(plugin.name, plugin.wasm)
+            .map_err(|source| ServeError::Bundled { name: plugin.name, source })?;
+        runtime.activate(plugin.name, loaded);
+    }
+    tracing::info!(
+        plugins = BUNDLED.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "bundled plugins loaded"
+    );
+
+    for event in catalog.iter() {
+        if let Some(plugin) = &event.serializer
+            && runtime.serializer(plugin).is_none()
+        {
+            return Err(ServeError::MissingSerializer { event: event.name.clone(), plugin: plugin.clone() });
+        }
+    }
+    tracing::info!(events = catalog.len(), store = %store.path().display(), "catalogue loaded");
+
+    Ok(AppState {
+        store: Arc::new(store),
+        runtime: Arc::new(runtime),
+        catalog: Arc::new(RwLock::new(Arc::new(catalog))),
+        admin_token: options.admin_token.as_deref().map(token_hash),
+    })
+}
+
+/// Serves the API until `shutdown` completes. Prints the address it listens
+/// on (port 0 picks a free one) on standard output.
+pub async fn serve(
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let state = tokio::task::block_in_place(|| prepare(&options))?;
+    if state.admin_token.is_none() {
+        tracing::warn!("WASMHOOK_ADMIN_TOKEN is not set: only tokens created earlier can call the API");
+    }
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: options.listen, source })?;
+    let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    println!("wasmhook listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+}

@@ -1,0 +1,215 @@
+//! Hooks: an academy's subscription of one endpoint to one event.
+
+use std::collections::BTreeMap;
+
+use redb::{ReadableDatabase, ReadableTable};
+use serde::{Deserialize, Serialize};
+
+use super::codec::{decode, encode};
+use super::tables::{HOOK_SAMPLES, HOOKS, meta};
+use super::{Scope, Store, StoreError, next_id};
+use crate::time::Time;
+
+/// How a hook's requests are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    #[default]
+    Post,
+    Put,
+    Patch,
+}
+
+/// A stored hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hook {
+    pub id: u64,
+    /// The academy whose events it receives; `None` (superadmin hooks):
+    /// every academy's.
+    pub academy: Option<String>,
+    pub event: String,
+    pub target: String,
+    pub service_id: Option<String>,
+    pub method: HttpMethod,
+    /// Extra request headers (never the signature headers).
+    pub headers: BTreeMap<String, String>,
+    pub is_active: bool,
+    /// Retries after the first attempt; `None`: the engine's default.
+    pub max_retries: Option<u32>,
+    /// Seconds to wait for the receiver; `None`: the engine's default.
+    pub timeout: Option<u32>,
+    /// Consecutive failures that deactivate the hook; `None`: never.
+    pub auto_disable_after_failures: Option<u32>,
+    /// Standard Webhooks signing secret, `whsec_…`.
+    pub secret: String,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub stats: HookStats,
+}
+
+/// What deliveries have done so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookStats {
+    pub total_calls: u64,
+    pub successes: u64,
+    pub consecutive_failures: u32,
+    pub last_call_at: Option<Time>,
+    pub last_response_code: Option<u16>,
+}
+
+/// A hook to create, already validated.
+#[derive(Debug, Clone)]
+pub struct NewHook {
+    pub academy: Option<String>,
+    pub event: String,
+    pub target: String,
+    pub service_id: Option<String>,
+    pub method: HttpMethod,
+    pub headers: BTreeMap<String, String>,
+    pub is_active: bool,
+    pub max_retries: Option<u32>,
+    pub timeout: Option<u32>,
+    pub auto_disable_after_failures: Option<u32>,
+    pub secret: String,
+}
+
+/// Fields to change on a hook, already validated; `None` keeps a field.
+/// The nullable fields take `Some(None)` to clear them.
+#[derive(Debug, Clone, Default)]
+pub struct HookChanges {
+    pub event: Option<String>,
+    pub target: Option<String>,
+    pub service_id: Option<Option<String>>,
+    pub method: Option<HttpMethod>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub is_active: Option<bool>,
+    pub max_retries: Option<Option<u32>>,
+    pub timeout: Option<Option<u32>>,
+    pub auto_disable_after_failures: Option<Option<u32>>,
+    pub secret: Option<String>,
+}
+
+impl HookChanges {
+    fn apply(self, hook: &mut Hook) {
+        fn set<T>(field: &mut T, value: Option<T>) {
+            if let Some(value) = value {
+                *field = value;
+            }
+        }
+        set(&mut hook.event, self.event);
+        set(&mut hook.target, self.target);
+        set(&mut hook.service_id, self.service_id);
+        set(&mut hook.method, self.method);
+        set(&mut hook.headers, self.headers);
+        set(&mut hook.is_active, self.is_active);
+        set(&mut hook.max_retries, self.max_retries);
+        set(&mut hook.timeout, self.timeout);
+        set(&mut hook.auto_disable_after_failures, self.auto_disable_after_failures);
+        set(&mut hook.secret, self.secret);
+        hook.updated_at = Time::now();
+    }
+}
+
+impl Store {
+    pub fn create_hook(&self, new: NewHook) -> Result<Hook, StoreError> {
+        let txn = self.db.begin_write()?;
+        let now = Time::now();
+        let hook = Hook {
+            id: next_id(&txn, meta::NEXT_HOOK_ID)?,
+            academy: new.academy,
+            event: new.event,
+            target: new.target,
+            service_id: new.service_id,
+            method: new.method,
+            headers: new.headers,
+            is_active: new.is_active,
+            max_retries: new.max_retries,
+            timeout: new.timeout,
+            auto_disable_after_failures: new.auto_disable_after_failures,
+            secret: new.secret,
+            created_at: now,
+            updated_at: now,
+            stats: HookStats::default(),
+        };
+        txn.open_table(HOOKS)?.insert(hook.id, encode(&hook).as_slice())?;
+        txn.commit()?;
+        Ok(hook)
+    }
+
+    /// Every hook visible in `scope`, by id.
+    pub fn hooks(&self, scope: &Scope) -> Result<Vec<Hook>, StoreError> {
+        let mut hooks: Vec<Hook> = self.scan(HOOKS, "hook")?;
+        hooks.retain(|hook| scope.sees(hook.academy.as_deref()));
+        Ok(hooks)
+    }
+
+    /// Hook `id`, if it exists and is visible in `scope`.
+    pub fn hook(&self, scope: &Scope, id: u64) -> Result<Option<Hook>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(HOOKS)?;
+        let Some(bytes) = table.get(id)? else { return Ok(None) };
+        let hook: Hook = decode("hook", bytes.value())?;
+        Ok(scope.sees(hook.academy.as_deref()).then_some(hook))
+    }
+
+    /// Applies `changes` to hook `id` if it is visible in `scope`.
+    pub fn update_hook(&self, scope: &Scope, id: u64, changes: HookChanges) -> Result<Option<Hook>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let updated = {
+            let mut table = txn.open_table(HOOKS)?;
+            let hook = match table.get(id)? {
+                Some(bytes) => Some(decode::<Hook>("hook", bytes.value())?),
+                None => None,
+            };
+            match hook {
+                Some(mut hook) if scope.sees(hook.academy.as_deref()) => {
+                    changes.apply(&mut hook);
+                    table.insert(id, encode(&hook).as_slice())?;
+                    Some(hook)
+                }
+                _ => None,
+            }
+        };
+        txn.commit()?;
+        Ok(updated)
+    }
+
+    /// Deletes hook `id` if it is visible in `scope`; whether it did.
+    pub fn delete_hook(&self, scope: &Scope, id: u64) -> Result<bool, StoreError> {
+        self.delete_hooks_where(scope, |hook| hook.id == id).map(|n| n == 1)
+    }
+
+    /// Deletes, in one transaction, every hook visible in `scope` that
+    /// `matches`; how many.
+    pub fn delete_hooks_where(&self, scope: &Scope, matches: impl Fn(&Hook) -> bool) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write()?;
+        let deleted = {
+            let mut hooks = txn.open_table(HOOKS)?;
+            let mut doomed = Vec::new();
+            for entry in hooks.iter()? {
+                let (id, bytes) = entry?;
+                let hook: Hook = decode("hook", bytes.value())?;
+                if scope.sees(hook.academy.as_deref()) && matches(&hook) {
+                    doomed.push(id.value());
+                }
+            }
+            let mut samples = txn.open_table(HOOK_SAMPLES)?;
+            for id in &doomed {
+                hooks.remove(id)?;
+                samples.remove(id)?;
+            }
+            doomed.len()
+        };
+        txn.commit()?;
+        Ok(deleted)
+    }
+
+    /// The last payload delivered to hook `id` (already scope-checked by
+    /// the caller through [`Store::hook`]).
+    pub fn hook_sample(&self, hook: &Hook) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(HOOK_SAMPLES)?;
+        let sample = table.get(hook.id)?.map(|bytes| String::from_utf8_lossy(bytes.value()).into_owned());
+        Ok(sample)
+    }
+}

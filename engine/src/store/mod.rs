@@ -1,0 +1,160 @@
+//! The embedded store: one redb file in the data directory holding hooks,
+//! tokens, catalogue additions and, for delivery, events, jobs, attempts,
+//! hook errors and plugins (see `tables.rs` for the layout).
+//!
+//! Every multi-record change is one write transaction. Reads of tenant data
+//! take a [`Scope`], so a lookup that forgets whose data it reads does not
+//! compile.
+
+mod catalog;
+mod codec;
+mod error;
+mod hooks;
+pub mod tables;
+mod tokens;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+pub use error::StoreError;
+pub use hooks::{Hook, HookChanges, HookStats, HttpMethod, NewHook};
+pub use tokens::{Role, TokenRecord};
+
+use tables::{META, SCHEMA_VERSION, meta};
+
+/// Whose data a request may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// One academy: its own hooks only.
+    Academy(String),
+    /// Superadmin: every hook, including those not tied to an academy.
+    All,
+}
+
+impl Scope {
+    /// Whether a record of `academy` is visible in this scope.
+    pub fn sees(&self, academy: Option<&str>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Academy(own) => academy == Some(own.as_str()),
+        }
+    }
+}
+
+/// The store. Cheap to share behind an `Arc`; redb serialises writers and
+/// lets readers run concurrently.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// The file name inside the data directory.
+    pub const FILE_NAME: &str = "wasmhook.redb";
+
+    /// Opens (or creates) the store in `data_dir`. Another process holding
+    /// it, or a file of another schema version, is a clear error.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = data_dir.join(Self::FILE_NAME);
+        let open_error = |message: String| StoreError::Open { path: path.clone(), message };
+        std::fs::create_dir_all(data_dir).map_err(|e| open_error(e.to_string()))?;
+        let db = Database::create(&path).map_err(|error| match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
+            other => open_error(other.to_string()),
+        })?;
+        let store = Store { db, path };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records the schema version in a new file, refuses a file of another
+    /// version, and creates every table so readers never miss one.
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get(meta::SCHEMA_VERSION_KEY)?.map(|v| v.value());
+            match found {
+                None => {
+                    meta.insert(meta::SCHEMA_VERSION_KEY, u64::from(SCHEMA_VERSION))?;
+                }
+                Some(found) if found == u64::from(SCHEMA_VERSION) => {}
+                Some(found) => {
+                    return Err(StoreError::SchemaVersion {
+                        path: self.path.clone(),
+                        found: u32::try_from(found).unwrap_or(u32::MAX),
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            txn.open_table(tables::HOOKS)?;
+            txn.open_table(tables::HOOK_SAMPLES)?;
+            txn.open_table(tables::TOKENS)?;
+            txn.open_table(tables::CATALOG)?;
+            txn.open_table(tables::EVENTS)?;
+            txn.open_table(tables::JOBS)?;
+            txn.open_table(tables::ATTEMPTS)?;
+            txn.open_table(tables::HOOK_ERRORS)?;
+            txn.open_table(tables::PLUGINS)?;
+            txn.open_table(tables::PLUGIN_BLOBS)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Reads the whole of a table whose values are records.
+    fn scan<K, T>(&self, table: redb::TableDefinition<K, &[u8]>, what: &'static str) -> Result<Vec<T>, StoreError>
+    where
+        K: redb::Key + 'static,
+        T: serde::de::DeserializeOwned,
+    {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(table)?;
+        let mut records = Vec::new();
+        for entry in table.iter()? {
+            let (_, value) = entry?;
+            records.push(codec::decode(what, value.value())?);
+        }
+        Ok(records)
+    }
+}
+
+/// Takes the next value of counter `name` inside a write transaction.
+fn next_id(txn: &redb::WriteTransaction, name: &str) -> Result<u64, StoreError> {
+    let mut meta = txn.open_table(META)?;
+    let id = meta.get(name)?.map_or(1, |v| v.value());
+    meta.insert(name, id + 1)?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_of_another_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(META).unwrap().insert(meta::SCHEMA_VERSION_KEY, 99).unwrap();
+        txn.commit().unwrap();
+        drop(store);
+        let error = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(error, StoreError::SchemaVersion { found: 99, expected: SCHEMA_VERSION, .. }), "{error}");
+        assert!(error.to_string().ends_with("has store schema version 99, this wasmhook reads version 1"), "{error}");
+    }
+
+    #[test]
+    fn a_second_handle_on_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _store = Store::open(dir.path()).unwrap();
+        let error = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(error, StoreError::InUse { .. }), "{error}");
+    }
+}

@@ -1,0 +1,49 @@
+//! The schema: every table of the store, in one place, so the layout reads
+//! as one design. Values are records encoded with serde (JSON, see
+//! `codec.rs`); keys are chosen for the scans each table serves.
+//!
+//! Bump [`SCHEMA_VERSION`] whenever a key or record changes incompatibly.
+
+use redb::TableDefinition;
+
+/// Version of this layout, stored under [`meta::SCHEMA_VERSION_KEY`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Small named values: the schema version and id counters.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+pub mod meta {
+    pub const SCHEMA_VERSION_KEY: &str = "schema_version";
+    pub const NEXT_HOOK_ID: &str = "next_hook_id";
+    pub const NEXT_TOKEN_ID: &str = "next_token_id";
+}
+
+/// Hook id → `Hook`.
+pub const HOOKS: TableDefinition<u64, &[u8]> = TableDefinition::new("hooks");
+
+/// Hook id → the last payload delivered to it (the hook's sample).
+pub const HOOK_SAMPLES: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_samples");
+
+/// sha256 of a token → `TokenRecord`. Tokens themselves are never stored.
+pub const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+
+/// Event name → catalogue entry added at run time.
+pub const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("catalog");
+
+/// Event id → the ingested event and its outcome (ingestion).
+pub const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
+
+/// (due time in ms, job id) → delivery job: the queue, in due order.
+pub const JOBS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("jobs");
+
+/// (hook id, attempt id) → delivery attempt: a hook's log, in order.
+pub const ATTEMPTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("attempts");
+
+/// (time in ms, error id) → hook error.
+pub const HOOK_ERRORS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("hook_errors");
+
+/// (plugin name, version) → plugin version metadata.
+pub const PLUGINS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("plugins");
+
+/// sha256 of a component → its bytes.
+pub const PLUGIN_BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("plugin_blobs");

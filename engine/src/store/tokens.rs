@@ -1,0 +1,79 @@
+//! API tokens, stored by their sha256: a stolen store file yields no token.
+
+use redb::{ReadableDatabase, ReadableTable};
+use serde::{Deserialize, Serialize};
+
+use super::codec::{decode, encode};
+use super::tables::{TOKENS, meta};
+use super::{Store, StoreError, next_id};
+use crate::time::Time;
+
+/// What a token may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, across academies.
+    Superadmin,
+    /// Manage this academy's hooks.
+    Academy { academy: String },
+    /// Post events (source applications).
+    Service,
+}
+
+/// A stored token (without the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: u64,
+    pub name: String,
+    #[serde(flatten)]
+    pub role: Role,
+    pub created_at: Time,
+}
+
+impl Store {
+    /// Stores a token by its hash.
+    pub fn create_token(&self, hash: &[u8; 32], name: String, role: Role) -> Result<TokenRecord, StoreError> {
+        let txn = self.db.begin_write()?;
+        let record = TokenRecord { id: next_id(&txn, meta::NEXT_TOKEN_ID)?, name, role, created_at: Time::now() };
+        txn.open_table(TOKENS)?.insert(hash.as_slice(), encode(&record).as_slice())?;
+        txn.commit()?;
+        Ok(record)
+    }
+
+    /// The token whose hash is `hash`.
+    pub fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TOKENS)?;
+        let Some(bytes) = table.get(hash.as_slice())? else { return Ok(None) };
+        Ok(Some(decode("token", bytes.value())?))
+    }
+
+    /// Every token, by creation.
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut tokens: Vec<TokenRecord> = self.scan(TOKENS, "token")?;
+        tokens.sort_by_key(|t| t.id);
+        Ok(tokens)
+    }
+
+    /// Revokes (deletes) token `id`; whether it existed.
+    pub fn revoke_token(&self, id: u64) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let found = {
+            let mut table = txn.open_table(TOKENS)?;
+            let mut hash = None;
+            for entry in table.iter()? {
+                let (key, bytes) = entry?;
+                if decode::<TokenRecord>("token", bytes.value())?.id == id {
+                    hash = Some(key.value().to_vec());
+                    break;
+                }
+            }
+            match hash {
+                Some(hash) => table.remove(hash.as_slice())?.is_some(),
+                None => false,
+            }
+        };
+        txn.commit()?;
+        Ok(found)
+    }
+}

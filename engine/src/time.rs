@@ -1,0 +1,32 @@
+//! Timestamps as the API shows them: RFC 3339, UTC, whole seconds
+//! (`2025-01-15T10:30:00Z`), like the hooks API this engine reproduces.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A UTC instant, whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Time(jiff::Timestamp);
+
+impl Time {
+    pub fn now() -> Time {
+        Time::from_second(jiff::Timestamp::now().as_second())
+    }
+
+    /// The instant `seconds` after the Unix epoch (clamped to jiff's range).
+    pub fn from_second(seconds: i64) -> Time {
+        Time(jiff::Timestamp::from_second(seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+    }
+
+    pub fn as_second(self) -> i64 {
+        self.0.as_second()
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}

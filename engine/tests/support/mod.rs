@@ -1,0 +1,139 @@
+//! Runs the real `wasmhook` binary for end-to-end tests: a temp data
+//! directory, a free port on 127.0.0.1, and a client that speaks its API.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const ADMIN: &str = "test-admin-token";
+
+/// A running engine; killed when dropped.
+pub struct Engine {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+}
+
+/// `wasmhook serve` on `data_dir`, with extra arguments; waits until it
+/// listens.
+pub fn start(data_dir: &Path, args: &[&str]) -> Engine {
+    let mut child =
+        command(data_dir, args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn wasmhook");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+    let url =
+        line.trim().strip_prefix("wasmhook listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    Engine { child, url: url.to_owned(), data_dir: data_dir.to_owned() }
+}
+
+/// `wasmhook serve` expected to fail at start: its output.
+pub fn start_failing(data_dir: &Path, args: &[&str]) -> Output {
+    let mut child = command(data_dir, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    for _ in 0..300 {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("wasmhook serve {args:?} did not stop within 30 s");
+}
+
+fn command(data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .env("WASMHOOK_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status and JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Engine {
+    pub fn client(&self, token: &str) -> Client {
+        Client { base: self.url.clone(), token: token.to_owned(), http: reqwest::Client::new() }
+    }
+}
+
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.http.delete(self.url(path))).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
+    /// A request with a raw body and content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Reply {
+        self.send(self.http.post(self.url(path)).header("content-type", content_type).body(body)).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let request = if self.token.is_empty() {
+            request
+        } else {
+            request.header("Authorization", format!("Token {}", self.token))
+        };
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+        };
+        Reply { status, body }
+    }
+}
+
+/// Creates a token with the admin client; returns the token.
+pub async fn token(admin: &Client, body: Value) -> String {
+    let reply = admin.post("/v1/admin/tokens", &body).await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    reply.body["token"].as_str().expect("token").to_owned()
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("engine/ is in the workspace").to_path_buf()
+}
