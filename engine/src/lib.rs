@@ -8,6 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod bundled;
 pub mod catalog;
+pub mod delivery;
+pub mod ingest;
 pub mod runtime;
 pub mod server;
 pub mod store;

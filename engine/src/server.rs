@@ -11,8 +11,10 @@ use crate::api::{self, AppState};
 use crate::auth::token_hash;
 use crate::bundled::BUNDLED;
 use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError};
+use crate::delivery::{DeliveryConfig, Dispatcher};
+use crate::ingest::Ingest;
 use crate::runtime::{LoadError, Runtime, RuntimeConfig, SetupError, World};
-use crate::store::{Store, StoreError};
+use crate::store::{Committer, Store, StoreError};
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -23,6 +25,9 @@ pub struct ServeOptions {
     pub catalog: Option<(PathBuf, CatalogMode)>,
     /// The bootstrap superadmin token.
     pub admin_token: Option<String>,
+    pub delivery: DeliveryConfig,
+    /// Record events, deliver nothing.
+    pub webhooks_disabled: bool,
 }
 
 /// Why the server could not start (or stopped).
@@ -46,8 +51,8 @@ pub enum ServeError {
     Serve(#[source] std::io::Error),
 }
 
-/// Everything the API needs, ready.
-pub fn prepare(options: &ServeOptions) -> Result<AppState, ServeError> {
+/// Everything the API and the workers need, ready.
+pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), ServeError> {
     let store = Store::open(&options.data_dir)?;
 
     let mut catalog = Catalog::load(options.catalog.as_ref().map(|(path, mode)| (path.as_path(), *mode)))?;
@@ -84,12 +89,23 @@ pub fn prepare(options: &ServeOptions) -> Result<AppState, ServeError> {
     }
     tracing::info!(events = catalog.len(), store = %store.path().display(), "catalogue loaded");
 
-    Ok(AppState {
-        store: Arc::new(store),
-        runtime: Arc::new(runtime),
-        catalog: Arc::new(RwLock::new(Arc::new(catalog))),
-        admin_token: options.admin_token.as_deref().map(token_hash),
-    })
+    let store = Arc::new(store);
+    let runtime = Arc::new(runtime);
+    let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
+    let committer = Committer::start(store.clone());
+    let queued = Arc::new(tokio::sync::Notify::new());
+    let ingest = Arc::new(Ingest {
+        store: store.clone(),
+        committer: committer.clone(),
+        runtime: runtime.clone(),
+        catalog: catalog.clone(),
+        queued: queued.clone(),
+        webhooks_disabled: options.webhooks_disabled,
+    });
+    let dispatcher = Dispatcher::new(store.clone(), committer, options.delivery.clone(), queued);
+    let state =
+        AppState { store, runtime, catalog, admin_token: options.admin_token.as_deref().map(token_hash), ingest };
+    Ok((state, dispatcher))
 }
 
 /// Serves the API until `shutdown` completes. Prints the address it listens
@@ -98,7 +114,7 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let state = tokio::task::block_in_place(|| prepare(&options))?;
+    let (state, dispatcher) = tokio::task::block_in_place(|| prepare(&options))?;
     if state.admin_token.is_none() {
         tracing::warn!("WASMHOOK_ADMIN_TOKEN is not set: only tokens created earlier can call the API");
     }
@@ -106,6 +122,7 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Bind { addr: options.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    tokio::spawn(dispatcher.run());
     println!("wasmhook listening on http://{addr}");
     tracing::info!(%addr, "listening");
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)

@@ -30,3 +30,8 @@ impl fmt::Display for Time {
         self.0.fmt(f)
     }
 }
+
+/// Milliseconds since the Unix epoch: the clock of the delivery queue.
+pub fn now_ms() -> u64 {
+    u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0)
+}

@@ -3,7 +3,9 @@
 //! scope, and validated input.
 
 mod catalog;
+mod deliveries;
 mod error;
+mod events;
 mod extract;
 mod health;
 mod hooks;
@@ -21,6 +23,7 @@ use axum::routing::{get, post};
 pub use error::ApiError;
 
 use crate::catalog::Catalog;
+use crate::ingest::Ingest;
 use crate::runtime::Runtime;
 use crate::store::Store;
 
@@ -36,6 +39,7 @@ pub struct AppState {
     pub catalog: Arc<RwLock<Arc<Catalog>>>,
     /// sha256 of the bootstrap superadmin token (`WASMHOOK_ADMIN_TOKEN`).
     pub admin_token: Option<[u8; 32]>,
+    pub ingest: Arc<Ingest>,
 }
 
 impl AppState {
@@ -57,6 +61,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/notify/hook/subscribe/{id}/secret/rotate", post(hooks::rotate_secret))
         .route("/v1/notify/hook/sample", get(samples::by_filter))
         .route("/v1/notify/hook/{id}/sample", get(samples::by_hook))
+        .route("/v1/notify/hook/{id}/deliveries", get(deliveries::list))
+        .route("/v1/notify/hook/{id}/deliveries/{delivery_id}/retry", post(deliveries::retry))
+        .route("/v1/notify/hook/errors", get(deliveries::errors))
+        .route("/v1/events", post(events::ingest))
+        .route("/v1/events/batch", post(events::ingest_batch))
         .route("/v1/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/admin/tokens/{id}", axum::routing::delete(tokens::revoke))
         .fallback(|| async { ApiError::not_found("Resource") })

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 /// Why the store failed. Opening errors name the file; the others are I/O
 /// or corruption and answer 500 on the API.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the data directory {path} is in use by another wasmhook process")]
     InUse { path: PathBuf },

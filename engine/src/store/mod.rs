@@ -8,6 +8,8 @@
 
 mod catalog;
 mod codec;
+mod committer;
+pub mod delivery;
 mod error;
 mod hooks;
 pub mod tables;
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
+pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
 pub use hooks::{Hook, HookChanges, HookStats, HttpMethod, NewHook};
 pub use tokens::{Role, TokenRecord};

@@ -16,6 +16,9 @@ pub mod meta {
     pub const SCHEMA_VERSION_KEY: &str = "schema_version";
     pub const NEXT_HOOK_ID: &str = "next_hook_id";
     pub const NEXT_TOKEN_ID: &str = "next_token_id";
+    pub const NEXT_JOB_ID: &str = "next_job_id";
+    pub const NEXT_ATTEMPT_ID: &str = "next_attempt_id";
+    pub const NEXT_ERROR_ID: &str = "next_error_id";
 }
 
 /// Hook id → `Hook`.

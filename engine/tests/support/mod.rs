@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod receiver;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -56,6 +58,14 @@ fn command(data_dir: &Path, args: &[&str]) -> Command {
     command
 }
 
+impl Engine {
+    /// `kill -9`: no shutdown, no flush.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
 impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -99,22 +109,37 @@ impl Client {
         self.send(self.http.put(self.url(path)).json(body)).await
     }
 
+    /// A POST whose transport may fail (the engine may be killed): the
+    /// status, or `None`.
+    pub async fn try_post(&self, path: &str, body: &Value) -> Option<u16> {
+        self.authorized(self.http.post(self.url(path)).json(body)).send().await.ok().map(|r| r.status().as_u16())
+    }
+
     /// A request with a raw body and content type.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Reply {
-        self.send(self.http.post(self.url(path)).header("content-type", content_type).body(body)).await
+        self.try_post_raw(path, content_type, body).await.expect("request")
+    }
+
+    /// As `post_raw`, `None` when the transport fails.
+    pub async fn try_post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Option<Reply> {
+        let request = self.http.post(self.url(path)).header("content-type", content_type).body(body);
+        let response = self.authorized(request).send().await.ok()?;
+        Some(Self::reply(response).await)
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if self.token.is_empty() { request } else { request.header("Authorization", format!("Token {}", self.token)) }
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let request = if self.token.is_empty() {
-            request
-        } else {
-            request.header("Authorization", format!("Token {}", self.token))
-        };
-        let response = request.send().await.expect("request");
+        Self::reply(self.authorized(request).send().await.expect("request")).await
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
         let body = if text.is_empty() {

@@ -3,8 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use wasmhook::catalog::CatalogMode;
+use wasmhook::delivery::{DeliveryConfig, RetryPolicy};
 use wasmhook::server::{ServeOptions, serve};
 
 #[derive(clap::Args)]
@@ -25,6 +27,23 @@ pub struct Args {
     /// it does not show in the process list).
     #[arg(skip = std::env::var("WASMHOOK_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()))]
     admin_token: Option<String>,
+    /// Delays before each retry of a failed delivery (units ms, s, m, h).
+    #[arg(long, env = "WASMHOOK_RETRY_SCHEDULE", default_value = "1m,5m,15m,1h", value_parser = parse_schedule)]
+    retry_schedule: Schedule,
+    /// Deliveries in flight at once.
+    #[arg(long, env = "WASMHOOK_DELIVERY_CONCURRENCY", default_value_t = 64)]
+    delivery_concurrency: usize,
+    /// Record events but deliver nothing.
+    #[arg(long, env = "WASMHOOK_DISABLE_WEBHOOKS")]
+    disable_webhooks: bool,
+}
+
+/// A parsed retry schedule (clap needs a named type).
+#[derive(Clone)]
+struct Schedule(Vec<Duration>);
+
+fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    wasmhook::delivery::retry::parse_schedule(text).map(Schedule)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -33,6 +52,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir,
         catalog: args.catalog.map(|path| (path, args.catalog_mode)),
         admin_token: args.admin_token,
+        delivery: DeliveryConfig {
+            concurrency: args.delivery_concurrency.max(1),
+            retry: RetryPolicy { schedule: args.retry_schedule.0, ..RetryPolicy::default() },
+            ..DeliveryConfig::default()
+        },
+        webhooks_disabled: args.disable_webhooks,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(options, shutdown_signal()))?;

@@ -1,0 +1,76 @@
+//! Delivery logs: a hook's attempts, replaying a delivery, hook errors.
+
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{HookScope, PathParam, QueryParams};
+use super::query::{Page, Pagination};
+use super::{ApiError, AppState};
+use crate::store::delivery::{Attempt, HookErrorRecord, Job, enqueue};
+
+#[derive(Deserialize)]
+pub struct Paged {
+    #[serde(flatten)]
+    pagination: Pagination,
+}
+
+/// `GET /v1/notify/hook/{id}/deliveries`: every attempt, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+    QueryParams(paged): QueryParams<Paged>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Json<Page<Attempt>>, ApiError> {
+    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    Ok(Json(paged.pagination.page(state.store.attempts(&hook)?, &uri, &headers)?))
+}
+
+/// `POST /v1/notify/hook/{id}/deliveries/{delivery_id}/retry`: delivers the
+/// same payload again, now, with the same `webhook-id` (receivers that
+/// de-duplicate see a replay, not a new event).
+pub async fn retry(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam((id, delivery_id)): PathParam<(u64, u64)>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    let attempts = state.store.attempts(&hook)?;
+    let last =
+        attempts.into_iter().find(|a| a.delivery_id == delivery_id).ok_or_else(|| ApiError::not_found("Delivery"))?;
+    let mut job = Job {
+        id: 0,
+        due_ms: crate::time::now_ms(),
+        event_id: last.event_id,
+        event: last.event,
+        hook_id: hook.id,
+        webhook_id: last.webhook_id,
+        payload: last.payload,
+        attempts: 0,
+    };
+    let new_id = state
+        .ingest
+        .committer
+        .commit(move |txn| {
+            enqueue(txn, &mut job)?;
+            Ok(job.id)
+        })
+        .await?;
+    state.ingest.queued.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(json!({"delivery_id": new_id}))))
+}
+
+/// `GET /v1/notify/hook/errors`: the caller's hook errors, newest first.
+pub async fn errors(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    QueryParams(paged): QueryParams<Paged>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Json<Page<HookErrorRecord>>, ApiError> {
+    Ok(Json(paged.pagination.page(state.store.hook_errors(&scope)?, &uri, &headers)?))
+}

@@ -1,0 +1,149 @@
+//! Ingestion: source applications post events (service or superadmin
+//! tokens). `202` means the event and all its delivery jobs are on disk.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::extract::Body;
+use super::hooks::is_slug;
+use super::{ApiError, AppState};
+use crate::auth::Caller;
+use crate::ingest::{IngestError, Item, NewEvent, session};
+use crate::store::Role;
+use crate::store::delivery::EventRecord;
+
+/// An event as an application reports it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// The catalogue name…
+    event: Option<String>,
+    /// …or the action, e.g. `admissions.CohortUser.created+`.
+    action: Option<String>,
+    academy: Option<String>,
+    data: Value,
+    /// Idempotency key: the same id twice is ingested once.
+    id: Option<String>,
+    /// Record the event, deliver nothing (seed 002's `disable_webhooks`).
+    #[serde(default)]
+    disable_webhooks: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchInput {
+    events: Vec<EventInput>,
+    /// Coalesce changes of one object (seed 003's session); default on.
+    #[serde(default = "yes")]
+    session: bool,
+    #[serde(default)]
+    disable_webhooks: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Serialize)]
+pub struct BatchReply {
+    events: Vec<EventRecord>,
+}
+
+/// Most events one batch may carry.
+pub const MAX_BATCH: usize = 10_000;
+
+fn producer(caller: &Caller) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Service | Role::Superadmin => Ok(()),
+        Role::Academy { .. } => Err(ApiError::forbidden()),
+    }
+}
+
+fn resolve(state: &AppState, input: EventInput, disable_webhooks: bool) -> Result<NewEvent, ApiError> {
+    let event = state.ingest.resolve(input.event.as_deref(), input.action.as_deref()).map_err(ingest_error)?;
+    let Some(academy) = input.academy.filter(|a| !a.is_empty()) else {
+        return Err(ApiError::validation("academy is required"));
+    };
+    if !is_slug(&academy) {
+        return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
+    }
+    if let Some(id) = &input.id
+        && (id.is_empty() || id.len() > 200)
+    {
+        return Err(ApiError::validation("id must be 1 to 200 characters"));
+    }
+    Ok(NewEvent {
+        item: Item { event, data: input.data, id: input.id },
+        academy,
+        disable_webhooks: disable_webhooks || input.disable_webhooks,
+    })
+}
+
+fn ingest_error(error: IngestError) -> ApiError {
+    match error {
+        IngestError::UnknownEvent(event) => ApiError::invalid_event(&event),
+        IngestError::Invalid(detail) => ApiError::validation(detail),
+        IngestError::Store(error) => error.into(),
+    }
+}
+
+/// `POST /v1/events`.
+pub async fn ingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(input): Body<EventInput>,
+) -> Result<(StatusCode, Json<EventRecord>), ApiError> {
+    producer(&caller)?;
+    let event = resolve(&state, input, false)?;
+    let mut records = state.ingest.ingest(vec![event]).await.map_err(ingest_error)?;
+    Ok((StatusCode::ACCEPTED, Json(records.remove(0))))
+}
+
+/// `POST /v1/events/batch`: every event of the batch in one commit; with
+/// `session`, changes of one object coalesce first.
+pub async fn ingest_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(batch): Body<BatchInput>,
+) -> Result<(StatusCode, Json<BatchReply>), ApiError> {
+    producer(&caller)?;
+    if batch.events.len() > MAX_BATCH {
+        return Err(ApiError::validation(format!("at most {MAX_BATCH} events per batch")));
+    }
+    let events = batch
+        .events
+        .into_iter()
+        .map(|input| resolve(&state, input, batch.disable_webhooks))
+        .collect::<Result<Vec<_>, _>>()?;
+    let events = if batch.session { coalesce(events) } else { events };
+    let records = state.ingest.ingest(events).await.map_err(ingest_error)?;
+    Ok((StatusCode::ACCEPTED, Json(BatchReply { events: records })))
+}
+
+/// Session coalescing, per academy.
+fn coalesce(events: Vec<NewEvent>) -> Vec<NewEvent> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut academies: Vec<(String, bool)> = Vec::new();
+    for event in &events {
+        let key = (event.academy.clone(), event.disable_webhooks);
+        if !academies.contains(&key) {
+            academies.push(key);
+        }
+    }
+    for (academy, disable_webhooks) in academies {
+        let items: Vec<Item> = events
+            .iter()
+            .filter(|e| e.academy == academy && e.disable_webhooks == disable_webhooks)
+            .map(|e| e.item.clone())
+            .collect();
+        out.extend(session::coalesce(items).into_iter().map(|item| NewEvent {
+            item,
+            academy: academy.clone(),
+            disable_webhooks,
+        }));
+    }
+    out
+}

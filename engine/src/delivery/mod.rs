@@ -1,0 +1,121 @@
+//! Delivery: workers claim due jobs from the queue in the store and run
+//! each through typed stages, [`prepare`] (load the hook, build and sign the
+//! request) → [`send`] (pooled HTTP client) → [`record`] (attempt, stats,
+//! retry or finish, in one group commit).
+//!
+//! A job stays in the queue until its attempt is recorded, so a crash at
+//! any point redelivers it after the restart: at least once.
+
+pub mod retry;
+pub mod signing;
+mod stages;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+
+pub use retry::RetryPolicy;
+
+use crate::store::{Committer, Store};
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// For hooks without their own `timeout`.
+    pub default_timeout: Duration,
+    /// Bytes of the receiver's answer kept in the attempt log.
+    pub max_response_body: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            concurrency: 64,
+            retry: RetryPolicy::default(),
+            default_timeout: Duration::from_secs(30),
+            max_response_body: 4096,
+        }
+    }
+}
+
+/// The delivery workers.
+pub struct Dispatcher {
+    store: Arc<Store>,
+    committer: Committer,
+    client: reqwest::Client,
+    config: DeliveryConfig,
+    /// Woken when jobs are queued.
+    queued: Arc<Notify>,
+    /// Jobs being attempted now, so the scan does not claim them twice.
+    in_flight: Mutex<HashSet<u64>>,
+}
+
+impl Dispatcher {
+    pub fn new(store: Arc<Store>, committer: Committer, config: DeliveryConfig, queued: Arc<Notify>) -> Arc<Self> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("Wasmhook/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(config.concurrency)
+            .build()
+            .expect("the HTTP client builds with static settings");
+        Arc::new(Dispatcher { store, committer, client, config, queued, in_flight: Mutex::default() })
+    }
+
+    /// Claims due jobs and delivers them, for ever.
+    pub async fn run(self: Arc<Self>) {
+        let permits = Arc::new(Semaphore::new(self.config.concurrency));
+        loop {
+            let free = permits.available_permits();
+            if free == 0 {
+                // Wait for a worker to finish before scanning again.
+                drop(permits.clone().acquire_owned().await);
+                continue;
+            }
+            let now = crate::time::now_ms();
+            let jobs = {
+                let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                self.store.due_jobs(now, free, |id| in_flight.contains(&id))
+            };
+            let jobs = match jobs {
+                Ok(jobs) => jobs,
+                Err(error) => {
+                    tracing::error!(%error, "cannot read the delivery queue");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                self.idle().await;
+                continue;
+            }
+            for job in jobs {
+                let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id);
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let id = job.id;
+                    stages::deliver(&this, job).await;
+                    this.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                    drop(permit);
+                    this.queued.notify_one();
+                });
+            }
+        }
+    }
+
+    /// Sleeps until the next job is due or new jobs are queued.
+    async fn idle(&self) {
+        let now = crate::time::now_ms();
+        let wait = match self.store.next_due_ms() {
+            Ok(Some(due)) if due > now => Duration::from_millis(due - now),
+            Ok(Some(_)) => Duration::from_millis(5), // due, but in flight
+            Ok(None) | Err(_) => Duration::from_secs(1),
+        };
+        let _ = tokio::time::timeout(wait.min(Duration::from_secs(1)), self.queued.notified()).await;
+    }
+}

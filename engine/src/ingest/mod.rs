@@ -1,0 +1,295 @@
+//! Ingestion: an event posted by a source application becomes, durably and
+//! before it is acknowledged, an event record plus one delivery job per
+//! subscribed hook.
+//!
+//! Stages: resolve (catalogue) → serialize (the event's plugin, on a
+//! blocking thread) → fan out (active hooks of the event for the academy,
+//! or the plugin's academy override, plus superadmin hooks) → follow-up
+//! events (bounded depth) → one group commit → acknowledge.
+
+pub mod session;
+
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::Notify;
+
+use crate::auth::random_id;
+use crate::catalog::{Catalog, EventDef};
+use crate::runtime::{self, Decision, Runtime};
+use crate::store::delivery::{
+    EventOutcome, EventRecord, HookErrorRecord, Job, find_event, insert_event, insert_hook_error,
+};
+use crate::store::{Committer, Scope, Store, StoreError};
+use crate::time::Time;
+pub use session::Item;
+
+/// How deep follow-up events may nest (an event's follow-up's follow-up…).
+pub const MAX_FOLLOW_UP_DEPTH: u32 = 4;
+
+/// Why an event was refused. Nothing is stored for a refused event.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("Unexpected event {0}")]
+    UnknownEvent(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The ingestion pipeline, shared by the API handlers.
+pub struct Ingest {
+    pub store: Arc<Store>,
+    pub committer: Committer,
+    pub runtime: Arc<Runtime>,
+    pub catalog: Arc<RwLock<Arc<Catalog>>>,
+    /// Woken after every commit that queued jobs.
+    pub queued: Arc<Notify>,
+    /// Operator switch: record events, deliver nothing.
+    pub webhooks_disabled: bool,
+}
+
+/// One event to ingest, resolved.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub item: Item,
+    pub academy: String,
+    pub disable_webhooks: bool,
+}
+
+/// Everything one top-level event produces, to be committed together.
+#[derive(Default)]
+struct Prepared {
+    events: Vec<(EventRecord, Vec<Job>)>,
+    errors: Vec<HookErrorRecord>,
+}
+
+impl Ingest {
+    /// The catalogue as it is now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Resolves a catalogue event by name or by action
+    /// (`app.Model.created+` and friends resolve to their catalogue event).
+    pub fn resolve(&self, name: Option<&str>, action: Option<&str>) -> Result<Arc<EventDef>, IngestError> {
+        let catalog = self.catalog();
+        match (name, action) {
+            (Some(name), _) => catalog.get(name).cloned().ok_or_else(|| IngestError::UnknownEvent(name.to_owned())),
+            (None, Some(action)) => {
+                catalog.by_action(action).cloned().ok_or_else(|| IngestError::UnknownEvent(action.to_owned()))
+            }
+            (None, None) => Err(IngestError::Invalid("give the event's name (`event`) or its `action`".into())),
+        }
+    }
+
+    /// Ingests events, all committed in one transaction; returns their
+    /// records in order. An event whose id was seen before is not ingested
+    /// again: its first record is returned.
+    pub async fn ingest(self: &Arc<Self>, events: Vec<NewEvent>) -> Result<Vec<EventRecord>, IngestError> {
+        // Already ingested (the common retry case) skips the plugins.
+        let mut known = Vec::with_capacity(events.len());
+        for event in &events {
+            known.push(match &event.item.id {
+                Some(id) => self.store.event(id)?,
+                None => None,
+            });
+        }
+        let this = self.clone();
+        let prepared: Vec<Result<EventRecord, Prepared>> = tokio::task::spawn_blocking(move || {
+            events
+                .into_iter()
+                .zip(known)
+                .map(|(event, known)| match known {
+                    Some(record) => Ok(record),
+                    None => Err(this.prepare(event)),
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| IngestError::Invalid(format!("ingestion failed: {e}")))?;
+
+        let queued = prepared.iter().any(|p| matches!(p, Err(p) if p.events.iter().any(|(_, jobs)| !jobs.is_empty())));
+        let records = self
+            .committer
+            .commit(move |txn| {
+                let mut records = Vec::with_capacity(prepared.len());
+                for item in prepared {
+                    let mut prepared = match item {
+                        Ok(record) => {
+                            records.push(record);
+                            continue;
+                        }
+                        Err(prepared) => prepared,
+                    };
+                    let top = prepared.events[0].0.clone();
+                    // A concurrent request may have ingested the same id.
+                    if let Some(existing) = find_event(txn, &top.id)? {
+                        records.push(existing);
+                        continue;
+                    }
+                    for (record, jobs) in &mut prepared.events {
+                        insert_event(txn, record, jobs)?;
+                    }
+                    for error in prepared.errors {
+                        insert_hook_error(txn, error)?;
+                    }
+                    records.push(top);
+                }
+                Ok(records)
+            })
+            .await?;
+        if queued {
+            self.queued.notify_one();
+        }
+        Ok(records)
+    }
+
+    /// Runs the plugins for one event and its follow-ups (CPU work, on a
+    /// blocking thread).
+    fn prepare(&self, event: NewEvent) -> Prepared {
+        let mut prepared = Prepared::default();
+        let id = event.item.id.clone().unwrap_or_else(|| format!("evt_{}", random_id()));
+        let suppress = event.disable_webhooks || self.webhooks_disabled;
+        self.prepare_one(&mut prepared, id, event.item.event, event.academy, event.item.data.to_string(), suppress, 0);
+        prepared
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_one(
+        &self,
+        prepared: &mut Prepared,
+        id: String,
+        def: Arc<EventDef>,
+        academy: String,
+        data: String,
+        suppress: bool,
+        depth: u32,
+    ) {
+        let index = prepared.events.len();
+        let record = |outcome, deliveries| EventRecord {
+            id: id.clone(),
+            event: def.name.clone(),
+            academy: Some(academy.clone()),
+            received_at: Time::now(),
+            deliveries,
+            outcome,
+            follow_ups: Vec::new(),
+        };
+        if suppress {
+            prepared.events.push((record(EventOutcome::Suppressed, 0), Vec::new()));
+            return;
+        }
+        let (payload, target_academy, follow_ups) = match self.serialize(&def, &id, &academy, data) {
+            Ok(delivery) => delivery,
+            Err(outcome) => {
+                if let EventOutcome::Failed { error } = &outcome {
+                    prepared.errors.push(HookErrorRecord {
+                        id: 0,
+                        at: Time::now(),
+                        message: error.clone(),
+                        event: def.name.clone(),
+                        event_id: Some(id.clone()),
+                        hook_id: None,
+                        academy: Some(academy.clone()),
+                    });
+                }
+                prepared.events.push((record(outcome, 0), Vec::new()));
+                return;
+            }
+        };
+        let jobs = match self.fan_out(&def, &id, &target_academy, &payload) {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                prepared.events.push((record(EventOutcome::Failed { error: error.to_string() }, 0), Vec::new()));
+                return;
+            }
+        };
+        let deliveries = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
+        prepared.events.push((record(EventOutcome::Accepted, deliveries), jobs));
+
+        for (n, follow_up) in follow_ups.into_iter().enumerate() {
+            let follow_id = format!("{id}.{n}");
+            prepared.events[index].0.follow_ups.push(follow_id.clone());
+            let academy = follow_up.academy.unwrap_or_else(|| target_academy.clone());
+            let catalog = self.catalog();
+            let failure = if depth + 1 > MAX_FOLLOW_UP_DEPTH {
+                Some(format!(
+                    "follow-up {} of {} is nested deeper than {MAX_FOLLOW_UP_DEPTH} levels",
+                    follow_up.name, def.name
+                ))
+            } else if catalog.get(&follow_up.name).is_none() {
+                Some(format!("follow-up event {} of {} is not in the catalogue", follow_up.name, def.name))
+            } else {
+                None
+            };
+            match (failure, catalog.get(&follow_up.name)) {
+                (None, Some(next)) => {
+                    self.prepare_one(prepared, follow_id, next.clone(), academy, follow_up.data, false, depth + 1);
+                }
+                (failure, _) => prepared.errors.push(HookErrorRecord {
+                    id: 0,
+                    at: Time::now(),
+                    message: failure.unwrap_or_default(),
+                    event: follow_up.name,
+                    event_id: Some(follow_id),
+                    hook_id: None,
+                    academy: Some(academy),
+                }),
+            }
+        }
+    }
+
+    /// The payload, the academy whose hooks get it, and the follow-ups; or
+    /// the outcome that ends the event here (skipped, failed).
+    #[allow(clippy::type_complexity)]
+    fn serialize(
+        &self,
+        def: &EventDef,
+        id: &str,
+        academy: &str,
+        data: String,
+    ) -> Result<(String, String, Vec<runtime::FollowUp>), EventOutcome> {
+        let Some(plugin_name) = &def.serializer else { return Ok((data, academy.to_owned(), Vec::new())) };
+        let Some(plugin) = self.runtime.serializer(plugin_name) else {
+            return Err(EventOutcome::Failed { error: format!("serializer {plugin_name} is not loaded") });
+        };
+        let input = runtime::Event {
+            id: id.to_owned(),
+            name: def.name.clone(),
+            action: def.action.clone(),
+            academy: Some(academy.to_owned()),
+            occurred_at: Time::now().to_string(),
+            data,
+        };
+        match self.runtime.serialize(&plugin, &input).result {
+            Ok(Decision::Deliver(d)) => {
+                Ok((d.payload, d.academy_override.unwrap_or_else(|| academy.to_owned()), d.follow_ups))
+            }
+            Ok(Decision::Skip { reason }) => Err(EventOutcome::Skipped { reason }),
+            Err(error) => Err(EventOutcome::Failed { error: format!("serializer {plugin_name}: {error}") }),
+        }
+    }
+
+    /// One job per active hook of the event for `academy`, and per active
+    /// superadmin hook of the event.
+    fn fan_out(&self, def: &EventDef, event_id: &str, academy: &str, payload: &str) -> Result<Vec<Job>, StoreError> {
+        let now_ms = crate::time::now_ms();
+        let hooks = self.store.hooks(&Scope::All)?;
+        Ok(hooks
+            .into_iter()
+            .filter(|hook| hook.is_active && hook.event == def.name)
+            .filter(|hook| hook.academy.as_deref().is_none_or(|own| own == academy))
+            .map(|hook| Job {
+                id: 0,
+                due_ms: now_ms,
+                event_id: event_id.to_owned(),
+                event: def.name.clone(),
+                hook_id: hook.id,
+                webhook_id: format!("msg_{event_id}_{}", hook.id),
+                payload: payload.to_owned(),
+                attempts: 0,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,278 @@
+//! Records of ingestion and delivery: events, the job queue, attempts and
+//! hook errors. The write functions take a transaction so the committer can
+//! batch them; reads open their own.
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::codec::{decode, encode};
+use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOKS, JOBS, meta};
+use super::{Hook, Scope, Store, StoreError, next_id};
+use crate::time::Time;
+
+/// An ingested event and what came of it; also the idempotency record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: String,
+    pub event: String,
+    pub academy: Option<String>,
+    pub received_at: Time,
+    /// Delivery jobs queued for it.
+    pub deliveries: u32,
+    #[serde(flatten)]
+    pub outcome: EventOutcome,
+    /// Ids of the follow-up events it produced.
+    pub follow_ups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum EventOutcome {
+    /// Queued for every subscribed hook (possibly none).
+    Accepted,
+    /// The serializer decided not to deliver it.
+    Skipped { reason: String },
+    /// Webhooks were disabled for it (globally or by the request).
+    Suppressed,
+    /// The serializer failed; a hook error was recorded.
+    Failed { error: String },
+}
+
+/// One delivery of one event to one hook, waiting for its next attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// The delivery id: stable across attempts.
+    pub id: u64,
+    /// When the next attempt is due, ms since the epoch.
+    pub due_ms: u64,
+    pub event_id: String,
+    pub event: String,
+    pub hook_id: u64,
+    /// Standard Webhooks `webhook-id`: the same on every attempt.
+    pub webhook_id: String,
+    pub payload: String,
+    /// Attempts already made.
+    pub attempts: u32,
+}
+
+/// One attempt to deliver, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub id: u64,
+    pub delivery_id: u64,
+    pub hook_id: u64,
+    pub event_id: String,
+    pub event: String,
+    pub webhook_id: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub scheduled_at: Time,
+    pub sent_at: Time,
+    pub request_headers: Vec<(String, String)>,
+    pub payload: String,
+    pub response_status: Option<u16>,
+    /// Truncated.
+    pub response_body: Option<String>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    pub outcome: AttemptOutcome,
+    /// When the next attempt is due, if one will be made.
+    pub next_attempt_at: Option<Time>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptOutcome {
+    Succeeded,
+    Failed,
+    /// The hook's transformer cancelled the delivery.
+    Cancelled,
+}
+
+/// A failure to show integrators (seed 001's `HookError`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookErrorRecord {
+    pub id: u64,
+    pub at: Time,
+    pub message: String,
+    pub event: String,
+    pub event_id: Option<String>,
+    pub hook_id: Option<u64>,
+    pub academy: Option<String>,
+}
+
+/// What to do with a job after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// Done (delivered, cancelled or out of retries).
+    Finish,
+    /// Try again at this time (ms since the epoch).
+    Retry { due_ms: u64 },
+}
+
+/// How an attempt changes its hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookEffect {
+    None,
+    /// `410 Gone` or too many consecutive failures.
+    Deactivate,
+}
+
+impl Store {
+    /// The event ingested with id `id`.
+    pub fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EVENTS)?;
+        let record = table.get(id)?.map(|bytes| decode("event", bytes.value())).transpose()?;
+        Ok(record)
+    }
+
+    /// Up to `limit` jobs due at `now_ms`, in due order, skipping `skip`.
+    pub fn due_jobs(&self, now_ms: u64, limit: usize, skip: impl Fn(u64) -> bool) -> Result<Vec<Job>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(JOBS)?;
+        let mut jobs = Vec::new();
+        for entry in table.range(..=(now_ms, u64::MAX))? {
+            let (key, bytes) = entry?;
+            if skip(key.value().1) {
+                continue;
+            }
+            jobs.push(decode("job", bytes.value())?);
+            if jobs.len() == limit {
+                break;
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// When the earliest job is due, if any.
+    pub fn next_due_ms(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(JOBS)?;
+        Ok(table.first()?.map(|(key, _)| key.value().0))
+    }
+
+    /// Jobs waiting, and the oldest due time.
+    pub fn queue_depth(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(JOBS)?.len()?)
+    }
+
+    /// A hook's attempts, newest first.
+    pub fn attempts(&self, hook: &Hook) -> Result<Vec<Attempt>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ATTEMPTS)?;
+        let mut attempts = Vec::new();
+        for entry in table.range((hook.id, 0)..=(hook.id, u64::MAX))?.rev() {
+            attempts.push(decode("attempt", entry?.1.value())?);
+        }
+        Ok(attempts)
+    }
+
+    /// Hook errors visible in `scope`, newest first: an academy sees the
+    /// errors of its own hooks and events.
+    pub fn hook_errors(&self, scope: &Scope) -> Result<Vec<HookErrorRecord>, StoreError> {
+        let mut errors: Vec<HookErrorRecord> = self.scan(HOOK_ERRORS, "hook error")?;
+        errors.retain(|e| scope.sees(e.academy.as_deref()));
+        errors.reverse();
+        Ok(errors)
+    }
+}
+
+/// Writes an event record (the idempotency key) and its jobs.
+pub fn insert_event(txn: &WriteTransaction, record: &EventRecord, jobs: &mut [Job]) -> Result<(), StoreError> {
+    txn.open_table(EVENTS)?.insert(record.id.as_str(), encode(record).as_slice())?;
+    let mut table = txn.open_table(JOBS)?;
+    for job in jobs {
+        job.id = next_id(txn, meta::NEXT_JOB_ID)?;
+        table.insert((job.due_ms, job.id), encode(job).as_slice())?;
+    }
+    Ok(())
+}
+
+/// The event record `id`, inside a write transaction (idempotency check).
+pub fn find_event(txn: &WriteTransaction, id: &str) -> Result<Option<EventRecord>, StoreError> {
+    let table = txn.open_table(EVENTS)?;
+    let record = table.get(id)?.map(|bytes| decode("event", bytes.value())).transpose()?;
+    Ok(record)
+}
+
+/// Queues `job` again (a replay), with a new delivery id.
+pub fn enqueue(txn: &WriteTransaction, job: &mut Job) -> Result<(), StoreError> {
+    job.id = next_id(txn, meta::NEXT_JOB_ID)?;
+    txn.open_table(JOBS)?.insert((job.due_ms, job.id), encode(job).as_slice())?;
+    Ok(())
+}
+
+/// Records a hook error.
+pub fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorRecord) -> Result<(), StoreError> {
+    error.id = next_id(txn, meta::NEXT_ERROR_ID)?;
+    let key = (u64::try_from(error.at.as_second()).unwrap_or(0), error.id);
+    txn.open_table(HOOK_ERRORS)?.insert(key, encode(&error).as_slice())?;
+    Ok(())
+}
+
+/// Records an attempt and its consequences, all at once: the attempt, the
+/// job's removal or rescheduling, the hook's stats (and deactivation), the
+/// hook's sample on success, a hook error on failure.
+pub fn record_attempt(
+    txn: &WriteTransaction,
+    job: &Job,
+    mut attempt: Attempt,
+    next: NextStep,
+    effect: HookEffect,
+) -> Result<(), StoreError> {
+    attempt.id = next_id(txn, meta::NEXT_ATTEMPT_ID)?;
+    let mut jobs = txn.open_table(JOBS)?;
+    jobs.remove((job.due_ms, job.id))?;
+    if let NextStep::Retry { due_ms } = next {
+        let retried = Job { due_ms, attempts: job.attempts + 1, ..job.clone() };
+        jobs.insert((due_ms, job.id), encode(&retried).as_slice())?;
+    }
+    txn.open_table(ATTEMPTS)?.insert((job.hook_id, attempt.id), encode(&attempt).as_slice())?;
+
+    let mut hooks = txn.open_table(HOOKS)?;
+    let hook = hooks.get(job.hook_id)?.map(|bytes| decode::<Hook>("hook", bytes.value())).transpose()?;
+    let Some(mut hook) = hook else { return Ok(()) }; // deleted meanwhile
+    if attempt.outcome != AttemptOutcome::Cancelled {
+        let stats = &mut hook.stats;
+        stats.total_calls += 1;
+        stats.last_call_at = Some(attempt.sent_at);
+        stats.last_response_code = attempt.response_status;
+        if attempt.outcome == AttemptOutcome::Succeeded {
+            stats.successes += 1;
+            stats.consecutive_failures = 0;
+        } else {
+            stats.consecutive_failures += 1;
+        }
+    }
+    if effect == HookEffect::Deactivate {
+        hook.is_active = false;
+    }
+    hooks.insert(hook.id, encode(&hook).as_slice())?;
+    match attempt.outcome {
+        AttemptOutcome::Succeeded => {
+            txn.open_table(HOOK_SAMPLES)?.insert(hook.id, attempt.payload.as_bytes())?;
+        }
+        AttemptOutcome::Failed => {
+            let message = match (&attempt.error, attempt.response_status) {
+                (Some(error), _) => error.clone(),
+                (None, Some(status)) => format!("the receiver answered {status}"),
+                (None, None) => "delivery failed".to_owned(),
+            };
+            let error = HookErrorRecord {
+                id: 0,
+                at: attempt.sent_at,
+                message,
+                event: job.event.clone(),
+                event_id: Some(job.event_id.clone()),
+                hook_id: Some(hook.id),
+                academy: hook.academy.clone(),
+            };
+            drop(hooks);
+            insert_hook_error(txn, error)?;
+        }
+        AttemptOutcome::Cancelled => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! A webhook receiver on 127.0.0.1 for the tests: records every request and
+//! answers as the test scripts it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::any;
+use serde_json::Value;
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub method: String,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+}
+
+/// How the receiver answers the n-th request (0-based) on a path.
+pub type Script = Arc<dyn Fn(&str, usize) -> (StatusCode, Duration) + Send + Sync>;
+
+#[derive(Clone)]
+struct Shared {
+    received: Arc<Mutex<Vec<Received>>>,
+    script: Script,
+}
+
+pub struct Receiver {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// A receiver answering 200 to everything.
+    pub async fn ok() -> Receiver {
+        Receiver::scripted(Arc::new(|_, _| (StatusCode::OK, Duration::ZERO))).await
+    }
+
+    pub async fn scripted(script: Script) -> Receiver {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let shared = Shared { received: received.clone(), script };
+        let app = Router::new().route("/{*path}", any(handle)).with_state(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, received }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn on(&self, path: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    /// Waits (up to 20 s) until `path` got `n` requests; returns them.
+    pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Received> {
+        for _ in 0..400 {
+            let got = self.on(path);
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path}: expected {n} requests, got {:?}", self.on(path));
+    }
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    Path(path): Path<String>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let path = format!("/{path}");
+    let n = {
+        let mut received = shared.received.lock().unwrap();
+        let n = received.iter().filter(|r| r.path == path).count();
+        received.push(Received {
+            path: path.clone(),
+            method: method.to_string(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+        n
+    };
+    let (status, delay) = (shared.script)(&path, n);
+    tokio::time::sleep(delay).await;
+    (status, "{\"ok\": true}")
+}
