@@ -28,6 +28,8 @@ pub struct ServeOptions {
     pub delivery: DeliveryConfig,
     /// Record events, deliver nothing.
     pub webhooks_disabled: bool,
+    /// Events, attempts and hook errors older than this are deleted.
+    pub retention_days: u32,
 }
 
 /// Why the server could not start (or stopped).
@@ -123,7 +125,26 @@ pub async fn serve(
         .map_err(|source| ServeError::Bind { addr: options.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
     tokio::spawn(dispatcher.run());
+    tokio::spawn(prune_forever(state.store.clone(), options.retention_days));
     println!("wasmhook listening on http://{addr}");
     tracing::info!(%addr, "listening");
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+}
+
+/// Deletes records past the retention period, at start and every hour.
+async fn prune_forever(store: Arc<Store>, retention_days: u32) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        let cutoff =
+            crate::time::Time::from_second(jiff::Timestamp::now().as_second() - i64::from(retention_days) * 86_400);
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
+            Ok(Ok(pruned)) => {
+                tracing::info!(events = pruned.events, attempts = pruned.attempts, hook_errors = pruned.hook_errors, %cutoff, "pruned old records")
+            }
+            Ok(Err(error)) => tracing::error!(%error, "pruning failed"),
+            Err(error) => tracing::error!(%error, "pruning panicked"),
+        }
+    }
 }

@@ -365,6 +365,50 @@ async fn the_mentorship_plugin_routes_to_the_mentors_academy_and_emits_the_start
     assert!(receiver.on("/uptown").is_empty(), "the reporting academy's hooks do not get it");
 }
 
+#[tokio::test]
+async fn records_past_the_retention_period_are_pruned() {
+    let s = setup(FAST).await;
+    let receiver = Receiver::ok().await;
+    let hook =
+        subscribe(&s.a, json!({"event": "asset.asset_status_updated", "target": format!("{}/r", receiver.url)})).await;
+    post_event(
+        &s.service,
+        json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 1}, "id": "old"}),
+    )
+    .await;
+    receiver.wait_for("/r", 1).await;
+    let deliveries = format!("/v1/notify/hook/{}/deliveries", hook["id"]);
+    for _ in 0..100 {
+        if s.a.get(&deliveries).await.body["count"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(s.a.get(&deliveries).await.body["count"], 1);
+    let Setup { dir, _engine: engine, a, service, .. } = s;
+    drop(engine);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // make "now" strictly later
+
+    // Retention 0 days: everything before this start goes.
+    let engine = start(dir.path(), &["--retention-days", "0"]);
+    let a = Client::rebind(&a, &engine);
+    let mut count = Value::Null;
+    for _ in 0..100 {
+        count = a.get(&deliveries).await.body["count"].clone();
+        if count == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count, 0, "the attempt was pruned");
+    let again = post_event(
+        &Client::rebind(&service, &engine),
+        json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 1}, "id": "old"}),
+    )
+    .await;
+    assert_eq!(again["deliveries"], 1, "the pruned event's id is new again");
+}
+
 /// `kill -9` while events are ingested and delivered: every acknowledged
 /// event is delivered after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

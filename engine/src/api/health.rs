@@ -1,7 +1,16 @@
 use axum::Json;
+use axum::extract::State;
 use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
 
-/// Liveness: the process answers.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+use super::AppState;
+
+/// Liveness: the process answers; with the group-commit counters.
+pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
+    let stats = state.ingest.committer.stats();
+    Json(json!({
+        "status": "ok",
+        "commits": stats.commits.load(Ordering::Relaxed),
+        "committed_operations": stats.operations.load(Ordering::Relaxed),
+    }))
 }

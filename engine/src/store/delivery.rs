@@ -276,3 +276,63 @@ pub fn record_attempt(
     }
     Ok(())
 }
+
+/// What one pruning pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub events: usize,
+    pub attempts: usize,
+    pub hook_errors: usize,
+}
+
+impl Store {
+    /// Deletes events, attempts and hook errors recorded before `cutoff`,
+    /// in one transaction. Queued jobs are kept whatever their age: they
+    /// still have to be delivered.
+    pub fn prune(&self, cutoff: Time) -> Result<Pruned, StoreError> {
+        let txn = self.db.begin_write()?;
+        let mut pruned = Pruned::default();
+        {
+            let mut events = txn.open_table(EVENTS)?;
+            let old = old_keys(&events, "event", |r: &EventRecord| r.received_at < cutoff, |k: &str| k.to_owned())?;
+            for key in &old {
+                events.remove(key.as_str())?;
+            }
+            pruned.events = old.len();
+
+            let mut attempts = txn.open_table(ATTEMPTS)?;
+            let old = old_keys(&attempts, "attempt", |a: &Attempt| a.sent_at < cutoff, |k: (u64, u64)| k)?;
+            for key in &old {
+                attempts.remove(key)?;
+            }
+            pruned.attempts = old.len();
+
+            let mut errors = txn.open_table(HOOK_ERRORS)?;
+            let cutoff_key = (u64::try_from(cutoff.as_second()).unwrap_or(0), 0);
+            pruned.hook_errors = errors.extract_from_if(..cutoff_key, |_, _| true)?.count();
+        }
+        txn.commit()?;
+        Ok(pruned)
+    }
+}
+
+/// Keys of the records of `table` that `is_old`.
+fn old_keys<K, R, O>(
+    table: &impl ReadableTable<K, &'static [u8]>,
+    what: &'static str,
+    is_old: impl Fn(&R) -> bool,
+    owned: impl Fn(K::SelfType<'_>) -> O,
+) -> Result<Vec<O>, StoreError>
+where
+    K: redb::Key + 'static,
+    R: serde::de::DeserializeOwned,
+{
+    let mut old = Vec::new();
+    for entry in table.iter()? {
+        let (key, bytes) = entry?;
+        if is_old(&decode::<R>(what, bytes.value())?) {
+            old.push(owned(key.value()));
+        }
+    }
+    Ok(old)
+}

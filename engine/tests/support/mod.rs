@@ -93,6 +93,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// The same credentials against another (restarted) engine.
+    pub fn rebind(client: &Client, engine: &Engine) -> Client {
+        engine.client(&client.token)
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.http.get(self.url(path))).await
     }

@@ -36,6 +36,9 @@ pub struct Args {
     /// Record events but deliver nothing.
     #[arg(long, env = "WASMHOOK_DISABLE_WEBHOOKS")]
     disable_webhooks: bool,
+    /// Days events, delivery attempts and hook errors are kept.
+    #[arg(long, env = "WASMHOOK_RETENTION_DAYS", default_value_t = 30)]
+    retention_days: u32,
 }
 
 /// A parsed retry schedule (clap needs a named type).
@@ -58,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..DeliveryConfig::default()
         },
         webhooks_disabled: args.disable_webhooks,
+        retention_days: args.retention_days,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(options, shutdown_signal()))?;

@@ -1,0 +1,248 @@
+//! End-to-end load benchmark: `cargo bench -p wasmhook --bench load`.
+//!
+//! Starts the real (release) binary on a temp data directory and a receiver
+//! on 127.0.0.1, subscribes one hook to `form_entry.added` (marketing
+//! serializer, seed payload), then measures:
+//!
+//! 1. acknowledged single-event ingests per second, 256 concurrent clients;
+//! 2. acknowledged events per second in batches of 100, 8 clients;
+//! 3. deliveries per second to the loopback receiver (draining the queue);
+//! 4. end-to-end latency (post → received) at a fixed 5,000 events/s;
+//! 5. the engine's peak RSS.
+//!
+//! Every loop is bounded in time; only 127.0.0.1 is contacted.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "bench-admin";
+
+#[derive(Default)]
+struct Received {
+    count: AtomicU64,
+    /// Event id (from the webhook-id) → when it arrived.
+    at: Mutex<HashMap<String, Instant>>,
+}
+
+async fn receive(State(received): State<Arc<Received>>, headers: HeaderMap) -> &'static str {
+    received.count.fetch_add(1, Ordering::Relaxed);
+    let webhook_id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    // msg_{event id}_{hook id}
+    if let Some((event_id, _)) = webhook_id.strip_prefix("msg_").and_then(|rest| rest.rsplit_once('_')) {
+        received.at.lock().unwrap().insert(event_id.to_owned(), Instant::now());
+    }
+    "ok"
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Token {token}"))
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn health(&self) -> Value {
+        self.http.get(format!("{}/healthz", self.base)).send().await.unwrap().json().await.unwrap()
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--delivery-concurrency",
+            "256",
+            "--retry-schedule",
+            "1s",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("WASMHOOK_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start wasmhook");
+    let mut line = String::new();
+    BufReader::new(engine.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("wasmhook listening on ").expect("listening line").to_owned();
+    let api = Arc::new(Api { http: reqwest::Client::builder().pool_max_idle_per_host(512).build().unwrap(), base });
+
+    let received = Arc::new(Received::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = Router::new().route("/hook", post(receive)).with_state(received.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (_, service) = api.post(ADMIN, "/v1/admin/tokens", &json!({"name": "bench", "role": "service"})).await;
+    let service = service["token"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .post(
+            ADMIN,
+            "/v1/notify/hook/subscribe",
+            &json!({"event": "form_entry.added", "target": receiver_url, "academy": "downtown-campus"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../plugins/marketing/fixtures/form_entry.added.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let event = Arc::new(json!({"event": "form_entry.added", "academy": "downtown-campus", "data": fixture["source"]}));
+    println!("payload: form_entry.added, {} bytes of source object, 1 hook", fixture["source"].to_string().len());
+
+    // 1. Single-event ingest, 256 clients.
+    let before = api.health().await;
+    let acked = Arc::new(AtomicU64::new(0));
+    let phase = Duration::from_secs(5);
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..256 {
+        let (api, service, event, acked) = (api.clone(), service.clone(), event.clone(), acked.clone());
+        clients.push(tokio::spawn(async move {
+            while started.elapsed() < phase {
+                if api.post(&service, "/v1/events", &event).await.0 == 202 {
+                    acked.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    let single = acked.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let after = api.health().await;
+    let per_commit = (after["committed_operations"].as_u64().unwrap()
+        - before["committed_operations"].as_u64().unwrap()) as f64
+        / (after["commits"].as_u64().unwrap() - before["commits"].as_u64().unwrap()).max(1) as f64;
+    println!(
+        "single-event ingest, 256 clients: {single:>9.0} events/s acknowledged ({per_commit:.1} operations per commit, deliveries running alongside)"
+    );
+
+    // 2. Batches of 100, 8 clients.
+    let batch = Arc::new(json!({"session": false, "events": vec![(*event).clone(); 100]}));
+    let acked = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (api, service, batch, acked) = (api.clone(), service.clone(), batch.clone(), acked.clone());
+        clients.push(tokio::spawn(async move {
+            while started.elapsed() < phase {
+                if api.post(&service, "/v1/events/batch", &batch).await.0 == 202 {
+                    acked.fetch_add(100, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    let batched = acked.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    println!("batched ingest (100/batch), 8 clients: {batched:>9.0} events/s acknowledged");
+
+    // 3. Deliveries: drain what the two phases queued.
+    let queued_before = received.count.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let mut last = queued_before;
+    let mut idle_since = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) && idle_since.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = received.count.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            idle_since = Instant::now();
+        }
+    }
+    let drained = last - queued_before;
+    let drain_time = started.elapsed().saturating_sub(idle_since.elapsed());
+    println!(
+        "deliveries to the loopback receiver:   {:>9.0} deliveries/s ({drained} delivered in {:.1} s)",
+        drained as f64 / drain_time.as_secs_f64().max(0.001),
+        drain_time.as_secs_f64()
+    );
+
+    // 4. Latency at a fixed rate.
+    let rate = 5_000u64;
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(5) {
+        ticker.tick().await;
+        n += 1;
+        let id = format!("lat-{n}");
+        let mut body = (*event).clone();
+        body["id"] = json!(id);
+        let (api, service, sent_at) = (api.clone(), service.clone(), sent_at.clone());
+        tokio::spawn(async move {
+            let at = Instant::now();
+            if api.post(&service, "/v1/events", &body).await.0 == 202 {
+                sent_at.lock().unwrap().insert(id, at);
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sent = sent_at.lock().unwrap().clone();
+    let arrived = received.at.lock().unwrap().clone();
+    let mut latencies: Vec<Duration> =
+        sent.iter().filter_map(|(id, at)| arrived.get(id).map(|got| got.duration_since(*at))).collect();
+    latencies.sort();
+    if latencies.is_empty() {
+        println!("latency at {rate} events/s: nothing arrived");
+    } else {
+        println!(
+            "end-to-end latency at {rate} events/s offered ({} sent, {} acknowledged, {} delivered): p50 {:.1} ms, p99 {:.1} ms",
+            n,
+            sent.len(),
+            latencies.len(),
+            percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3
+        );
+    }
+
+    println!("engine peak RSS: {} MiB", peak_rss_kib(engine.id()) >> 10);
+    let _ = engine.kill();
+    let _ = engine.wait();
+}
