@@ -104,7 +104,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         queued: queued.clone(),
         webhooks_disabled: options.webhooks_disabled,
     });
-    let dispatcher = Dispatcher::new(store.clone(), committer, options.delivery.clone(), queued);
+    let dispatcher = Dispatcher::new(store.clone(), committer, runtime.clone(), options.delivery.clone(), queued);
     let state =
         AppState { store, runtime, catalog, admin_token: options.admin_token.as_deref().map(token_hash), ingest };
     Ok((state, dispatcher))

@@ -409,6 +409,76 @@ async fn records_past_the_retention_period_are_pruned() {
     assert_eq!(again["deliveries"], 1, "the pruned event's id is new again");
 }
 
+#[tokio::test]
+async fn an_academys_transformer_reshapes_only_its_own_hooks_deliveries() {
+    let s = setup(FAST).await;
+    let receiver = Receiver::ok().await;
+    let mine =
+        subscribe(&s.a, json!({"event": "asset.asset_status_updated", "target": format!("{}/slack", receiver.url)}))
+            .await;
+    let theirs =
+        subscribe(&s.b, json!({"event": "asset.asset_status_updated", "target": format!("{}/raw", receiver.url)}))
+            .await;
+    let slack = wasmhook::bundled::find("slack-transformer").unwrap().wasm;
+    let path = |hook: &Value| format!("/v1/notify/hook/subscribe/{}/transformer", hook["id"]);
+
+    let attached = s.a.put_bytes(&path(&mine), slack.to_vec()).await;
+    assert_eq!(attached.status, 200, "{attached:?}");
+    assert_eq!(attached.body["size"], slack.len());
+    assert_eq!(s.a.get(&path(&mine)).await.body["sha256"], attached.body["sha256"]);
+    assert_eq!(s.b.put_bytes(&path(&mine), slack.to_vec()).await.status, 404, "not b's hook");
+    for (bytes, why) in [
+        (b"not wasm at all".to_vec(), "not a WebAssembly component"),
+        (wasmhook::bundled::find("events").unwrap().wasm.to_vec(), "does not implement the `hook-transformer` world"),
+    ] {
+        let refused = s.b.put_bytes(&path(&theirs), bytes).await;
+        assert_eq!((refused.status, refused.body["slug"].clone()), (400, json!("invalid-plugin")), "{refused:?}");
+        assert!(refused.body["detail"].as_str().unwrap().contains(why), "{refused:?}");
+    }
+    assert_eq!(s.b.get(&path(&theirs)).await.status, 404, "nothing attached by refused uploads");
+
+    post_event(&s.service, json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 5, "status": "PUBLISHED"}})).await;
+    post_event(
+        &s.service,
+        json!({"event": "asset.asset_status_updated", "academy": "uptown", "data": {"id": 6, "status": "DRAFT"}}),
+    )
+    .await;
+    let slacked = &receiver.wait_for("/slack", 1).await[0];
+    assert_eq!(slacked.json(), json!({"text": "*asset.asset_status_updated*\n• id: 5\n• status: PUBLISHED"}));
+    verify(mine["secret"].as_str().unwrap(), slacked);
+    assert_eq!(
+        receiver.wait_for("/raw", 1).await[0].json(),
+        json!({"id": 6, "status": "DRAFT"}),
+        "b's hook is untouched"
+    );
+
+    // The transformer cancels payloads that are not objects: recorded, not sent.
+    post_event(
+        &s.service,
+        json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": [1, 2]}),
+    )
+    .await;
+    let deliveries = format!("/v1/notify/hook/{}/deliveries", mine["id"]);
+    let mut cancelled = Value::Null;
+    for _ in 0..100 {
+        cancelled = s.a.get(&deliveries).await.body["results"][0].clone();
+        if cancelled["outcome"] == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cancelled["error"], "the hook's transformer cancelled the delivery", "{cancelled}");
+    assert_eq!(receiver.on("/slack").len(), 1);
+
+    assert_eq!(s.a.delete(&path(&mine)).await.status, 204);
+    post_event(
+        &s.service,
+        json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 7}}),
+    )
+    .await;
+    assert_eq!(receiver.wait_for("/slack", 2).await[1].json(), json!({"id": 7}), "detached: raw again");
+}
+
 /// `kill -9` while events are ingested and delivered: every acknowledged
 /// event is delivered after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

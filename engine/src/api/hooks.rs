@@ -16,7 +16,7 @@ use super::query::{Page, Pagination, comma_list, passes};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
-use crate::store::{Hook, HookChanges, HttpMethod, NewHook, Scope};
+use crate::store::{AttachedTransformer, Hook, HookChanges, HttpMethod, NewHook, Scope};
 use crate::time::Time;
 
 /// Headers a hook may not set: the engine signs and frames every request.
@@ -51,6 +51,7 @@ pub struct HookView {
     max_retries: Option<u32>,
     timeout: Option<u32>,
     auto_disable_after_failures: Option<u32>,
+    transformer: Option<AttachedTransformer>,
 }
 
 impl From<Hook> for HookView {
@@ -72,6 +73,7 @@ impl From<Hook> for HookView {
             max_retries: hook.max_retries,
             timeout: hook.timeout,
             auto_disable_after_failures: hook.auto_disable_after_failures,
+            transformer: hook.transformer,
         }
     }
 }

@@ -12,6 +12,7 @@ mod hooks;
 mod query;
 mod samples;
 mod tokens;
+mod transformers;
 
 use std::sync::{Arc, RwLock};
 
@@ -58,6 +59,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/notify/hook/subscribe", get(hooks::list).post(hooks::subscribe).delete(hooks::unsubscribe_matching))
         .route("/v1/notify/hook/subscribe/{id}", get(hooks::get).put(hooks::update).delete(hooks::unsubscribe))
         .route("/v1/notify/hook/subscribe/{id}/secret", get(hooks::secret))
+        .route(
+            "/v1/notify/hook/subscribe/{id}/transformer",
+            get(transformers::show)
+                .put(transformers::attach)
+                .delete(transformers::detach)
+                .layer(DefaultBodyLimit::max(transformers::MAX_COMPONENT)),
+        )
         .route("/v1/notify/hook/subscribe/{id}/secret/rotate", post(hooks::rotate_secret))
         .route("/v1/notify/hook/sample", get(samples::by_filter))
         .route("/v1/notify/hook/{id}/sample", get(samples::by_hook))

@@ -10,7 +10,7 @@ pub mod retry;
 pub mod signing;
 mod stages;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use tokio::sync::{Notify, Semaphore};
 
 pub use retry::RetryPolicy;
 
+use crate::runtime::{Runtime, TransformerPlugin};
 use crate::store::{Committer, Store};
 
 /// How deliveries are made.
@@ -53,17 +54,35 @@ pub struct Dispatcher {
     queued: Arc<Notify>,
     /// Jobs being attempted now, so the scan does not claim them twice.
     in_flight: Mutex<HashSet<u64>>,
+    runtime: Arc<Runtime>,
+    /// Hook transformers loaded so far, by sha256.
+    transformers: Mutex<HashMap<String, Arc<TransformerPlugin>>>,
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<Store>, committer: Committer, config: DeliveryConfig, queued: Arc<Notify>) -> Arc<Self> {
+    pub fn new(
+        store: Arc<Store>,
+        committer: Committer,
+        runtime: Arc<Runtime>,
+        config: DeliveryConfig,
+        queued: Arc<Notify>,
+    ) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("Wasmhook/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(config.concurrency)
             .build()
             .expect("the HTTP client builds with static settings");
-        Arc::new(Dispatcher { store, committer, client, config, queued, in_flight: Mutex::default() })
+        Arc::new(Dispatcher {
+            store,
+            committer,
+            client,
+            config,
+            queued,
+            in_flight: Mutex::default(),
+            runtime,
+            transformers: Mutex::default(),
+        })
     }
 
     /// Claims due jobs and delivers them, for ever.
@@ -106,6 +125,18 @@ impl Dispatcher {
                 });
             }
         }
+    }
+
+    /// The transformer component stored under `sha256`, compiled once.
+    fn transformer(&self, sha256: &str) -> Result<Arc<TransformerPlugin>, String> {
+        if let Some(plugin) = self.transformers.lock().unwrap_or_else(|e| e.into_inner()).get(sha256) {
+            return Ok(plugin.clone());
+        }
+        let bytes = self.store.plugin_blob(sha256).map_err(|e| e.to_string())?.ok_or("its component is missing")?;
+        let plugin =
+            self.runtime.load_transformer(&format!("transformer-{sha256:.12}"), &bytes).map_err(|e| e.to_string())?;
+        self.transformers.lock().unwrap_or_else(|e| e.into_inner()).insert(sha256.to_owned(), plugin.clone());
+        Ok(plugin)
     }
 
     /// Sleeps until the next job is due or new jobs are queued.

@@ -5,15 +5,15 @@ use std::time::{Duration, Instant};
 
 use super::Dispatcher;
 use super::signing::sign;
+use crate::runtime::Request;
 use crate::store::delivery::{Attempt, AttemptOutcome, HookEffect, Job, NextStep, record_attempt};
 use crate::store::{Hook, HttpMethod, Scope};
 use crate::time::Time;
 
-/// A request ready to send.
+/// The request for one attempt, before it is signed.
 struct Prepared {
     hook: Hook,
-    method: reqwest::Method,
-    headers: Vec<(String, String)>,
+    request: Request,
     timeout: Duration,
 }
 
@@ -27,23 +27,43 @@ struct Sent {
     duration: Duration,
 }
 
-/// Why a job ends without a request.
+/// Why an attempt ends without a request.
 enum NotSent {
     /// The hook was deleted: drop the job.
     HookGone,
-    /// The hook cannot receive it (inactive, unusable secret).
+    /// The hook will not receive it (inactive, cancelled by its transformer,
+    /// unusable secret): finish the job.
     Cancelled(String),
+    /// The hook's transformer failed: a failed attempt, retried.
+    Failed(Box<Hook>, String),
 }
 
 pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
     let scheduled_at = Time::from_second((job.due_ms / 1000) as i64);
-    let result = match prepare(dispatcher, &job) {
+    let ready = match prepare(dispatcher, &job) {
+        Ok(prepared) => transform(dispatcher, &job, prepared).await,
+        Err(not_sent) => Err(not_sent),
+    };
+    let result = match ready {
         Ok(prepared) => {
-            let sent = send(dispatcher, &job, &prepared).await;
-            record(dispatcher, &job, scheduled_at, prepared, sent).await
+            let headers = sign_headers(&job, &prepared);
+            let sent = send(dispatcher, &prepared, &headers).await;
+            record(dispatcher, &job, scheduled_at, prepared.hook, headers, prepared.request.body, sent).await
         }
         Err(NotSent::HookGone) => dispatcher.committer.commit(move |txn| drop_job(txn, &job)).await,
         Err(NotSent::Cancelled(why)) => cancel(dispatcher, job, scheduled_at, why).await,
+        Err(NotSent::Failed(hook, error)) => {
+            let sent = Sent {
+                sent_at: Time::now(),
+                status: None,
+                body: None,
+                retry_after: None,
+                error: Some(error),
+                duration: Duration::ZERO,
+            };
+            let payload = job.payload.clone();
+            record(dispatcher, &job, scheduled_at, *hook, Vec::new(), payload, sent).await
+        }
     };
     if let Err(error) = result {
         // The job stays queued and is attempted again.
@@ -51,7 +71,7 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
     }
 }
 
-/// Loads the hook and builds the signed request.
+/// Loads the hook and builds its request.
 fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
     let hook = match dispatcher.store.hook(&Scope::All, job.hook_id) {
         Ok(Some(hook)) => hook,
@@ -64,37 +84,82 @@ fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
     if !hook.is_active {
         return Err(NotSent::Cancelled("the hook is inactive".into()));
     }
-    let timestamp = jiff::Timestamp::now().as_second();
-    let signature = match sign(&hook.secret, &job.webhook_id, timestamp, &job.payload) {
-        Ok(signature) => signature,
-        Err(error) => return Err(NotSent::Cancelled(error.to_string())),
-    };
-    let mut headers: Vec<(String, String)> = hook.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    headers.extend([
-        ("content-type".to_owned(), "application/json".to_owned()),
-        ("webhook-id".to_owned(), job.webhook_id.clone()),
-        ("webhook-timestamp".to_owned(), timestamp.to_string()),
-        ("webhook-signature".to_owned(), signature),
-    ]);
     let method = match hook.method {
-        HttpMethod::Post => reqwest::Method::POST,
-        HttpMethod::Put => reqwest::Method::PUT,
-        HttpMethod::Patch => reqwest::Method::PATCH,
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Patch => "PATCH",
+    };
+    let request = Request {
+        url: hook.target.clone(),
+        method: method.to_owned(),
+        headers: hook.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        body: job.payload.clone(),
     };
     let timeout = hook.timeout.map_or(dispatcher.config.default_timeout, |s| Duration::from_secs(u64::from(s)));
-    Ok(Prepared { hook, method, headers, timeout })
+    Ok(Prepared { hook, request, timeout })
+}
+
+/// Runs the hook's transformer, if it has one: it may change the request
+/// or cancel the delivery.
+async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -> Result<Prepared, NotSent> {
+    let Some(attached) = &prepared.hook.transformer else { return Ok(prepared) };
+    let plugin = match dispatcher.transformer(&attached.sha256) {
+        Ok(plugin) => plugin,
+        Err(error) => return Err(NotSent::Failed(Box::new(prepared.hook), format!("transformer: {error}"))),
+    };
+    let runtime = dispatcher.runtime.clone();
+    let (academy, event, request) = (prepared.hook.academy.clone(), job.event.clone(), prepared.request.clone());
+    let call =
+        tokio::task::spawn_blocking(move || runtime.transform(&plugin, academy.as_deref(), &event, &request)).await;
+    match call.map(|call| call.result) {
+        Ok(Ok(Some(request))) => {
+            if !matches!(url::Url::parse(&request.url).map(|u| u.scheme().to_owned()).as_deref(), Ok("http" | "https"))
+            {
+                let error = format!("transformer: {:?} is not an http or https URL", request.url);
+                return Err(NotSent::Failed(Box::new(prepared.hook), error));
+            }
+            prepared.request = request;
+            Ok(prepared)
+        }
+        Ok(Ok(None)) => Err(NotSent::Cancelled("the hook's transformer cancelled the delivery".into())),
+        Ok(Err(error)) => Err(NotSent::Failed(Box::new(prepared.hook), format!("transformer: {error}"))),
+        Err(error) => Err(NotSent::Failed(Box::new(prepared.hook), format!("transformer did not finish: {error}"))),
+    }
+}
+
+/// The headers sent: the request's own, minus anything the engine sets,
+/// plus the content type and the Standard Webhooks signature of the body
+/// actually sent.
+fn sign_headers(job: &Job, prepared: &Prepared) -> Vec<(String, String)> {
+    const ENGINE_HEADERS: [&str; 4] = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"];
+    let timestamp = jiff::Timestamp::now().as_second();
+    let mut headers: Vec<(String, String)> = prepared
+        .request
+        .headers
+        .iter()
+        .filter(|(name, _)| !ENGINE_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+        .cloned()
+        .collect();
+    headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    headers.push(("webhook-id".to_owned(), job.webhook_id.clone()));
+    headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
+    // A secret that does not decode is caught when the hook is created;
+    // an empty signature makes receivers refuse rather than trust.
+    let signature = sign(&prepared.hook.secret, &job.webhook_id, timestamp, &prepared.request.body).unwrap_or_default();
+    headers.push(("webhook-signature".to_owned(), signature));
+    headers
 }
 
 /// Sends the request and reads (a bounded part of) the answer.
-async fn send(dispatcher: &Dispatcher, job: &Job, prepared: &Prepared) -> Sent {
+async fn send(dispatcher: &Dispatcher, prepared: &Prepared, headers: &[(String, String)]) -> Sent {
     let sent_at = Time::now();
     let started = Instant::now();
-    let mut request =
-        dispatcher.client.request(prepared.method.clone(), &prepared.hook.target).timeout(prepared.timeout);
-    for (name, value) in &prepared.headers {
+    let method = reqwest::Method::from_bytes(prepared.request.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let mut request = dispatcher.client.request(method, &prepared.request.url).timeout(prepared.timeout);
+    for (name, value) in headers {
         request = request.header(name, value);
     }
-    let outcome = request.body(job.payload.clone()).send().await;
+    let outcome = request.body(prepared.request.body.clone()).send().await;
     let response = match outcome {
         Ok(response) => response,
         Err(error) => {
@@ -141,10 +206,11 @@ async fn record(
     dispatcher: &Dispatcher,
     job: &Job,
     scheduled_at: Time,
-    prepared: Prepared,
+    hook: Hook,
+    headers: Vec<(String, String)>,
+    payload: String,
     sent: Sent,
 ) -> Result<(), crate::store::StoreError> {
-    let Prepared { hook, headers, .. } = prepared;
     let succeeded = sent.status.is_some_and(|s| (200..300).contains(&s));
     let attempt_number = job.attempts + 1;
     let gone = sent.status == Some(410);
@@ -192,7 +258,7 @@ async fn record(
         scheduled_at,
         sent_at: sent.sent_at,
         request_headers: headers.into_iter().filter(|(name, _)| name != "webhook-signature").collect(),
-        payload: job.payload.clone(),
+        payload,
         response_status: sent.status,
         response_body: sent.body,
         duration_ms: sent.duration.as_millis() as u64,

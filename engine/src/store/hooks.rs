@@ -6,7 +6,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::tables::{HOOK_SAMPLES, HOOKS, meta};
+use super::tables::{HOOK_SAMPLES, HOOKS, PLUGIN_BLOBS, meta};
 use super::{Scope, Store, StoreError, next_id};
 use crate::time::Time;
 
@@ -45,6 +45,18 @@ pub struct Hook {
     pub created_at: Time,
     pub updated_at: Time,
     pub stats: HookStats,
+    /// The integrator's hook transformer, if one is attached.
+    #[serde(default)]
+    pub transformer: Option<AttachedTransformer>,
+}
+
+/// A hook transformer component attached to a hook; its bytes are in the
+/// plugin blobs table under `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachedTransformer {
+    pub sha256: String,
+    pub size: usize,
+    pub uploaded_at: Time,
 }
 
 /// What deliveries have done so far.
@@ -130,6 +142,7 @@ impl Store {
             created_at: now,
             updated_at: now,
             stats: HookStats::default(),
+            transformer: None,
         };
         txn.open_table(HOOKS)?.insert(hook.id, encode(&hook).as_slice())?;
         txn.commit()?;
@@ -211,5 +224,43 @@ impl Store {
         let table = txn.open_table(HOOK_SAMPLES)?;
         let sample = table.get(hook.id)?.map(|bytes| String::from_utf8_lossy(bytes.value()).into_owned());
         Ok(sample)
+    }
+}
+
+impl Store {
+    /// Attaches (`Some`) or detaches (`None`) a transformer to hook `id`,
+    /// storing its component; whether the hook exists in `scope`.
+    pub fn set_transformer(
+        &self,
+        scope: &Scope,
+        id: u64,
+        transformer: Option<(AttachedTransformer, &[u8])>,
+    ) -> Result<Option<Hook>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let updated = {
+            let mut hooks = txn.open_table(HOOKS)?;
+            let hook = hooks.get(id)?.map(|bytes| decode::<Hook>("hook", bytes.value())).transpose()?;
+            match hook {
+                Some(mut hook) if scope.sees(hook.academy.as_deref()) => {
+                    if let Some((attached, bytes)) = &transformer {
+                        txn.open_table(PLUGIN_BLOBS)?.insert(attached.sha256.as_bytes(), *bytes)?;
+                    }
+                    hook.transformer = transformer.map(|(attached, _)| attached);
+                    hook.updated_at = Time::now();
+                    hooks.insert(id, encode(&hook).as_slice())?;
+                    Some(hook)
+                }
+                _ => None,
+            }
+        };
+        txn.commit()?;
+        Ok(updated)
+    }
+
+    /// The component stored under `sha256`.
+    pub fn plugin_blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PLUGIN_BLOBS)?;
+        Ok(table.get(sha256.as_bytes())?.map(|bytes| bytes.value().to_vec()))
     }
 }

@@ -120,6 +120,11 @@ impl Client {
         self.authorized(self.http.post(self.url(path)).json(body)).send().await.ok().map(|r| r.status().as_u16())
     }
 
+    /// A PUT of raw bytes (a component upload).
+    pub async fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Reply {
+        self.send(self.http.put(self.url(path)).header("content-type", "application/wasm").body(bytes)).await
+    }
+
     /// A request with a raw body and content type.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Reply {
         self.try_post_raw(path, content_type, body).await.expect("request")

@@ -1,0 +1,63 @@
+//! Per-hook transformers: an integrator attaches a `hook-transformer`
+//! component to one of their own hooks; from then on that hook's requests go
+//! through it before they are signed and sent.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::extract::{HookScope, PathParam};
+use super::{ApiError, AppState};
+use crate::runtime::Digest;
+use crate::store::AttachedTransformer;
+use crate::time::Time;
+
+/// Largest component accepted here.
+pub const MAX_COMPONENT: usize = 16 << 20;
+
+/// `PUT /v1/notify/hook/subscribe/{id}/transformer` with the component as
+/// the raw body: validated (it compiles and implements `hook-transformer`)
+/// before it is stored.
+pub async fn attach(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+    bytes: Bytes,
+) -> Result<Json<AttachedTransformer>, ApiError> {
+    state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    let runtime = state.runtime.clone();
+    let component = bytes.clone();
+    tokio::task::spawn_blocking(move || runtime.load_transformer(&format!("hook-{id}"), &component))
+        .await
+        .map_err(|e| ApiError::validation(format!("the component could not be checked: {e}")))?
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-plugin", e.to_string()))?;
+    let attached =
+        AttachedTransformer { sha256: Digest::of(&bytes).hex(), size: bytes.len(), uploaded_at: Time::now() };
+    let hook = state
+        .store
+        .set_transformer(&scope, id, Some((attached, &bytes)))?
+        .ok_or_else(|| ApiError::not_found("Hook"))?;
+    tracing::info!(hook_id = id, sha256 = ?hook.transformer.as_ref().map(|t| &t.sha256), "transformer attached");
+    hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
+}
+
+/// `GET /v1/notify/hook/subscribe/{id}/transformer`: its hash and size.
+pub async fn show(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+) -> Result<Json<AttachedTransformer>, ApiError> {
+    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
+}
+
+/// `DELETE /v1/notify/hook/subscribe/{id}/transformer`.
+pub async fn detach(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.set_transformer(&scope, id, None)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
