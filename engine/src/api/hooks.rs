@@ -16,7 +16,7 @@ use super::query::{Page, Pagination, comma_list, passes};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
-use crate::store::{AttachedTransformer, Hook, HookChanges, HttpMethod, NewHook, Scope};
+use crate::store::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Scope};
 use crate::time::Time;
 
 /// Headers a hook may not set: the engine signs and frames every request.
@@ -32,25 +32,18 @@ const RESERVED_HEADERS: &[&str] = &[
     "user-agent",
 ];
 
-/// A hook as the API shows it: seed 001's fields first, then ours.
+/// A hook as the API shows it: seed 001's fields, then ours.
 #[derive(Serialize)]
 pub struct HookView {
     id: u64,
-    event: String,
-    target: String,
-    service_id: Option<String>,
+    #[serde(flatten)]
+    settings: HookSettings,
     created_at: Time,
     updated_at: Time,
     total_calls: u64,
     last_call_at: Option<Time>,
     last_response_code: Option<u16>,
     academy: Option<String>,
-    method: HttpMethod,
-    headers: BTreeMap<String, String>,
-    is_active: bool,
-    max_retries: Option<u32>,
-    timeout: Option<u32>,
-    auto_disable_after_failures: Option<u32>,
     transformer: Option<AttachedTransformer>,
 }
 
@@ -58,21 +51,13 @@ impl From<Hook> for HookView {
     fn from(hook: Hook) -> Self {
         HookView {
             id: hook.id,
-            event: hook.event,
-            target: hook.target,
-            service_id: hook.service_id,
+            settings: hook.settings,
             created_at: hook.created_at,
             updated_at: hook.updated_at,
             total_calls: hook.stats.total_calls,
             last_call_at: hook.stats.last_call_at,
             last_response_code: hook.stats.last_response_code,
             academy: hook.academy,
-            method: hook.method,
-            headers: hook.headers,
-            is_active: hook.is_active,
-            max_retries: hook.max_retries,
-            timeout: hook.timeout,
-            auto_disable_after_failures: hook.auto_disable_after_failures,
             transformer: hook.transformer,
         }
     }
@@ -213,15 +198,16 @@ pub struct HookFilters {
 impl HookFilters {
     /// Whether `hook` passes every given filter.
     pub(super) fn matches(&self, hook: &Hook, catalog: &Catalog) -> bool {
-        let event = catalog.get(&hook.event);
+        let event = catalog.get(&hook.settings.event);
         let (apps, signals) = (comma_list(&self.app), comma_list(&self.signal));
-        passes(&comma_list(&self.event), &hook.event)
-            && passes(&comma_list(&self.service_id), hook.service_id.as_deref().unwrap_or(""))
+        passes(&comma_list(&self.event), &hook.settings.event)
+            && passes(&comma_list(&self.service_id), hook.settings.service_id.as_deref().unwrap_or(""))
             && apps.is_none_or(|apps| event.is_some_and(|e| apps.contains(&e.app.as_str())))
             && signals.is_none_or(|signals| event.is_some_and(|e| signals.iter().any(|s| e.signal.contains(s))))
             && self.like.as_deref().filter(|l| !l.is_empty()).is_none_or(|like| {
                 let like = like.to_lowercase();
-                hook.event.to_lowercase().contains(&like) || hook.target.to_lowercase().contains(&like)
+                hook.settings.event.to_lowercase().contains(&like)
+                    || hook.settings.target.to_lowercase().contains(&like)
             })
     }
 }
@@ -259,8 +245,7 @@ pub async fn subscribe(
         return Err(ApiError::validation("event and target are required"));
     };
     let changes = input.validate(&state.catalog())?;
-    let hook = state.store.create_hook(NewHook {
-        academy,
+    let settings = HookSettings {
         event,
         target,
         service_id: changes.service_id.flatten(),
@@ -270,9 +255,9 @@ pub async fn subscribe(
         max_retries: changes.max_retries.flatten(),
         timeout: changes.timeout.flatten(),
         auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
-        secret: generate_secret(),
-    })?;
-    tracing::info!(hook_id = hook.id, event = %hook.event, academy = ?hook.academy, "hook created");
+    };
+    let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() })?;
+    tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");
     let secret = hook.secret.clone();
     Ok((StatusCode::CREATED, Json(Created { hook: hook.into(), secret })))
 }
@@ -329,7 +314,7 @@ pub async fn unsubscribe_matching(
         return Err(ApiError::validation("Please include some filter in the URL"));
     }
     let deleted = state.store.delete_hooks_where(&scope, |hook| {
-        passes(&events, &hook.event) && passes(&services, hook.service_id.as_deref().unwrap_or(""))
+        passes(&events, &hook.settings.event) && passes(&services, hook.settings.service_id.as_deref().unwrap_or(""))
     })?;
     Ok(Json(json!({"details": format!("Unsubscribed from {deleted} hooks")})))
 }

@@ -47,9 +47,11 @@ pub async fn by_filter(
     }
     let hooks = state.store.hooks(&scope)?;
     let matching = hooks.iter().find(|hook| {
-        passes(&events, &hook.event)
-            && passes(&services, hook.service_id.as_deref().unwrap_or(""))
-            && like.as_deref().is_none_or(|l| hook.event.contains(l) || hook.target.to_lowercase().contains(l))
+        passes(&events, &hook.settings.event)
+            && passes(&services, hook.settings.service_id.as_deref().unwrap_or(""))
+            && like
+                .as_deref()
+                .is_none_or(|l| hook.settings.event.contains(l) || hook.settings.target.to_lowercase().contains(l))
     });
     if let Some(hook) = matching {
         return hook_sample(&state, hook).await.map(Json);
@@ -65,7 +67,7 @@ async fn hook_sample(state: &AppState, hook: &Hook) -> Result<Value, ApiError> {
         return serde_json::from_str(&payload).map_err(|_| ApiError::not_found("Sample"));
     }
     let catalog = state.catalog();
-    let event = catalog.get(&hook.event).ok_or_else(|| ApiError::not_found("Sample"))?;
+    let event = catalog.get(&hook.settings.event).ok_or_else(|| ApiError::not_found("Sample"))?;
     catalog_sample(state, event).await
 }
 

@@ -118,17 +118,7 @@ mod tests {
     use super::*;
 
     fn spec(action: &str) -> EventSpec {
-        EventSpec {
-            name: "x.y".into(),
-            action: action.into(),
-            category: None,
-            description: "d".into(),
-            serializer: None,
-            sample: None,
-            auto_register: true,
-            signal: None,
-            sender: None,
-        }
+        EventSpec::for_test("x.y", action)
     }
 
     #[test]

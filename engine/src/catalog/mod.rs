@@ -55,6 +55,24 @@ fn yes() -> bool {
     true
 }
 
+#[cfg(test)]
+impl EventSpec {
+    /// A minimal valid spec, for tests.
+    pub(crate) fn for_test(name: &str, action: &str) -> EventSpec {
+        EventSpec {
+            name: name.into(),
+            action: action.into(),
+            category: None,
+            description: "d".into(),
+            serializer: None,
+            sample: None,
+            auto_register: true,
+            signal: None,
+            sender: None,
+        }
+    }
+}
+
 /// How an operator's catalogue file combines with the built-in one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

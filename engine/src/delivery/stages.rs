@@ -81,21 +81,22 @@ fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
             return Err(NotSent::HookGone);
         }
     };
-    if !hook.is_active {
+    if !hook.settings.is_active {
         return Err(NotSent::Cancelled("the hook is inactive".into()));
     }
-    let method = match hook.method {
+    let method = match hook.settings.method {
         HttpMethod::Post => "POST",
         HttpMethod::Put => "PUT",
         HttpMethod::Patch => "PATCH",
     };
     let request = Request {
-        url: hook.target.clone(),
+        url: hook.settings.target.clone(),
         method: method.to_owned(),
-        headers: hook.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        headers: hook.settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         body: job.payload.clone(),
     };
-    let timeout = hook.timeout.map_or(dispatcher.config.default_timeout, |s| Duration::from_secs(u64::from(s)));
+    let timeout =
+        hook.settings.timeout.map_or(dispatcher.config.default_timeout, |s| Duration::from_secs(u64::from(s)));
     Ok(Prepared { hook, request, timeout })
 }
 
@@ -215,13 +216,13 @@ async fn record(
     let attempt_number = job.attempts + 1;
     let gone = sent.status == Some(410);
     let worn_out = !succeeded
-        && hook.auto_disable_after_failures.is_some_and(|limit| hook.stats.consecutive_failures + 1 >= limit);
+        && hook.settings.auto_disable_after_failures.is_some_and(|limit| hook.stats.consecutive_failures + 1 >= limit);
     let effect = if gone || worn_out { HookEffect::Deactivate } else { HookEffect::None };
     let next = match (succeeded, effect) {
         (false, HookEffect::None) => dispatcher
             .config
             .retry
-            .next_delay(attempt_number, hook.max_retries, sent.retry_after)
+            .next_delay(attempt_number, hook.settings.max_retries, sent.retry_after)
             .map_or(NextStep::Finish, |delay| NextStep::Retry {
                 due_ms: crate::time::now_ms() + delay.as_millis() as u64,
             }),

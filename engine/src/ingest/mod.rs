@@ -278,7 +278,7 @@ impl Ingest {
         let hooks = self.store.hooks(&Scope::All)?;
         Ok(hooks
             .into_iter()
-            .filter(|hook| hook.is_active && hook.event == def.name)
+            .filter(|hook| hook.settings.is_active && hook.settings.event == def.name)
             .filter(|hook| hook.academy.as_deref().is_none_or(|own| own == academy))
             .map(|hook| Job {
                 id: 0,

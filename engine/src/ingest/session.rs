@@ -95,17 +95,7 @@ mod tests {
     use crate::catalog::EventSpec;
 
     fn event(action: &str) -> Arc<EventDef> {
-        let spec = EventSpec {
-            name: action.to_lowercase().replace('+', ""),
-            action: action.into(),
-            category: None,
-            description: "d".into(),
-            serializer: None,
-            sample: None,
-            auto_register: true,
-            signal: None,
-            sender: None,
-        };
+        let spec = EventSpec::for_test(&action.to_lowercase().replace('+', ""), action);
         Arc::new(EventDef::derive(spec).unwrap())
     }
 

@@ -247,7 +247,7 @@ pub fn record_attempt(
         }
     }
     if effect == HookEffect::Deactivate {
-        hook.is_active = false;
+        hook.settings.is_active = false;
     }
     hooks.insert(hook.id, encode(&hook).as_slice())?;
     match attempt.outcome {

@@ -27,6 +27,21 @@ pub struct Hook {
     /// The academy whose events it receives; `None` (superadmin hooks):
     /// every academy's.
     pub academy: Option<String>,
+    #[serde(flatten)]
+    pub settings: HookSettings,
+    /// Standard Webhooks signing secret, `whsec_…`.
+    pub secret: String,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub stats: HookStats,
+    /// The integrator's hook transformer, if one is attached.
+    #[serde(default)]
+    pub transformer: Option<AttachedTransformer>,
+}
+
+/// What the hook's owner chooses: the subscription and how it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookSettings {
     pub event: String,
     pub target: String,
     pub service_id: Option<String>,
@@ -40,14 +55,6 @@ pub struct Hook {
     pub timeout: Option<u32>,
     /// Consecutive failures that deactivate the hook; `None`: never.
     pub auto_disable_after_failures: Option<u32>,
-    /// Standard Webhooks signing secret, `whsec_…`.
-    pub secret: String,
-    pub created_at: Time,
-    pub updated_at: Time,
-    pub stats: HookStats,
-    /// The integrator's hook transformer, if one is attached.
-    #[serde(default)]
-    pub transformer: Option<AttachedTransformer>,
 }
 
 /// A hook transformer component attached to a hook; its bytes are in the
@@ -73,15 +80,7 @@ pub struct HookStats {
 #[derive(Debug, Clone)]
 pub struct NewHook {
     pub academy: Option<String>,
-    pub event: String,
-    pub target: String,
-    pub service_id: Option<String>,
-    pub method: HttpMethod,
-    pub headers: BTreeMap<String, String>,
-    pub is_active: bool,
-    pub max_retries: Option<u32>,
-    pub timeout: Option<u32>,
-    pub auto_disable_after_failures: Option<u32>,
+    pub settings: HookSettings,
     pub secret: String,
 }
 
@@ -108,15 +107,16 @@ impl HookChanges {
                 *field = value;
             }
         }
-        set(&mut hook.event, self.event);
-        set(&mut hook.target, self.target);
-        set(&mut hook.service_id, self.service_id);
-        set(&mut hook.method, self.method);
-        set(&mut hook.headers, self.headers);
-        set(&mut hook.is_active, self.is_active);
-        set(&mut hook.max_retries, self.max_retries);
-        set(&mut hook.timeout, self.timeout);
-        set(&mut hook.auto_disable_after_failures, self.auto_disable_after_failures);
+        let settings = &mut hook.settings;
+        set(&mut settings.event, self.event);
+        set(&mut settings.target, self.target);
+        set(&mut settings.service_id, self.service_id);
+        set(&mut settings.method, self.method);
+        set(&mut settings.headers, self.headers);
+        set(&mut settings.is_active, self.is_active);
+        set(&mut settings.max_retries, self.max_retries);
+        set(&mut settings.timeout, self.timeout);
+        set(&mut settings.auto_disable_after_failures, self.auto_disable_after_failures);
         set(&mut hook.secret, self.secret);
         hook.updated_at = Time::now();
     }
@@ -129,15 +129,7 @@ impl Store {
         let hook = Hook {
             id: next_id(&txn, meta::NEXT_HOOK_ID)?,
             academy: new.academy,
-            event: new.event,
-            target: new.target,
-            service_id: new.service_id,
-            method: new.method,
-            headers: new.headers,
-            is_active: new.is_active,
-            max_retries: new.max_retries,
-            timeout: new.timeout,
-            auto_disable_after_failures: new.auto_disable_after_failures,
+            settings: new.settings,
             secret: new.secret,
             created_at: now,
             updated_at: now,

@@ -21,7 +21,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
-pub use hooks::{AttachedTransformer, Hook, HookChanges, HookStats, HttpMethod, NewHook};
+pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
 pub use tokens::{Role, TokenRecord};
 
 use tables::{META, SCHEMA_VERSION, meta};
