@@ -56,13 +56,18 @@ impl Store {
     /// The file name inside the data directory.
     pub const FILE_NAME: &str = "wasmhook.redb";
 
+    /// redb's page cache. Its default (1 GiB) would make the engine's memory
+    /// grow with the queue; the working set (hooks, the queue's head, recent
+    /// events) fits in far less.
+    pub const CACHE_SIZE: usize = 64 << 20;
+
     /// Opens (or creates) the store in `data_dir`. Another process holding
     /// it, or a file of another schema version, is a clear error.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(Self::FILE_NAME);
         let open_error = |message: String| StoreError::Open { path: path.clone(), message };
         std::fs::create_dir_all(data_dir).map_err(|e| open_error(e.to_string()))?;
-        let db = Database::create(&path).map_err(|error| match error {
+        let db = Database::builder().set_cache_size(Self::CACHE_SIZE).create(&path).map_err(|error| match error {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
             other => open_error(other.to_string()),
         })?;
