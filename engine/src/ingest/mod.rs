@@ -19,7 +19,7 @@ use crate::runtime::{self, Decision, Runtime};
 use crate::store::delivery::{
     EventOutcome, EventRecord, HookErrorRecord, Job, find_event, insert_event, insert_hook_error,
 };
-use crate::store::{Committer, Scope, Store, StoreError};
+use crate::store::{Committer, Hook, Scope, Store, StoreError};
 use crate::time::Time;
 pub use session::Item;
 
@@ -97,17 +97,21 @@ impl Ingest {
         }
         let this = self.clone();
         let prepared: Vec<Result<EventRecord, Prepared>> = tokio::task::spawn_blocking(move || {
-            events
-                .into_iter()
-                .zip(known)
-                .map(|(event, known)| match known {
-                    Some(record) => Ok(record),
-                    None => Err(this.prepare(event)),
-                })
-                .collect()
+            // One read of the hooks serves the whole batch.
+            let hooks = this.store.hooks(&Scope::All)?;
+            Ok::<_, StoreError>(
+                events
+                    .into_iter()
+                    .zip(known)
+                    .map(|(event, known)| match known {
+                        Some(record) => Ok(record),
+                        None => Err(this.prepare(&hooks, event)),
+                    })
+                    .collect(),
+            )
         })
         .await
-        .map_err(|e| IngestError::Invalid(format!("ingestion failed: {e}")))?;
+        .map_err(|e| IngestError::Invalid(format!("ingestion failed: {e}")))??;
 
         let queued = prepared.iter().any(|p| matches!(p, Err(p) if p.events.iter().any(|(_, jobs)| !jobs.is_empty())));
         let records = self
@@ -147,11 +151,12 @@ impl Ingest {
 
     /// Runs the plugins for one event and its follow-ups (CPU work, on a
     /// blocking thread).
-    fn prepare(&self, event: NewEvent) -> Prepared {
+    fn prepare(&self, hooks: &[Hook], event: NewEvent) -> Prepared {
         let mut prepared = Prepared::default();
         let id = event.item.id.clone().unwrap_or_else(|| format!("evt_{}", random_id()));
         let suppress = event.disable_webhooks || self.webhooks_disabled;
-        self.prepare_one(&mut prepared, id, event.item.event, event.academy, event.item.data.to_string(), suppress, 0);
+        let item = event.item;
+        self.prepare_one(&mut prepared, hooks, id, item.event, event.academy, item.data.to_string(), suppress, 0);
         prepared
     }
 
@@ -159,6 +164,7 @@ impl Ingest {
     fn prepare_one(
         &self,
         prepared: &mut Prepared,
+        hooks: &[Hook],
         id: String,
         def: Arc<EventDef>,
         academy: String,
@@ -198,13 +204,7 @@ impl Ingest {
                 return;
             }
         };
-        let jobs = match self.fan_out(&def, &id, &target_academy, &payload) {
-            Ok(jobs) => jobs,
-            Err(error) => {
-                prepared.events.push((record(EventOutcome::Failed { error: error.to_string() }, 0), Vec::new()));
-                return;
-            }
-        };
+        let jobs = fan_out(hooks, &def, &id, &target_academy, &payload);
         let deliveries = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
         prepared.events.push((record(EventOutcome::Accepted, deliveries), jobs));
 
@@ -225,7 +225,16 @@ impl Ingest {
             };
             match (failure, catalog.get(&follow_up.name)) {
                 (None, Some(next)) => {
-                    self.prepare_one(prepared, follow_id, next.clone(), academy, follow_up.data, false, depth + 1);
+                    self.prepare_one(
+                        prepared,
+                        hooks,
+                        follow_id,
+                        next.clone(),
+                        academy,
+                        follow_up.data,
+                        false,
+                        depth + 1,
+                    );
                 }
                 (failure, _) => prepared.errors.push(HookErrorRecord {
                     id: 0,
@@ -270,26 +279,25 @@ impl Ingest {
             Err(error) => Err(EventOutcome::Failed { error: format!("serializer {plugin_name}: {error}") }),
         }
     }
+}
 
-    /// One job per active hook of the event for `academy`, and per active
-    /// superadmin hook of the event.
-    fn fan_out(&self, def: &EventDef, event_id: &str, academy: &str, payload: &str) -> Result<Vec<Job>, StoreError> {
-        let now_ms = crate::time::now_ms();
-        let hooks = self.store.hooks(&Scope::All)?;
-        Ok(hooks
-            .into_iter()
-            .filter(|hook| hook.settings.is_active && hook.settings.event == def.name)
-            .filter(|hook| hook.academy.as_deref().is_none_or(|own| own == academy))
-            .map(|hook| Job {
-                id: 0,
-                due_ms: now_ms,
-                event_id: event_id.to_owned(),
-                event: def.name.clone(),
-                hook_id: hook.id,
-                webhook_id: format!("msg_{event_id}_{}", hook.id),
-                payload: payload.to_owned(),
-                attempts: 0,
-            })
-            .collect())
-    }
+/// One job per active hook of the event for `academy`, and per active
+/// superadmin hook of the event.
+fn fan_out(hooks: &[Hook], def: &EventDef, event_id: &str, academy: &str, payload: &str) -> Vec<Job> {
+    let now_ms = crate::time::now_ms();
+    hooks
+        .iter()
+        .filter(|hook| hook.settings.is_active && hook.settings.event == def.name)
+        .filter(|hook| hook.academy.as_deref().is_none_or(|own| own == academy))
+        .map(|hook| Job {
+            id: 0,
+            due_ms: now_ms,
+            event_id: event_id.to_owned(),
+            event: def.name.clone(),
+            hook_id: hook.id,
+            webhook_id: format!("msg_{event_id}_{}", hook.id),
+            payload: payload.to_owned(),
+            attempts: 0,
+        })
+        .collect()
 }
