@@ -294,6 +294,21 @@ async fn the_same_event_id_is_ingested_once_and_webhooks_can_be_suppressed() {
 }
 
 #[tokio::test]
+async fn the_operator_switch_suppresses_every_webhook() {
+    let s = setup(&["--disable-webhooks"]).await;
+    let receiver = Receiver::ok().await;
+    subscribe(&s.a, json!({"event": "asset.asset_status_updated", "target": format!("{}/off", receiver.url)})).await;
+    let reply = post_event(
+        &s.service,
+        json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 1}}),
+    )
+    .await;
+    assert_eq!((reply["status"].clone(), reply["deliveries"].clone()), (json!("suppressed"), json!(0)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.received().is_empty());
+}
+
+#[tokio::test]
 async fn a_session_batch_coalesces_changes_of_one_object() {
     let s = setup(FAST).await;
     let receiver = Receiver::ok().await;

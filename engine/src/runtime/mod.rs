@@ -2,12 +2,14 @@
 //! sandbox.
 //!
 //! As in Spin: one wasmtime [`Engine`] (component model, pooling allocator,
-//! epoch interruption), one pre-linked component per plugin version (cached
-//! in memory by content hash and on disk as a precompiled artifact), and a
-//! fresh `Store` per call, so nothing a call leaves in guest memory is seen
-//! by the next one, whichever academy it serves. Each call runs under a
-//! deadline, a memory cap and size caps ([`Limits`]); whatever the guest
-//! does, the caller gets a [`Call`] back and the engine goes on.
+//! epoch interruption) and one pre-linked component per plugin version
+//! (cached in memory by content hash and on disk as a precompiled artifact).
+//! Each instance lives in a `Store` of its own and serves one academy only:
+//! an instance that finished a call cleanly is reused for that academy's
+//! next events (see `warm.rs`), so nothing a call leaves in guest memory is
+//! seen by another tenant. Each call runs under a deadline, a memory cap and
+//! size caps ([`Limits`]); whatever the guest does, the caller gets a
+//! [`Call`] back and the engine goes on.
 
 mod bindings;
 mod cache;

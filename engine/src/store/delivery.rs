@@ -2,7 +2,7 @@
 //! hook errors. The write functions take a transaction so the committer can
 //! batch them; reads open their own.
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
@@ -150,12 +150,6 @@ impl Store {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(JOBS)?;
         Ok(table.first()?.map(|(key, _)| key.value().0))
-    }
-
-    /// Jobs waiting, and the oldest due time.
-    pub fn queue_depth(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
-        Ok(txn.open_table(JOBS)?.len()?)
     }
 
     /// A hook's attempts, newest first.
