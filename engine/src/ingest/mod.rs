@@ -23,6 +23,10 @@ use crate::store::{Committer, Hook, Scope, Store, StoreError};
 use crate::time::Time;
 pub use session::Item;
 
+/// Ingests of at most this many events run their plugins on the calling
+/// task rather than on the blocking pool.
+const INLINE_EVENTS: usize = 4;
+
 /// How deep follow-up events may nest (an event's follow-up's follow-up…).
 pub const MAX_FOLLOW_UP_DEPTH: u32 = 4;
 
@@ -87,6 +91,7 @@ impl Ingest {
     /// records in order. An event whose id was seen before is not ingested
     /// again: its first record is returned.
     pub async fn ingest(self: &Arc<Self>, events: Vec<NewEvent>) -> Result<Vec<EventRecord>, IngestError> {
+        let small = events.len() <= INLINE_EVENTS;
         // Already ingested (the common retry case) skips the plugins.
         let mut known = Vec::with_capacity(events.len());
         for event in &events {
@@ -96,10 +101,10 @@ impl Ingest {
             });
         }
         let this = self.clone();
-        let prepared: Vec<Result<EventRecord, Prepared>> = tokio::task::spawn_blocking(move || {
+        let run_plugins = move || {
             // One read of the hooks serves the whole batch.
             let hooks = this.store.hooks(&Scope::All)?;
-            Ok::<_, StoreError>(
+            Ok::<Vec<Result<EventRecord, Prepared>>, StoreError>(
                 events
                     .into_iter()
                     .zip(known)
@@ -109,9 +114,17 @@ impl Ingest {
                     })
                     .collect(),
             )
-        })
-        .await
-        .map_err(|e| IngestError::Invalid(format!("ingestion failed: {e}")))??;
+        };
+        // A few plugin calls take microseconds (each is bounded by the
+        // plugin deadline): handing them to the blocking pool costs more
+        // in thread switches than it saves. Batches go to the pool.
+        let prepared = if small {
+            run_plugins()?
+        } else {
+            tokio::task::spawn_blocking(run_plugins)
+                .await
+                .map_err(|e| IngestError::Invalid(format!("ingestion failed: {e}")))??
+        };
 
         let queued = prepared.iter().any(|p| matches!(p, Err(p) if p.events.iter().any(|(_, jobs)| !jobs.is_empty())));
         let records = self

@@ -50,6 +50,9 @@ impl Scope {
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Tokens already checked, by hash: every API request authenticates, and
+    /// a read transaction each time showed in the profile.
+    tokens: tokens::TokenCache,
 }
 
 impl Store {
@@ -71,7 +74,7 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
             other => open_error(other.to_string()),
         })?;
-        let store = Store { db, path };
+        let store = Store { db, path, tokens: tokens::TokenCache::default() };
         store.check_schema()?;
         Ok(store)
     }

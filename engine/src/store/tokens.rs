@@ -1,5 +1,8 @@
 //! API tokens, stored by their sha256: a stolen store file yields no token.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +33,25 @@ pub struct TokenRecord {
     pub created_at: Time,
 }
 
+/// Valid tokens seen so far. Only hits are cached, so unknown tokens cannot
+/// grow it; a revocation empties it.
+#[derive(Default)]
+pub(crate) struct TokenCache(RwLock<HashMap<[u8; 32], TokenRecord>>);
+
+impl TokenCache {
+    fn get(&self, hash: &[u8; 32]) -> Option<TokenRecord> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
+    }
+
+    fn insert(&self, hash: [u8; 32], record: TokenRecord) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(hash, record);
+    }
+
+    fn clear(&self) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 impl Store {
     /// Stores a token by its hash.
     pub fn create_token(&self, hash: &[u8; 32], name: String, role: Role) -> Result<TokenRecord, StoreError> {
@@ -42,10 +64,15 @@ impl Store {
 
     /// The token whose hash is `hash`.
     pub fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        if let Some(record) = self.tokens.get(hash) {
+            return Ok(Some(record));
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(TOKENS)?;
         let Some(bytes) = table.get(hash.as_slice())? else { return Ok(None) };
-        Ok(Some(decode("token", bytes.value())?))
+        let record: TokenRecord = decode("token", bytes.value())?;
+        self.tokens.insert(*hash, record.clone());
+        Ok(Some(record))
     }
 
     /// Every token, by creation.
@@ -74,6 +101,7 @@ impl Store {
             }
         };
         txn.commit()?;
+        self.tokens.clear();
         Ok(found)
     }
 }
