@@ -70,6 +70,35 @@ impl Api {
     }
 }
 
+/// `clients` concurrent clients post `body` to `path` for 5 s; events
+/// acknowledged per second (`events` per acknowledged request).
+async fn acknowledged_per_second(
+    api: &Arc<Api>,
+    token: &str,
+    path: &'static str,
+    body: Arc<Value>,
+    clients: usize,
+    events: u64,
+) -> f64 {
+    let acked = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (api, token, body, acked) = (api.clone(), token.to_owned(), body.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            while started.elapsed() < Duration::from_secs(5) {
+                if api.post(&token, path, &body).await.0 == 202 {
+                    acked.fetch_add(events, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    acked.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -138,51 +167,17 @@ async fn main() {
 
     // 1. Single-event ingest, 256 clients.
     let before = api.health().await;
-    let acked = Arc::new(AtomicU64::new(0));
-    let phase = Duration::from_secs(5);
-    let started = Instant::now();
-    let mut clients = Vec::new();
-    for _ in 0..256 {
-        let (api, service, event, acked) = (api.clone(), service.clone(), event.clone(), acked.clone());
-        clients.push(tokio::spawn(async move {
-            while started.elapsed() < phase {
-                if api.post(&service, "/v1/events", &event).await.0 == 202 {
-                    acked.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    for client in clients {
-        client.await.unwrap();
-    }
-    let single = acked.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let single = acknowledged_per_second(&api, &service, "/v1/events", event.clone(), 256, 1).await;
     let after = api.health().await;
-    let per_commit = (after["committed_operations"].as_u64().unwrap()
-        - before["committed_operations"].as_u64().unwrap()) as f64
-        / (after["commits"].as_u64().unwrap() - before["commits"].as_u64().unwrap()).max(1) as f64;
+    let counter = |name: &str| after[name].as_u64().unwrap() - before[name].as_u64().unwrap();
+    let per_commit = counter("committed_operations") as f64 / counter("commits").max(1) as f64;
     println!(
         "single-event ingest, 256 clients:      {single:>9.0} events/s acknowledged ({per_commit:.1} events per commit)"
     );
 
     // 2. Batches of 100, 8 clients.
     let batch = Arc::new(json!({"session": false, "events": vec![(*event).clone(); 100]}));
-    let acked = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut clients = Vec::new();
-    for _ in 0..8 {
-        let (api, service, batch, acked) = (api.clone(), service.clone(), batch.clone(), acked.clone());
-        clients.push(tokio::spawn(async move {
-            while started.elapsed() < phase {
-                if api.post(&service, "/v1/events/batch", &batch).await.0 == 202 {
-                    acked.fetch_add(100, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    for client in clients {
-        client.await.unwrap();
-    }
-    let batched = acked.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let batched = acknowledged_per_second(&api, &service, "/v1/events/batch", batch.clone(), 8, 100).await;
     println!("batched ingest (100/batch), 8 clients:  {batched:>9.0} events/s acknowledged");
 
     // 3. Deliveries: activate the hook, post 40,000 events in batches (the

@@ -196,6 +196,16 @@ pub struct HookFilters {
 }
 
 impl HookFilters {
+    /// The event names the `event` filter lists.
+    pub(super) fn events(&self) -> Option<Vec<&str>> {
+        comma_list(&self.event)
+    }
+
+    /// Whether any filter of `/hook/sample` (event, service, search) is given.
+    pub(super) fn selects(&self) -> bool {
+        [&self.event, &self.service_id, &self.like].iter().any(|f| f.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    }
+
     /// Whether `hook` passes every given filter.
     pub(super) fn matches(&self, hook: &Hook, catalog: &Catalog) -> bool {
         let event = catalog.get(&hook.settings.event);

@@ -5,11 +5,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::extract::{HookScope, PathParam, QueryParams};
-use super::query::{comma_list, passes};
+use super::hooks::HookFilters;
 use super::{ApiError, AppState};
 use crate::catalog::EventDef;
 use crate::runtime::{Decision, Event};
@@ -25,40 +24,28 @@ pub async fn by_hook(
     hook_sample(&state, &hook).await.map(Json)
 }
 
-#[derive(Deserialize)]
-pub struct SampleFilters {
-    event: Option<String>,
-    service_id: Option<String>,
-    like: Option<String>,
-}
-
 /// `GET /v1/notify/hook/sample?event=&service_id=&like=`: the sample of the
 /// first of the caller's hooks that matches; with no such hook, the
 /// catalogue sample of the first named event.
 pub async fn by_filter(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
-    QueryParams(filters): QueryParams<SampleFilters>,
+    QueryParams(filters): QueryParams<HookFilters>,
 ) -> Result<Json<Value>, ApiError> {
-    let (events, services) = (comma_list(&filters.event), comma_list(&filters.service_id));
-    let like = filters.like.as_deref().map(str::to_lowercase).filter(|l| !l.is_empty());
-    if events.is_none() && services.is_none() && like.is_none() {
+    if !filters.selects() {
         return Err(ApiError::validation("Please include some filter in the URL"));
     }
+    let catalog = state.catalog();
     let hooks = state.store.hooks(&scope)?;
-    let matching = hooks.iter().find(|hook| {
-        passes(&events, &hook.settings.event)
-            && passes(&services, hook.settings.service_id.as_deref().unwrap_or(""))
-            && like
-                .as_deref()
-                .is_none_or(|l| hook.settings.event.contains(l) || hook.settings.target.to_lowercase().contains(l))
-    });
-    if let Some(hook) = matching {
+    if let Some(hook) = hooks.iter().find(|hook| filters.matches(hook, &catalog)) {
         return hook_sample(&state, hook).await.map(Json);
     }
-    let catalog = state.catalog();
-    let event =
-        events.iter().flatten().find_map(|name| catalog.get(name)).ok_or_else(|| ApiError::not_found("Sample"))?;
+    let event = filters
+        .events()
+        .into_iter()
+        .flatten()
+        .find_map(|name| catalog.get(name))
+        .ok_or_else(|| ApiError::not_found("Sample"))?;
     catalog_sample(&state, event).await.map(Json)
 }
 
