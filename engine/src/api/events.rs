@@ -86,6 +86,10 @@ fn ingest_error(error: IngestError) -> ApiError {
     match error {
         IngestError::UnknownEvent(event) => ApiError::invalid_event(&event),
         IngestError::Invalid(detail) => ApiError::validation(detail),
+        IngestError::Internal(detail) => {
+            tracing::error!(%detail, "ingestion failed");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "ingest-error", "Ingestion failed; nothing was stored.")
+        }
         IngestError::Store(error) => error.into(),
     }
 }

@@ -37,6 +37,8 @@ pub enum IngestError {
     UnknownEvent(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,6 +68,14 @@ pub struct NewEvent {
 struct Prepared {
     events: Vec<(EventRecord, Vec<Job>)>,
     errors: Vec<HookErrorRecord>,
+}
+
+/// An event of an ingest request, after its plugins ran.
+enum Staged {
+    /// Its id was ingested before: this is the first result.
+    Known(EventRecord),
+    /// New: to commit.
+    New(Prepared),
 }
 
 impl Ingest {
@@ -104,13 +114,13 @@ impl Ingest {
         let run_plugins = move || {
             // One read of the hooks serves the whole batch.
             let hooks = this.store.hooks(&Scope::All)?;
-            Ok::<Vec<Result<EventRecord, Prepared>>, StoreError>(
+            Ok::<Vec<Staged>, StoreError>(
                 events
                     .into_iter()
                     .zip(known)
                     .map(|(event, known)| match known {
-                        Some(record) => Ok(record),
-                        None => Err(this.prepare(&hooks, event)),
+                        Some(record) => Staged::Known(record),
+                        None => Staged::New(this.prepare(&hooks, event)),
                     })
                     .collect(),
             )
@@ -123,21 +133,22 @@ impl Ingest {
         } else {
             tokio::task::spawn_blocking(run_plugins)
                 .await
-                .map_err(|e| IngestError::Invalid(format!("ingestion failed: {e}")))??
+                .map_err(|e| IngestError::Internal(format!("the plugins of a batch did not finish: {e}")))??
         };
 
-        let queued = prepared.iter().any(|p| matches!(p, Err(p) if p.events.iter().any(|(_, jobs)| !jobs.is_empty())));
+        let queued =
+            prepared.iter().any(|s| matches!(s, Staged::New(p) if p.events.iter().any(|(_, jobs)| !jobs.is_empty())));
         let records = self
             .committer
             .commit(move |txn| {
                 let mut records = Vec::with_capacity(prepared.len());
                 for item in prepared {
                     let mut prepared = match item {
-                        Ok(record) => {
+                        Staged::Known(record) => {
                             records.push(record);
                             continue;
                         }
-                        Err(prepared) => prepared,
+                        Staged::New(prepared) => prepared,
                     };
                     let top = prepared.events[0].0.clone();
                     // A concurrent request may have ingested the same id.
