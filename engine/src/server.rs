@@ -47,6 +47,8 @@ pub enum ServeError {
     Runtime(#[from] SetupError),
     #[error("bundled plugin {name}")]
     Bundled { name: &'static str, source: LoadError },
+    #[error("uploaded plugin {name}")]
+    Uploaded { name: String, source: LoadError },
     #[error("cannot listen on {addr}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the server failed")]
@@ -76,11 +78,17 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
             .map_err(|source| ServeError::Bundled { name: plugin.name, source })?;
         runtime.activate(plugin.name, loaded);
     }
-    tracing::info!(
-        plugins = BUNDLED.len(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "bundled plugins loaded"
-    );
+    // Uploaded versions made active override the bundled plugins.
+    for version in store.plugin_versions()?.into_iter().filter(|v| v.active) {
+        let missing =
+            || StoreError::Corrupt { what: "plugin", message: format!("no component for {}", version.sha256) };
+        let bytes = store.plugin_blob(&version.sha256)?.ok_or_else(missing)?;
+        let label = format!("{}@{}", version.name, version.version);
+        let loaded =
+            runtime.load_serializer(&label, &bytes).map_err(|source| ServeError::Uploaded { name: label, source })?;
+        runtime.activate(&version.name, loaded);
+    }
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "plugins loaded");
 
     for event in catalog.iter() {
         if let Some(plugin) = &event.serializer

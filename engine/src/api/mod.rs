@@ -9,6 +9,7 @@ mod events;
 mod extract;
 mod health;
 mod hooks;
+mod plugins;
 mod query;
 mod samples;
 mod tokens;
@@ -74,6 +75,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/notify/hook/errors", get(deliveries::errors))
         .route("/v1/events", post(events::ingest))
         .route("/v1/events/batch", post(events::ingest_batch))
+        .route("/v1/plugins", get(plugins::list))
+        .route("/v1/plugins/{name}", post(plugins::upload).layer(DefaultBodyLimit::max(transformers::MAX_COMPONENT)))
+        .route("/v1/plugins/{name}/activate", post(plugins::activate))
         .route("/v1/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/admin/tokens/{id}", axum::routing::delete(tokens::revoke))
         .fallback(|| async { ApiError::not_found("Resource") })

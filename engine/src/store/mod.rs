@@ -12,6 +12,7 @@ mod committer;
 pub mod delivery;
 mod error;
 mod hooks;
+mod plugins;
 pub mod tables;
 mod tokens;
 
@@ -22,6 +23,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
 pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
+pub use plugins::PluginVersion;
 pub use tokens::{Role, TokenRecord};
 
 use tables::{META, SCHEMA_VERSION, meta};
