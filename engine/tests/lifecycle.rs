@@ -168,6 +168,27 @@ async fn serializer_versions_are_uploaded_activated_and_rolled_back_at_run_time(
     assert_eq!(service.post("/v1/events", &event(1)).await.status, 202);
     assert_eq!(receiver.wait_for("/h", 1).await[0].json(), fixture["payload"], "uploading does not activate");
 
+    // Dry runs: the active (bundled) version and v1 on the catalogue sample,
+    // which is the fixture's source; nothing is delivered.
+    let dry = admin.post("/v1/plugins/marketing/test", &json!({"event": "form_entry.won_or_lost"})).await;
+    assert_eq!(dry.status, 200, "{dry:?}");
+    assert_eq!(dry.body["outcome"]["payload"], fixture["payload"]);
+    assert!(dry.body["duration_us"].is_u64() && dry.body["peak_memory"].as_u64().unwrap() > 0, "{}", dry.body);
+    let dry_v1 = admin.post("/v1/plugins/marketing/test?version=1", &json!({"event": "form_entry.won_or_lost"})).await;
+    assert_eq!(dry_v1.body["outcome"]["payload"], fixture["source"], "v1 echoes");
+    let custom = admin
+        .post("/v1/plugins/marketing/test", &json!({"event": "form_entry.won_or_lost", "data": {"id": "x"}}))
+        .await;
+    assert_eq!(custom.body["outcome"]["decision"], "error", "{}", custom.body);
+    assert_eq!(
+        admin.post("/v1/plugins/marketing/test?version=9", &json!({"event": "form_entry.won_or_lost"})).await.status,
+        404
+    );
+    let unknown = admin.post("/v1/plugins/marketing/test", &json!({"event": "nope"})).await;
+    assert_eq!(unknown.body["slug"], "invalid-event");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.on("/h").len(), 1, "dry runs deliver nothing");
+
     let activated = admin.post("/v1/plugins/marketing/activate", &json!({"version": 1})).await;
     assert_eq!((activated.status, activated.body["active_version"].clone()), (200, json!(1)), "{activated:?}");
     assert_eq!(service.post("/v1/events", &event(2)).await.status, 202);

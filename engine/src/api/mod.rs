@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/plugins", get(plugins::list))
         .route("/v1/plugins/{name}", post(plugins::upload).layer(DefaultBodyLimit::max(transformers::MAX_COMPONENT)))
         .route("/v1/plugins/{name}/activate", post(plugins::activate))
+        .route("/v1/plugins/{name}/test", post(plugins::test))
         .route("/v1/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/admin/tokens/{id}", axum::routing::delete(tokens::revoke))
         .fallback(|| async { ApiError::not_found("Resource") })

@@ -9,11 +9,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::extract::{Body, PathParam, Superadmin};
+use super::extract::{Body, PathParam, QueryParams, Superadmin};
 use super::{ApiError, AppState};
 use crate::bundled::{self, BUNDLED};
-use crate::runtime::{Digest, World};
+use crate::runtime::{self, Digest, World};
 use crate::store::PluginVersion;
 
 /// A plugin name: what catalogue entries refer to.
@@ -76,6 +77,20 @@ pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<V
     Ok(Json(plugins.into_values().collect()))
 }
 
+/// The bytes of version `version` of plugin `name` (0: the bundled one).
+fn version_bytes(state: &AppState, name: &str, version: u32) -> Result<Vec<u8>, ApiError> {
+    let bytes = if version == 0 {
+        bundled::find(name).filter(|p| p.world == World::Serializer).map(|p| p.wasm.to_vec())
+    } else {
+        let versions = state.store.plugin_versions()?;
+        match versions.iter().find(|v| v.name == name && v.version == version) {
+            Some(record) => state.store.plugin_blob(&record.sha256)?,
+            None => None,
+        }
+    };
+    bytes.ok_or_else(|| ApiError::not_found(&format!("Version {version} of plugin {name}")))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Activate {
@@ -90,16 +105,7 @@ pub async fn activate(
     PathParam(name): PathParam<String>,
     Body(Activate { version }): Body<Activate>,
 ) -> Result<Json<PluginView>, ApiError> {
-    let bytes = if version == 0 {
-        bundled::find(&name).filter(|p| p.world == World::Serializer).map(|p| p.wasm.to_vec())
-    } else {
-        let versions = state.store.plugin_versions()?;
-        match versions.iter().find(|v| v.name == name && v.version == version) {
-            Some(record) => state.store.plugin_blob(&record.sha256)?,
-            None => None,
-        }
-    };
-    let bytes = bytes.ok_or_else(|| ApiError::not_found(&format!("Version {version} of plugin {name}")))?;
+    let bytes = version_bytes(&state, &name, version)?;
     let runtime = state.runtime.clone();
     let label = format!("{name}@{version}");
     let plugin = tokio::task::spawn_blocking(move || runtime.load_serializer(&label, &bytes))
@@ -113,4 +119,66 @@ pub async fn activate(
     state.runtime.activate(&name, plugin);
     tracing::info!(plugin = %name, version, "plugin version activated");
     Ok(Json(PluginView { bundled: bundled::find(&name).is_some(), name, active_version: Some(version), versions }))
+}
+
+#[derive(Deserialize)]
+pub struct TestQuery {
+    /// A version to test instead of the active one (0: the bundled one).
+    version: Option<u32>,
+}
+
+/// The event of a dry run; without `data`, the event's catalogue sample.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestEvent {
+    event: String,
+    academy: Option<String>,
+    data: Option<Value>,
+}
+
+/// `POST /v1/plugins/{name}/test[?version=N]` `{"event", "academy"?, "data"?}`:
+/// runs the plugin on the event exactly as ingestion would, and delivers
+/// nothing. Answers the decision, payload, follow-ups, the plugin's logs,
+/// duration and peak memory.
+pub async fn test(
+    State(state): State<AppState>,
+    _: Superadmin,
+    PathParam(name): PathParam<String>,
+    QueryParams(query): QueryParams<TestQuery>,
+    Body(input): Body<TestEvent>,
+) -> Result<Json<Value>, ApiError> {
+    let catalog = state.catalog();
+    let event = catalog.get(&input.event).ok_or_else(|| ApiError::invalid_event(&input.event))?;
+    let data = input
+        .data
+        .or_else(|| event.sample.clone())
+        .ok_or_else(|| ApiError::validation("no data, and the event has no sample"))?;
+    let plugin = match query.version {
+        Some(version) => {
+            let bytes = version_bytes(&state, &name, version)?;
+            let runtime = state.runtime.clone();
+            let label = format!("{name}@{version}");
+            tokio::task::spawn_blocking(move || runtime.load_serializer(&label, &bytes))
+                .await
+                .map_err(|e| ApiError::validation(format!("the component could not be loaded: {e}")))?
+                .map_err(|e| ApiError::new(StatusCode::CONFLICT, "invalid-plugin", e.to_string()))?
+        }
+        None => state.runtime.serializer(&name).ok_or_else(|| ApiError::not_found(&format!("Active plugin {name}")))?,
+    };
+    let input = runtime::Event {
+        id: format!("dry-run-{}", event.name),
+        name: event.name.clone(),
+        action: event.action.clone(),
+        academy: input.academy,
+        occurred_at: crate::time::Time::now().to_string(),
+        data: data.to_string(),
+    };
+    let runtime = state.runtime.clone();
+    let info = plugin.info().clone();
+    let call = tokio::task::spawn_blocking(move || runtime.serialize(&plugin, &input))
+        .await
+        .map_err(|e| ApiError::validation(format!("the dry run did not finish: {e}")))?;
+    let mut report = call.report();
+    report["plugin"] = serde_json::json!({"name": name, "sha256": info.digest.hex(), "size": info.size});
+    Ok(Json(report))
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::PluginError;
 use super::bindings::types;
@@ -171,4 +172,39 @@ fn check_json(what: &str, text: &str) -> Result<(), PluginError> {
 /// An HTTP token (RFC 9110 §5.6.2): what method and header names are made of.
 fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl Call<Decision> {
+    /// The call as a dry run shows it: the decision with its JSON as JSON
+    /// (not as text), the logs, the duration and the peak memory.
+    pub fn report(&self) -> Value {
+        let outcome = match &self.result {
+            Ok(Decision::Skip { reason }) => json!({"decision": "skip", "reason": reason}),
+            Ok(Decision::Deliver(d)) => {
+                let follow_ups: Vec<Value> = d
+                    .follow_ups
+                    .iter()
+                    .map(|f| json!({"name": f.name, "academy": f.academy, "data": json_text(&f.data)}))
+                    .collect();
+                json!({
+                    "decision": "deliver",
+                    "payload": json_text(&d.payload),
+                    "academy_override": d.academy_override,
+                    "follow_ups": follow_ups,
+                })
+            }
+            Err(error) => json!({"decision": "error", "error": error.to_string()}),
+        };
+        json!({
+            "outcome": outcome,
+            "logs": self.logs,
+            "duration_us": self.duration.as_micros() as u64,
+            "peak_memory": self.peak_memory,
+        })
+    }
+}
+
+/// JSON text the runtime has validated, as a value.
+fn json_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }

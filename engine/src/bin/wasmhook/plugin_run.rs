@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wasmhook::bundled;
-use wasmhook::runtime::{Decision, Event, Runtime, RuntimeConfig};
+use wasmhook::runtime::{Event, Runtime, RuntimeConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -64,38 +64,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plugin = runtime.load_serializer(name, &bytes)?;
     let call = runtime.serialize(&plugin, &event);
 
-    let (outcome, code) = match &call.result {
-        Ok(Decision::Skip { reason }) => (json!({"decision": "skip", "reason": reason}), ExitCode::SUCCESS),
-        Ok(Decision::Deliver(d)) => {
-            let follow_ups: Vec<Value> = d
-                .follow_ups
-                .iter()
-                .map(|f| json!({"name": f.name, "academy": f.academy, "data": json_text(&f.data)}))
-                .collect();
-            let outcome = json!({
-                "decision": "deliver",
-                "payload": json_text(&d.payload),
-                "academy_override": d.academy_override,
-                "follow_ups": follow_ups,
-            });
-            (outcome, ExitCode::SUCCESS)
-        }
-        Err(error) => (json!({"decision": "error", "error": error.to_string()}), ExitCode::FAILURE),
-    };
+    let code = if call.result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    let mut report = call.report();
     let limits = runtime.limits();
     if args.json {
-        let report = json!({
-            "plugin": {"sha256": plugin.info().digest.hex(), "size": plugin.info().size},
-            "outcome": outcome,
-            "logs": call.logs,
-            "duration_us": call.duration.as_micros() as u64,
-            "peak_memory": call.peak_memory,
-            "limits": {"deadline_ms": limits.deadline.as_millis() as u64, "max_memory": limits.max_memory},
-        });
+        report["plugin"] = json!({"sha256": plugin.info().digest.hex(), "size": plugin.info().size});
+        report["limits"] = json!({"deadline_ms": limits.deadline.as_millis() as u64, "max_memory": limits.max_memory});
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("plugin   sha256:{} ({} bytes)", plugin.info().digest, plugin.info().size);
-        println!("outcome  {}", serde_json::to_string_pretty(&outcome)?);
+        println!("outcome  {}", serde_json::to_string_pretty(&report["outcome"])?);
         for line in &call.logs {
             println!("log      [{:?}] {}", line.level, line.message);
         }
@@ -103,9 +81,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("memory   {} KiB peak (cap {} KiB)", call.peak_memory >> 10, limits.max_memory >> 10);
     }
     Ok(code)
-}
-
-/// JSON text the runtime has validated, as a value to print.
-fn json_text(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Null)
 }
