@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{HookScope, PathParam, QueryParams};
+use super::extract::{HookScope, PathParam, QueryParams, ScopedHook};
 use super::query::{Page, Pagination};
 use super::{ApiError, AppState};
 use crate::store::delivery::{Attempt, HookErrorRecord, Job, enqueue};
@@ -20,13 +20,11 @@ pub struct Paged {
 /// `GET /v1/notify/hook/{id}/deliveries`: every attempt, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    HookScope(scope): HookScope,
-    PathParam(id): PathParam<u64>,
+    ScopedHook { hook, .. }: ScopedHook,
     QueryParams(paged): QueryParams<Paged>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Json<Page<Attempt>>, ApiError> {
-    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
     Ok(Json(paged.pagination.page(state.store.attempts(&hook)?, &uri, &headers)?))
 }
 

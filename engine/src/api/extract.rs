@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState};
 use crate::auth::{Caller, token_hash};
-use crate::store::{Role, Scope};
+use crate::store::{Hook, Role, Scope};
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -44,6 +44,25 @@ impl FromRequestParts<AppState> for HookScope {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         caller.scope().map(HookScope).ok_or_else(ApiError::invalid_academy_token)
+    }
+}
+
+/// The hook named by the `{id}` path parameter, if the caller may see it
+/// (another academy's hook answers 404, like a missing one), with the
+/// caller's scope.
+pub struct ScopedHook {
+    pub scope: Scope,
+    pub hook: Hook,
+}
+
+impl FromRequestParts<AppState> for ScopedHook {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let HookScope(scope) = HookScope::from_request_parts(parts, state).await?;
+        let PathParam(id) = PathParam::<u64>::from_request_parts(parts, state).await?;
+        let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+        Ok(ScopedHook { scope, hook })
     }
 }
 

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
-use super::extract::{Body, HookScope, PathParam, QueryParams};
+use super::extract::{Body, HookScope, PathParam, QueryParams, ScopedHook};
 use super::query::{Page, Pagination, comma_list, passes};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
@@ -273,13 +273,8 @@ pub async fn subscribe(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}`.
-pub async fn get(
-    State(state): State<AppState>,
-    HookScope(scope): HookScope,
-    PathParam(id): PathParam<u64>,
-) -> Result<Json<HookView>, ApiError> {
-    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
-    Ok(Json(hook.into()))
+pub async fn get(ScopedHook { hook, .. }: ScopedHook) -> Json<HookView> {
+    Json(hook.into())
 }
 
 /// `PUT /v1/notify/hook/subscribe/{id}`: changes the given fields.
@@ -330,13 +325,8 @@ pub async fn unsubscribe_matching(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}/secret`.
-pub async fn secret(
-    State(state): State<AppState>,
-    HookScope(scope): HookScope,
-    PathParam(id): PathParam<u64>,
-) -> Result<Json<Value>, ApiError> {
-    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
-    Ok(Json(json!({"secret": hook.secret})))
+pub async fn secret(ScopedHook { hook, .. }: ScopedHook) -> Json<Value> {
+    Json(json!({"secret": hook.secret}))
 }
 
 /// `POST /v1/notify/hook/subscribe/{id}/secret/rotate`: a new secret, in

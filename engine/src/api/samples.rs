@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::extract::{HookScope, PathParam, QueryParams};
+use super::extract::{HookScope, QueryParams, ScopedHook};
 use super::hooks::HookFilters;
 use super::{ApiError, AppState};
 use crate::catalog::EventDef;
@@ -17,10 +17,8 @@ use crate::store::Hook;
 /// `GET /v1/notify/hook/{id}/sample`.
 pub async fn by_hook(
     State(state): State<AppState>,
-    HookScope(scope): HookScope,
-    PathParam(id): PathParam<u64>,
+    ScopedHook { hook, .. }: ScopedHook,
 ) -> Result<Json<Value>, ApiError> {
-    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
     hook_sample(&state, &hook).await.map(Json)
 }
 

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::extract::{HookScope, PathParam};
+use super::extract::{HookScope, PathParam, ScopedHook};
 use super::{ApiError, AppState};
 use crate::runtime::Digest;
 use crate::store::AttachedTransformer;
@@ -21,11 +21,10 @@ pub const MAX_COMPONENT: usize = 16 << 20;
 /// before it is stored.
 pub async fn attach(
     State(state): State<AppState>,
-    HookScope(scope): HookScope,
-    PathParam(id): PathParam<u64>,
+    ScopedHook { scope, hook }: ScopedHook,
     bytes: Bytes,
 ) -> Result<Json<AttachedTransformer>, ApiError> {
-    state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    let id = hook.id;
     let runtime = state.runtime.clone();
     let component = bytes.clone();
     tokio::task::spawn_blocking(move || runtime.load_transformer(&format!("hook-{id}"), &component))
@@ -43,12 +42,7 @@ pub async fn attach(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}/transformer`: its hash and size.
-pub async fn show(
-    State(state): State<AppState>,
-    HookScope(scope): HookScope,
-    PathParam(id): PathParam<u64>,
-) -> Result<Json<AttachedTransformer>, ApiError> {
-    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+pub async fn show(ScopedHook { hook, .. }: ScopedHook) -> Result<Json<AttachedTransformer>, ApiError> {
     hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
 }
 
