@@ -20,7 +20,7 @@ pub struct Paged {
 /// `GET /v1/notify/hook/{id}/deliveries`: every attempt, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    ScopedHook { hook, .. }: ScopedHook,
+    ScopedHook(hook): ScopedHook,
     QueryParams(paged): QueryParams<Paged>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,

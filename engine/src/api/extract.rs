@@ -48,12 +48,8 @@ impl FromRequestParts<AppState> for HookScope {
 }
 
 /// The hook named by the `{id}` path parameter, if the caller may see it
-/// (another academy's hook answers 404, like a missing one), with the
-/// caller's scope.
-pub struct ScopedHook {
-    pub scope: Scope,
-    pub hook: Hook,
-}
+/// (another academy's hook answers 404, like a missing one).
+pub struct ScopedHook(pub Hook);
 
 impl FromRequestParts<AppState> for ScopedHook {
     type Rejection = ApiError;
@@ -62,7 +58,7 @@ impl FromRequestParts<AppState> for ScopedHook {
         let HookScope(scope) = HookScope::from_request_parts(parts, state).await?;
         let PathParam(id) = PathParam::<u64>::from_request_parts(parts, state).await?;
         let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
-        Ok(ScopedHook { scope, hook })
+        Ok(ScopedHook(hook))
     }
 }
 

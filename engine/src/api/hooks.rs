@@ -273,7 +273,7 @@ pub async fn subscribe(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}`.
-pub async fn get(ScopedHook { hook, .. }: ScopedHook) -> Json<HookView> {
+pub async fn get(ScopedHook(hook): ScopedHook) -> Json<HookView> {
     Json(hook.into())
 }
 
@@ -325,7 +325,7 @@ pub async fn unsubscribe_matching(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}/secret`.
-pub async fn secret(ScopedHook { hook, .. }: ScopedHook) -> Json<Value> {
+pub async fn secret(ScopedHook(hook): ScopedHook) -> Json<Value> {
     Json(json!({"secret": hook.secret}))
 }
 

@@ -15,10 +15,7 @@ use crate::runtime::{Decision, Event};
 use crate::store::Hook;
 
 /// `GET /v1/notify/hook/{id}/sample`.
-pub async fn by_hook(
-    State(state): State<AppState>,
-    ScopedHook { hook, .. }: ScopedHook,
-) -> Result<Json<Value>, ApiError> {
+pub async fn by_hook(State(state): State<AppState>, ScopedHook(hook): ScopedHook) -> Result<Json<Value>, ApiError> {
     hook_sample(&state, &hook).await.map(Json)
 }
 

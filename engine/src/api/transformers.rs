@@ -21,10 +21,14 @@ pub const MAX_COMPONENT: usize = 16 << 20;
 /// before it is stored.
 pub async fn attach(
     State(state): State<AppState>,
-    ScopedHook { scope, hook }: ScopedHook,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
     bytes: Bytes,
 ) -> Result<Json<AttachedTransformer>, ApiError> {
-    let id = hook.id;
+    // Checked after the body is read (not by the `ScopedHook` extractor,
+    // which runs first): answering before reading an upload closes the
+    // connection under the client, who sees a broken pipe, not the 404.
+    state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
     let runtime = state.runtime.clone();
     let component = bytes.clone();
     tokio::task::spawn_blocking(move || runtime.load_transformer(&format!("hook-{id}"), &component))
@@ -42,7 +46,7 @@ pub async fn attach(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}/transformer`: its hash and size.
-pub async fn show(ScopedHook { hook, .. }: ScopedHook) -> Result<Json<AttachedTransformer>, ApiError> {
+pub async fn show(ScopedHook(hook): ScopedHook) -> Result<Json<AttachedTransformer>, ApiError> {
     hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
 }
 
