@@ -94,14 +94,7 @@ async fn a_subscribed_hook_receives_the_serialized_payload_signed() {
 
     // Stats, the attempt log and the hook's sample follow.
     let path = format!("/v1/notify/hook/subscribe/{}", hook["id"]);
-    let mut stats = Value::Null;
-    for _ in 0..100 {
-        stats = s.a.get(&path).await.body;
-        if stats["total_calls"] == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let stats = s.a.poll(&path, |hook| hook["total_calls"] == 1).await;
     assert_eq!((stats["total_calls"].clone(), stats["last_response_code"].clone()), (json!(1), json!(200)), "{stats}");
     assert!(stats["last_call_at"].is_string());
     let attempts = s.a.get(&format!("/v1/notify/hook/{}/deliveries", hook["id"])).await.body;
@@ -191,14 +184,7 @@ async fn failures_are_retried_with_the_same_webhook_id_and_recorded() {
     for request in &got {
         verify(hook["secret"].as_str().unwrap(), request);
     }
-    let mut attempts = Value::Null;
-    for _ in 0..100 {
-        attempts = s.a.get(&format!("/v1/notify/hook/{}/deliveries", hook["id"])).await.body;
-        if attempts["count"] == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let attempts = s.a.poll(&format!("/v1/notify/hook/{}/deliveries", hook["id"]), |a| a["count"] == 3).await;
     let outcomes: Vec<(Value, Value, Value)> = attempts["results"]
         .as_array()
         .unwrap()
@@ -393,13 +379,7 @@ async fn records_past_the_retention_period_are_pruned() {
     .await;
     receiver.wait_for("/r", 1).await;
     let deliveries = format!("/v1/notify/hook/{}/deliveries", hook["id"]);
-    for _ in 0..100 {
-        if s.a.get(&deliveries).await.body["count"] == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(s.a.get(&deliveries).await.body["count"], 1);
+    assert_eq!(s.a.poll(&deliveries, |d| d["count"] == 1).await["count"], 1);
     let Setup { dir, _engine: engine, a, service, .. } = s;
     drop(engine);
     tokio::time::sleep(Duration::from_millis(1100)).await; // make "now" strictly later
@@ -407,14 +387,7 @@ async fn records_past_the_retention_period_are_pruned() {
     // Retention 0 days: everything before this start goes.
     let engine = start(dir.path(), &["--retention-days", "0"]);
     let a = Client::rebind(&a, &engine);
-    let mut count = Value::Null;
-    for _ in 0..100 {
-        count = a.get(&deliveries).await.body["count"].clone();
-        if count == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let count = a.poll(&deliveries, |d| d["count"] == 0).await["count"].clone();
     assert_eq!(count, 0, "the attempt was pruned");
     let again = post_event(
         &Client::rebind(&service, &engine),
@@ -474,14 +447,7 @@ async fn an_academys_transformer_reshapes_only_its_own_hooks_deliveries() {
     )
     .await;
     let deliveries = format!("/v1/notify/hook/{}/deliveries", mine["id"]);
-    let mut cancelled = Value::Null;
-    for _ in 0..100 {
-        cancelled = s.a.get(&deliveries).await.body["results"][0].clone();
-        if cancelled["outcome"] == "cancelled" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let cancelled = s.a.poll(&deliveries, |d| d["results"][0]["outcome"] == "cancelled").await["results"][0].clone();
     assert_eq!(cancelled["error"], "the hook's transformer cancelled the delivery", "{cancelled}");
     assert_eq!(receiver.on("/slack").len(), 1);
 

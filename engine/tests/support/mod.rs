@@ -120,6 +120,20 @@ impl Client {
         self.authorized(self.http.post(self.url(path)).json(body)).send().await.ok().map(|r| r.status().as_u16())
     }
 
+    /// GETs `path` until its body satisfies `done` (up to 5 s); the last body.
+    /// Deliveries are recorded asynchronously: this waits for them.
+    pub async fn poll(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut body = Value::Null;
+        for _ in 0..100 {
+            body = self.get(path).await.body;
+            if done(&body) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        body
+    }
+
     /// A PUT of raw bytes (a component upload).
     pub async fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Reply {
         self.send(self.http.put(self.url(path)).header("content-type", "application/wasm").body(bytes)).await
