@@ -71,7 +71,7 @@ impl Api {
 }
 
 /// `clients` concurrent clients post `body` to `path` for 5 s; events
-/// acknowledged per second (`events` per acknowledged request).
+/// acknowledged (`events` per acknowledged request) and per second.
 async fn acknowledged_per_second(
     api: &Arc<Api>,
     token: &str,
@@ -79,7 +79,7 @@ async fn acknowledged_per_second(
     body: Arc<Value>,
     clients: usize,
     events: u64,
-) -> f64 {
+) -> (u64, f64) {
     let acked = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -96,7 +96,8 @@ async fn acknowledged_per_second(
     for task in tasks {
         task.await.unwrap();
     }
-    acked.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let acked = acked.load(Ordering::Relaxed);
+    (acked, acked as f64 / started.elapsed().as_secs_f64())
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -106,6 +107,41 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) used so far by process `pid` ("self" for
+/// this one), from /proc: what each phase costs the engine and the load
+/// generator, which share the machine's cores.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of them, in clock ticks (100 per second on Linux).
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Measures the CPU the engine and this process spend in one phase.
+struct CpuMeter {
+    engine: String,
+    start: (f64, f64),
+}
+
+impl CpuMeter {
+    fn start(engine: u32) -> Self {
+        let engine = engine.to_string();
+        let start = (cpu_seconds(&engine), cpu_seconds("self"));
+        CpuMeter { engine, start }
+    }
+
+    /// "engine X µs CPU per event, load generator Y µs".
+    fn per_event(&self, events: u64) -> String {
+        let engine = cpu_seconds(&self.engine) - self.start.0;
+        let generator = cpu_seconds("self") - self.start.1;
+        let per = |cpu: f64| cpu * 1e6 / events.max(1) as f64;
+        format!("CPU per event: engine {:.0} µs, load generator + receiver {:.0} µs", per(engine), per(generator))
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -167,18 +203,22 @@ async fn main() {
 
     // 1. Single-event ingest, 256 clients.
     let before = api.health().await;
-    let single = acknowledged_per_second(&api, &service, "/v1/events", event.clone(), 256, 1).await;
+    let cpu = CpuMeter::start(engine.id());
+    let (events, single) = acknowledged_per_second(&api, &service, "/v1/events", event.clone(), 256, 1).await;
     let after = api.health().await;
     let counter = |name: &str| after[name].as_u64().unwrap() - before[name].as_u64().unwrap();
     let per_commit = counter("committed_operations") as f64 / counter("commits").max(1) as f64;
     println!(
         "single-event ingest, 256 clients:      {single:>9.0} events/s acknowledged ({per_commit:.1} events per commit)"
     );
+    println!("  {}", cpu.per_event(events));
 
     // 2. Batches of 100, 8 clients.
     let batch = Arc::new(json!({"session": false, "events": vec![(*event).clone(); 100]}));
-    let batched = acknowledged_per_second(&api, &service, "/v1/events/batch", batch.clone(), 8, 100).await;
+    let cpu = CpuMeter::start(engine.id());
+    let (events, batched) = acknowledged_per_second(&api, &service, "/v1/events/batch", batch.clone(), 8, 100).await;
     println!("batched ingest (100/batch), 8 clients:  {batched:>9.0} events/s acknowledged");
+    println!("  {}", cpu.per_event(events));
 
     // 3. Deliveries: activate the hook, post 40,000 events in batches (the
     //    dispatcher starts at once), and time until the receiver has them all.
@@ -192,6 +232,7 @@ async fn main() {
         .unwrap();
     assert_eq!(active.status().as_u16(), 200);
     let target = received.count.load(Ordering::Relaxed) + 40_000;
+    let cpu = CpuMeter::start(engine.id());
     let started = Instant::now();
     for _ in 0..400 {
         assert_eq!(api.post(&service, "/v1/events/batch", &batch).await.0, 202);
@@ -207,11 +248,13 @@ async fn main() {
         started.elapsed().as_secs_f64(),
         queued_in.as_secs_f64()
     );
+    println!("  {} (ingested and delivered)", cpu.per_event(delivered));
 
     // 4. Latency at a fixed rate.
     let rate = 5_000u64;
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let cpu = CpuMeter::start(engine.id());
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < Duration::from_secs(5) {
@@ -245,6 +288,7 @@ async fn main() {
             percentile(&latencies, 0.50).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3
         );
+        println!("  {} (ingested and delivered)", cpu.per_event(latencies.len() as u64));
     }
 
     println!("engine peak RSS: {} MiB", peak_rss_kib(engine.id()) >> 10);
