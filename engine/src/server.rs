@@ -13,7 +13,7 @@ use crate::bundled::BUNDLED;
 use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError};
 use crate::delivery::{DeliveryConfig, Dispatcher};
 use crate::ingest::Ingest;
-use crate::runtime::{LoadError, Runtime, RuntimeConfig, SetupError, World};
+use crate::runtime::{BreakerConfig, Limits, LoadError, Runtime, RuntimeConfig, SetupError, World};
 use crate::store::{Committer, Store, StoreError};
 
 /// How to run the server.
@@ -30,6 +30,10 @@ pub struct ServeOptions {
     pub webhooks_disabled: bool,
     /// Events, attempts and hook errors older than this are deleted.
     pub retention_days: u32,
+    /// The most a plugin's own limits may ask for.
+    pub plugin_max_limits: Limits,
+    /// When a serializer version's circuit breaker opens.
+    pub breaker: BreakerConfig,
 }
 
 /// Why the server could not start (or stopped).
@@ -70,13 +74,21 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
     let started = Instant::now();
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(options.data_dir.join("plugin-cache")),
+        max_limits: options.plugin_max_limits,
+        breaker: options.breaker,
         ..RuntimeConfig::default()
     })?;
+    for stored in store.plugin_limits()? {
+        // Maxima lowered since the limits were set: the defaults apply.
+        if let Err(error) = runtime.set_limits(&stored.name, &stored.limits) {
+            tracing::warn!(plugin = %stored.name, %error, "plugin limits ignored");
+        }
+    }
     for plugin in BUNDLED.iter().filter(|p| p.world == World::Serializer) {
         let loaded = runtime
             .load_serializer(plugin.name, plugin.wasm)
             .map_err(|source| ServeError::Bundled { name: plugin.name, source })?;
-        runtime.activate(plugin.name, loaded);
+        runtime.activate(plugin.name, 0, &loaded);
     }
     // Uploaded versions made active override the bundled plugins.
     for version in store.plugin_versions()?.into_iter().filter(|v| v.active) {
@@ -86,7 +98,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         let label = format!("{}@{}", version.name, version.version);
         let loaded =
             runtime.load_serializer(&label, &bytes).map_err(|source| ServeError::Uploaded { name: label, source })?;
-        runtime.activate(&version.name, loaded);
+        runtime.activate(&version.name, version.version, &loaded);
     }
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "plugins loaded");
 

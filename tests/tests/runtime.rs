@@ -2,11 +2,13 @@
 //! the seed's documented payloads, and a hostile plugin against the sandbox.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmhook::bundled::{self, BUNDLED};
 use wasmhook::runtime::{
-    Call, Decision, Delivery, Event, LoadError, PluginError, Request, Runtime, RuntimeConfig, SerializerPlugin, World,
+    BreakerConfig, Call, Decision, Delivery, Event, LimitOverrides, LoadError, PluginError, Request, Runtime,
+    RuntimeConfig, SerializerPlugin, World,
 };
 use wasmhook_tests::{fixtures, hostile_wasm};
 
@@ -251,13 +253,12 @@ fn new_bytes_for_a_name_change_the_next_output_without_a_rebuild() {
     let source = fixtures().into_iter().find(|f| f.event == "assignment.assignment_created").unwrap();
     let event = source.event();
 
-    rt.activate("swappable", hostile());
+    rt.activate("swappable", 1, &hostile());
     let before = rt.serializer("swappable").unwrap();
     let echoed = delivered(rt.serialize(&before, &event));
     assert_eq!(serde_json::from_str::<Value>(&echoed.payload).unwrap(), source.source, "v1 echoes the source");
 
-    let replaced = rt.activate("swappable", bundled_serializer("assignments")).unwrap();
-    assert_eq!(replaced.info().digest, before.info().digest);
+    rt.activate("swappable", 2, &bundled_serializer("assignments"));
     let after = rt.serializer("swappable").unwrap();
     assert_ne!(after.info().digest, before.info().digest);
     let serialized = delivered(rt.serialize(&after, &event));
@@ -317,4 +318,55 @@ fn compiled_components_are_cached_on_disk_and_bad_artifacts_recompiled() {
         assert_eq!(serde_json::from_str::<Value>(&delivery.payload).unwrap(), fixture.payload);
     }
     assert!(std::fs::read(&artifacts[0]).unwrap().len() > 1000, "the damaged artifact was rewritten");
+}
+
+#[test]
+fn consecutive_faults_trip_the_breaker_of_an_activated_version_only() {
+    let config = BreakerConfig { failures: 2, cool_down: Duration::from_secs(3600) };
+    let rt =
+        Runtime::new(RuntimeConfig { breaker: config, max_concurrent_calls: 4, ..RuntimeConfig::default() }).unwrap();
+    rt.activate("hostile", 1, &rt.load_serializer("hostile", &hostile_wasm()).unwrap());
+    let active = rt.serializer("hostile").unwrap();
+
+    // An error the plugin returns is not a fault; a trap and a timeout are.
+    assert!(matches!(rt.serialize(&active, &event("hostile.trap", json!({}))).result, Err(PluginError::Trap(_))));
+    assert!(rt.serialize(&active, &event("echo", json!({}))).result.is_ok(), "a success starts the count again");
+    assert!(matches!(rt.serialize(&active, &event("hostile.trap", json!({}))).result, Err(PluginError::Trap(_))));
+    assert!(matches!(
+        rt.serialize(&active, &event("hostile.loop", json!({}))).result,
+        Err(PluginError::DeadlineExceeded(_))
+    ));
+    let refused = rt.serialize(&active, &event("echo", json!({}))).result.unwrap_err();
+    assert!(matches!(refused, PluginError::CircuitOpen { version: 1, failures: 2, .. }), "{refused}");
+    assert!(refused.to_string().starts_with("plugin hostile version 1 is switched off"), "{refused}");
+
+    let health = rt.health("hostile", 1).unwrap();
+    assert_eq!((health.metrics.calls, health.metrics.errors, health.metrics.refused), (4, 3, 1));
+    assert!(health.breaker.open);
+    // A dry run is neither refused nor counted.
+    let dry = rt.for_dry_run("hostile", &active);
+    assert!(rt.serialize(&dry, &event("echo", json!({}))).result.is_ok());
+    assert_eq!(rt.health("hostile", 1).unwrap().metrics.calls, 4);
+    // Activating a version closes its breaker.
+    rt.activate("hostile", 1, &active);
+    assert!(rt.serialize(&rt.serializer("hostile").unwrap(), &event("echo", json!({}))).result.is_ok());
+}
+
+#[test]
+fn a_plugins_own_limits_apply_within_the_operators_maxima() {
+    let rt = runtime();
+    rt.activate("limited", 1, &hostile());
+    let tight = LimitOverrides { deadline_ms: Some(5), max_memory: Some(8 << 20), ..LimitOverrides::default() };
+    let limits = rt.set_limits("limited", &tight).unwrap();
+    assert_eq!((limits.deadline, limits.max_memory), (Duration::from_millis(5), 8 << 20));
+    let plugin = rt.serializer("limited").unwrap();
+    let bomb = rt.serialize(&plugin, &event("hostile.memory_bomb", json!({})));
+    assert_eq!(bomb.result.unwrap_err(), PluginError::MemoryLimit(8 << 20));
+    let spin = rt.serialize(&plugin, &event("hostile.loop", json!({})));
+    assert_eq!(spin.result.unwrap_err(), PluginError::DeadlineExceeded(Duration::from_millis(5)));
+
+    let too_much = LimitOverrides { max_memory: Some(u64::MAX), ..LimitOverrides::default() };
+    let error = rt.set_limits("limited", &too_much).unwrap_err();
+    assert_eq!(error.field, "max_memory");
+    assert_eq!(rt.limits_of("limited").max_memory, 8 << 20, "a refused change leaves the limits as they were");
 }

@@ -1,5 +1,5 @@
-//! The event catalogue: listing it (seed 001's `/hook/event`) and adding
-//! events at run time.
+//! The event catalogue: listing it (seed 001's `/hook/event`), adding
+//! events and rebinding their serializers at run time.
 
 use std::sync::Arc;
 
@@ -7,12 +7,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::extract::{Body, QueryParams, Superadmin};
-use super::query::{comma_list, passes};
+use super::extract::{Body, PathParam, QueryParams, Superadmin};
+use super::query::{comma_list, passes, present};
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::catalog::{EventDef, EventSpec};
+use crate::catalog::{Catalog, EventDef, EventSpec};
 
 #[derive(Deserialize)]
 pub struct EventFilters {
@@ -71,18 +72,80 @@ pub async fn add_event(
     Body(spec): Body<EventSpec>,
 ) -> Result<(StatusCode, Json<EventDef>), ApiError> {
     let event = EventDef::derive(spec.clone()).map_err(|e| ApiError::validation(e.to_string()))?;
-    if state.catalog().get(&event.name).is_some() {
+    let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
+    if catalog.get(&event.name).is_some() {
         return Err(ApiError::validation(format!("Event {} already exists", event.name)));
     }
-    if let Some(plugin) = &event.serializer
-        && state.runtime.serializer(plugin).is_none()
-    {
-        return Err(ApiError::validation(format!("Unknown serializer plugin {plugin}")));
-    }
-    state.store.add_catalog_event(&spec)?;
-    let mut current = state.catalog.write().unwrap_or_else(|e| e.into_inner());
-    let mut next = (**current).clone();
-    next.extend([event.clone()]);
-    *current = Arc::new(next);
+    check_serializer(&state, event.serializer.as_deref())?;
+    state.store.save_catalog_event(&spec)?;
+    publish(&mut catalog, event.clone());
     Ok((StatusCode::CREATED, Json(event)))
+}
+
+/// What `PUT /v1/catalog/events/{event}` may change: what the event's
+/// payload is made of and how it is described. The name and action are its
+/// identity (hooks and sources refer to them) and stay.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventChanges {
+    /// `null`: deliver the source object as is.
+    #[serde(default, deserialize_with = "present")]
+    serializer: Option<Option<String>>,
+    description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    category: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    sample: Option<Option<Value>>,
+}
+
+/// `PUT /v1/catalog/events/{event}`: a superadmin rebinds an event to
+/// another serializer plugin (or changes its description, category,
+/// sample). The next event uses it, no restart; the whole event is stored,
+/// so the change survives restarts and takes precedence over the files.
+pub async fn update_event(
+    State(state): State<AppState>,
+    _: Superadmin,
+    PathParam(name): PathParam<String>,
+    Body(changes): Body<EventChanges>,
+) -> Result<Json<EventDef>, ApiError> {
+    // Held until the new snapshot is published, so that a plugin deletion
+    // (which checks the catalogue under the same lock) cannot slip between.
+    let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
+    let mut spec = catalog.get(&name).ok_or_else(|| ApiError::not_found(&format!("Event {name}")))?.spec();
+    if let Some(serializer) = changes.serializer {
+        spec.serializer = serializer;
+    }
+    if let Some(description) = changes.description {
+        spec.description = description;
+    }
+    if let Some(category) = changes.category {
+        spec.category = category;
+    }
+    if let Some(sample) = changes.sample {
+        spec.sample = sample;
+    }
+    let event = EventDef::derive(spec.clone()).map_err(|e| ApiError::validation(e.to_string()))?;
+    check_serializer(&state, event.serializer.as_deref())?;
+    state.store.save_catalog_event(&spec)?;
+    publish(&mut catalog, event.clone());
+    tracing::info!(event = %name, serializer = ?event.serializer, "catalogue event changed");
+    Ok(Json(event))
+}
+
+/// A serializer an event may name: one that is loaded.
+fn check_serializer(state: &AppState, plugin: Option<&str>) -> Result<(), ApiError> {
+    match plugin {
+        Some(plugin) if state.runtime.serializer(plugin).is_none() => {
+            Err(ApiError::validation(format!("Unknown serializer plugin {plugin}: upload and activate it first")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Replaces the catalogue snapshot with one holding `event`; readers keep
+/// the snapshot they hold.
+fn publish(current: &mut Arc<Catalog>, event: EventDef) {
+    let mut next = (**current).clone();
+    next.extend([event]);
+    *current = Arc::new(next);
 }

@@ -1,7 +1,8 @@
 //! Request extractors: who is calling (from `Authorization: Token …`) and
 //! validated input. Each turns its failure into an [`ApiError`].
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -99,10 +100,28 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         ),
         JsonRejection::JsonSyntaxError(e) => ApiError::validation(format!("JSON parse error: {}", e.body_text())),
         JsonRejection::JsonDataError(e) => ApiError::validation(e.body_text()),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "The request body is too large.")
-        }
+        JsonRejection::BytesRejection(e) => bytes_rejection(e),
         other => ApiError::validation(other.body_text()),
+    }
+}
+
+fn bytes_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "The request body is too large.")
+    } else {
+        ApiError::validation(rejection.body_text())
+    }
+}
+
+/// A raw body (a component upload), its failures answered as `ApiError`s
+/// like every other (axum's own are plain text).
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(bytes_rejection)
     }
 }
 

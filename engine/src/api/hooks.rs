@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::extract::{Body, HookScope, PathParam, QueryParams, ScopedHook};
-use super::query::{Page, Pagination, comma_list, passes};
+use super::query::{Page, Pagination, comma_list, passes, present};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
@@ -91,11 +91,6 @@ pub struct HookInput {
     auto_disable_after_failures: Option<Option<u32>>,
     /// Superadmins only, at creation: the academy the hook belongs to.
     academy: Option<String>,
-}
-
-/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 impl HookInput {

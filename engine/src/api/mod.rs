@@ -4,6 +4,7 @@
 
 mod catalog;
 mod deliveries;
+mod dry_runs;
 mod error;
 mod events;
 mod extract;
@@ -20,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub use error::ApiError;
 
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/v1/notify/hook/event", get(catalog::list_hook_events))
         .route("/v1/catalog/events", post(catalog::add_event))
+        .route("/v1/catalog/events/{event}", put(catalog::update_event))
         .route("/v1/notify/hook/subscribe", get(hooks::list).post(hooks::subscribe).delete(hooks::unsubscribe_matching))
         .route("/v1/notify/hook/subscribe/{id}", get(hooks::get).put(hooks::update).delete(hooks::unsubscribe))
         .route("/v1/notify/hook/subscribe/{id}/secret", get(hooks::secret))
@@ -67,6 +69,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(transformers::detach)
                 .layer(DefaultBodyLimit::max(transformers::MAX_COMPONENT)),
         )
+        .route("/v1/notify/hook/subscribe/{id}/transformer/test", post(dry_runs::transformer))
         .route("/v1/notify/hook/subscribe/{id}/secret/rotate", post(hooks::rotate_secret))
         .route("/v1/notify/hook/sample", get(samples::by_filter))
         .route("/v1/notify/hook/{id}/sample", get(samples::by_hook))
@@ -76,9 +79,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", post(events::ingest))
         .route("/v1/events/batch", post(events::ingest_batch))
         .route("/v1/plugins", get(plugins::list))
-        .route("/v1/plugins/{name}", post(plugins::upload).layer(DefaultBodyLimit::max(transformers::MAX_COMPONENT)))
+        .route(
+            "/v1/plugins/{name}",
+            get(plugins::show)
+                .delete(plugins::delete)
+                .post(plugins::upload)
+                .layer(DefaultBodyLimit::max(transformers::MAX_COMPONENT)),
+        )
         .route("/v1/plugins/{name}/activate", post(plugins::activate))
-        .route("/v1/plugins/{name}/test", post(plugins::test))
+        .route("/v1/plugins/{name}/limits", put(plugins::set_limits))
+        .route("/v1/plugins/{name}/test", post(dry_runs::serializer))
         .route("/v1/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/admin/tokens/{id}", axum::routing::delete(tokens::revoke))
         .fallback(|| async { ApiError::not_found("Resource") })

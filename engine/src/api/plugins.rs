@@ -1,45 +1,48 @@
 //! Serializer plugins at run time (superadmins): upload a version, list
-//! them, switch the active one. A switch takes effect for the next event;
-//! events already being serialized finish on the version they started with.
+//! them, show one with its metrics, switch the active one, set its limits,
+//! delete it. A switch takes effect for the next event; events already
+//! being serialized finish on the version they started with.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::extract::{Body, PathParam, QueryParams, Superadmin};
+use super::extract::{Body, PathParam, RawBody, Superadmin};
 use super::{ApiError, AppState};
 use crate::bundled::{self, BUNDLED};
-use crate::runtime::{self, Digest, World};
+use crate::runtime::{Digest, LimitOverrides, Limits, SerializerPlugin, VersionHealth, World};
 use crate::store::PluginVersion;
+use crate::time::Time;
 
 /// A plugin name: what catalogue entries refer to.
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 100 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The bundled serializer called `name`.
+fn bundled_serializer(name: &str) -> Option<&'static bundled::BundledPlugin> {
+    bundled::find(name).filter(|p| p.world == World::Serializer)
+}
+
 /// `POST /v1/plugins/{name}` with the component as the raw body: checked
 /// (it compiles and implements `serializer`), stored as the next version.
+/// The name's tripped breakers close: the upload may be the fix.
 pub async fn upload(
     State(state): State<AppState>,
     _: Superadmin,
     PathParam(name): PathParam<String>,
-    bytes: Bytes,
+    RawBody(bytes): RawBody,
 ) -> Result<(StatusCode, Json<PluginVersion>), ApiError> {
     if !valid_name(&name) {
         return Err(ApiError::validation(format!("{name:?} is not a plugin name (letters, digits, '-', '_')")));
     }
-    let runtime = state.runtime.clone();
-    let (label, component) = (name.clone(), bytes.clone());
-    tokio::task::spawn_blocking(move || runtime.load_serializer(&label, &component))
-        .await
-        .map_err(|e| ApiError::validation(format!("the component could not be checked: {e}")))?
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-plugin", e.to_string()))?;
+    load(&state, name.clone(), bytes.to_vec(), StatusCode::BAD_REQUEST).await?;
     let version = state.store.add_plugin_version(&name, Digest::of(&bytes).hex(), &bytes)?;
+    state.runtime.reset_breakers(&name);
     tracing::info!(plugin = %name, version = version.version, sha256 = %version.sha256, "plugin version uploaded");
     Ok((StatusCode::CREATED, Json(version)))
 }
@@ -77,18 +80,109 @@ pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<V
     Ok(Json(plugins.into_values().collect()))
 }
 
+/// One plugin with its versions, limits and per-version metrics.
+#[derive(Serialize)]
+pub struct PluginDetail {
+    name: String,
+    bundled: bool,
+    active_version: Option<u32>,
+    /// The limits set for this plugin (a field not set: the default).
+    limit_overrides: LimitOverrides,
+    /// What its calls run under.
+    limits: Limits,
+    /// The most `limit_overrides` may ask for.
+    max_limits: Limits,
+    versions: Vec<VersionDetail>,
+}
+
+/// A version with its counters: kept in memory since the engine started,
+/// zero for a version not activated since.
+#[derive(Serialize)]
+pub struct VersionDetail {
+    version: u32,
+    sha256: String,
+    size: usize,
+    /// `None` for the bundled version.
+    uploaded_at: Option<Time>,
+    active: bool,
+    #[serde(flatten)]
+    health: VersionHealth,
+}
+
+/// `GET /v1/plugins/{name}`.
+pub async fn show(
+    State(state): State<AppState>,
+    _: Superadmin,
+    PathParam(name): PathParam<String>,
+) -> Result<Json<PluginDetail>, ApiError> {
+    let bundled = bundled_serializer(&name);
+    let uploaded = state.store.plugin_versions_of(&name)?;
+    if bundled.is_none() && uploaded.is_empty() {
+        return Err(ApiError::not_found(&format!("Plugin {name}")));
+    }
+    let active_version = state.runtime.serializer(&name).and_then(|p| p.version());
+    let detail = |version: u32, sha256: String, size: usize, uploaded_at: Option<Time>| VersionDetail {
+        version,
+        sha256,
+        size,
+        uploaded_at,
+        active: active_version == Some(version),
+        health: state.runtime.health(&name, version).unwrap_or_default(),
+    };
+    let mut versions: Vec<VersionDetail> =
+        bundled.map(|p| detail(0, Digest::of(p.wasm).hex(), p.wasm.len(), None)).into_iter().collect();
+    versions.extend(uploaded.into_iter().map(|v| detail(v.version, v.sha256, v.size, Some(v.uploaded_at))));
+    let limit_overrides =
+        state.store.plugin_limits()?.into_iter().find(|l| l.name == name).map(|l| l.limits).unwrap_or_default();
+    Ok(Json(PluginDetail {
+        bundled: bundled.is_some(),
+        active_version,
+        limit_overrides,
+        limits: state.runtime.limits_of(&name),
+        max_limits: *state.runtime.max_limits(),
+        versions,
+        name,
+    }))
+}
+
 /// The bytes of version `version` of plugin `name` (0: the bundled one).
 fn version_bytes(state: &AppState, name: &str, version: u32) -> Result<Vec<u8>, ApiError> {
     let bytes = if version == 0 {
-        bundled::find(name).filter(|p| p.world == World::Serializer).map(|p| p.wasm.to_vec())
+        bundled_serializer(name).map(|p| p.wasm.to_vec())
     } else {
-        let versions = state.store.plugin_versions()?;
-        match versions.iter().find(|v| v.name == name && v.version == version) {
+        let versions = state.store.plugin_versions_of(name)?;
+        match versions.iter().find(|v| v.version == version) {
             Some(record) => state.store.plugin_blob(&record.sha256)?,
             None => None,
         }
     };
     bytes.ok_or_else(|| ApiError::not_found(&format!("Version {version} of plugin {name}")))
+}
+
+/// Compiles and checks a serializer off the async threads; a component
+/// that does not load answers `status`.
+async fn load(
+    state: &AppState,
+    label: String,
+    bytes: Vec<u8>,
+    status: StatusCode,
+) -> Result<Arc<SerializerPlugin>, ApiError> {
+    let runtime = state.runtime.clone();
+    tokio::task::spawn_blocking(move || runtime.load_serializer(&label, &bytes))
+        .await
+        .map_err(|e| ApiError::validation(format!("the component could not be checked: {e}")))?
+        .map_err(|e| ApiError::new(status, "invalid-plugin", e.to_string()))
+}
+
+/// Version `version` of plugin `name`, compiled (found in the cache if it
+/// was before): what activation and dry runs of a given version run.
+pub(super) async fn load_version(
+    state: &AppState,
+    name: &str,
+    version: u32,
+) -> Result<Arc<SerializerPlugin>, ApiError> {
+    let bytes = version_bytes(state, name, version)?;
+    load(state, format!("{name}@{version}"), bytes, StatusCode::CONFLICT).await
 }
 
 #[derive(Deserialize)]
@@ -98,87 +192,80 @@ pub struct Activate {
 }
 
 /// `POST /v1/plugins/{name}/activate {"version": N}` (0: the bundled one).
-/// Rolling back is the same call with an older version.
+/// Rolling back is the same call with an older version. The version's
+/// breaker closes.
 pub async fn activate(
     State(state): State<AppState>,
     _: Superadmin,
     PathParam(name): PathParam<String>,
     Body(Activate { version }): Body<Activate>,
 ) -> Result<Json<PluginView>, ApiError> {
-    let bytes = version_bytes(&state, &name, version)?;
-    let runtime = state.runtime.clone();
-    let label = format!("{name}@{version}");
-    let plugin = tokio::task::spawn_blocking(move || runtime.load_serializer(&label, &bytes))
-        .await
-        .map_err(|e| ApiError::validation(format!("the component could not be loaded: {e}")))?
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "invalid-plugin", e.to_string()))?;
+    let plugin = load_version(&state, &name, version).await?;
     let versions = state
         .store
         .activate_plugin_version(&name, version)?
         .ok_or_else(|| ApiError::not_found(&format!("Version {version} of plugin {name}")))?;
-    state.runtime.activate(&name, plugin);
+    state.runtime.activate(&name, version, &plugin);
     tracing::info!(plugin = %name, version, "plugin version activated");
     Ok(Json(PluginView { bundled: bundled::find(&name).is_some(), name, active_version: Some(version), versions }))
 }
 
-#[derive(Deserialize)]
-pub struct TestQuery {
-    /// A version to test instead of the active one (0: the bundled one).
-    version: Option<u32>,
-}
-
-/// The event of a dry run; without `data`, the event's catalogue sample.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TestEvent {
-    event: String,
-    academy: Option<String>,
-    data: Option<Value>,
-}
-
-/// `POST /v1/plugins/{name}/test[?version=N]` `{"event", "academy"?, "data"?}`:
-/// runs the plugin on the event exactly as ingestion would, and delivers
-/// nothing. Answers the decision, payload, follow-ups, the plugin's logs,
-/// duration and peak memory.
-pub async fn test(
+/// `PUT /v1/plugins/{name}/limits` `{"deadline_ms"?, "max_memory"?,
+/// "max_input"?, "max_output"?}`: the plugin's own limits, for all its
+/// versions, from its next call; a field left out (or `{}`) is the engine's
+/// default; above the operator's maxima is refused.
+pub async fn set_limits(
     State(state): State<AppState>,
     _: Superadmin,
     PathParam(name): PathParam<String>,
-    QueryParams(query): QueryParams<TestQuery>,
-    Body(input): Body<TestEvent>,
-) -> Result<Json<Value>, ApiError> {
-    let catalog = state.catalog();
-    let event = catalog.get(&input.event).ok_or_else(|| ApiError::invalid_event(&input.event))?;
-    let data = input
-        .data
-        .or_else(|| event.sample.clone())
-        .ok_or_else(|| ApiError::validation("no data, and the event has no sample"))?;
-    let plugin = match query.version {
-        Some(version) => {
-            let bytes = version_bytes(&state, &name, version)?;
-            let runtime = state.runtime.clone();
-            let label = format!("{name}@{version}");
-            tokio::task::spawn_blocking(move || runtime.load_serializer(&label, &bytes))
-                .await
-                .map_err(|e| ApiError::validation(format!("the component could not be loaded: {e}")))?
-                .map_err(|e| ApiError::new(StatusCode::CONFLICT, "invalid-plugin", e.to_string()))?
-        }
-        None => state.runtime.serializer(&name).ok_or_else(|| ApiError::not_found(&format!("Active plugin {name}")))?,
-    };
-    let input = runtime::Event {
-        id: format!("dry-run-{}", event.name),
-        name: event.name.clone(),
-        action: event.action.clone(),
-        academy: input.academy,
-        occurred_at: crate::time::Time::now().to_string(),
-        data: data.to_string(),
-    };
-    let runtime = state.runtime.clone();
-    let info = plugin.info().clone();
-    let call = tokio::task::spawn_blocking(move || runtime.serialize(&plugin, &input))
-        .await
-        .map_err(|e| ApiError::validation(format!("the dry run did not finish: {e}")))?;
-    let mut report = call.report();
-    report["plugin"] = serde_json::json!({"name": name, "sha256": info.digest.hex(), "size": info.size});
-    Ok(Json(report))
+    Body(overrides): Body<LimitOverrides>,
+) -> Result<Json<PluginDetail>, ApiError> {
+    if state.runtime.serializer(&name).is_none() && state.store.plugin_versions_of(&name)?.is_empty() {
+        return Err(ApiError::not_found(&format!("Plugin {name}")));
+    }
+    state
+        .runtime
+        .limits()
+        .with(&overrides, state.runtime.max_limits())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "limit-too-high", e.to_string()))?;
+    state.store.set_plugin_limits(&name, &overrides)?;
+    let limits = state.runtime.set_limits(&name, &overrides).expect("checked above");
+    tracing::info!(plugin = %name, ?limits, "plugin limits set");
+    show(State(state), Superadmin, PathParam(name)).await
+}
+
+/// `DELETE /v1/plugins/{name}`: deletes the uploaded versions. Refused
+/// (409) while a catalogue event names the plugin, and for a bundled
+/// plugin, whose version 0 is part of the binary.
+pub async fn delete(
+    State(state): State<AppState>,
+    _: Superadmin,
+    PathParam(name): PathParam<String>,
+) -> Result<StatusCode, ApiError> {
+    let bundled = bundled_serializer(&name).is_some();
+    if !bundled && state.store.plugin_versions_of(&name)?.is_empty() {
+        return Err(ApiError::not_found(&format!("Plugin {name}")));
+    }
+    // Held until the plugin is gone, so no event can be bound to it meanwhile.
+    let catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
+    let users: Vec<&str> =
+        catalog.iter().filter(|e| e.serializer.as_deref() == Some(name.as_str())).map(|e| e.name.as_str()).collect();
+    if !users.is_empty() {
+        let detail = format!(
+            "Plugin {name} is used by catalogue events {}; rebind them first (PUT /v1/catalog/events/{{event}})",
+            users.join(", ")
+        );
+        return Err(ApiError::new(StatusCode::CONFLICT, "plugin-in-use", detail));
+    }
+    if bundled {
+        let detail = format!(
+            "Plugin {name} is bundled in the binary: version 0 cannot be deleted (activate it to stop using uploaded versions)"
+        );
+        return Err(ApiError::new(StatusCode::CONFLICT, "bundled-plugin", detail));
+    }
+    let deleted = state.store.delete_plugin(&name)?;
+    state.runtime.remove(&name);
+    drop(catalog);
+    tracing::info!(plugin = %name, versions = deleted.len(), "plugin deleted");
+    Ok(StatusCode::NO_CONTENT)
 }

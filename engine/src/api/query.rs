@@ -72,3 +72,9 @@ fn link(uri: &Uri, headers: &HeaderMap, limit: usize, offset: usize) -> String {
         .append_pair("offset", &offset.to_string());
     url.to_string()
 }
+
+/// Tells a body field given as `null` (`Some(None)`) from an absent one
+/// (`None`), for partial updates.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}

@@ -44,7 +44,9 @@ pub async fn by_filter(
     catalog_sample(&state, event).await.map(Json)
 }
 
-async fn hook_sample(state: &AppState, hook: &Hook) -> Result<Value, ApiError> {
+/// What `hook` received last, else its event's catalogue sample through
+/// the event's serializer.
+pub(super) async fn hook_sample(state: &AppState, hook: &Hook) -> Result<Value, ApiError> {
     if let Some(payload) = state.store.hook_sample(hook)? {
         return serde_json::from_str(&payload).map_err(|_| ApiError::not_found("Sample"));
     }

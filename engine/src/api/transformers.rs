@@ -3,11 +3,10 @@
 //! through it before they are signed and sent.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::extract::{HookScope, PathParam, ScopedHook};
+use super::extract::{HookScope, PathParam, RawBody, ScopedHook};
 use super::{ApiError, AppState};
 use crate::runtime::Digest;
 use crate::store::AttachedTransformer;
@@ -23,7 +22,7 @@ pub async fn attach(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
-    bytes: Bytes,
+    RawBody(bytes): RawBody,
 ) -> Result<Json<AttachedTransformer>, ApiError> {
     // Checked after the body is read (not by the `ScopedHook` extractor,
     // which runs first): answering before reading an upload closes the

@@ -52,6 +52,22 @@ pub enum SpecError {
 }
 
 impl EventDef {
+    /// The spec this event derives from, with its derived signal and sender
+    /// written out: what is stored when the event is changed at run time.
+    pub fn spec(&self) -> EventSpec {
+        EventSpec {
+            name: self.name.clone(),
+            action: self.action.clone(),
+            category: self.category.clone(),
+            description: self.description.clone(),
+            serializer: self.serializer.clone(),
+            sample: self.sample.clone(),
+            auto_register: self.kind != EventKind::ManualReceiver,
+            signal: Some(self.signal.clone()),
+            sender: Some(self.sender.clone()),
+        }
+    }
+
     /// Validates `spec` and derives the rest.
     pub fn derive(spec: EventSpec) -> Result<EventDef, SpecError> {
         let valid_name = |s: &str| {

@@ -7,7 +7,7 @@ use super::Dispatcher;
 use super::signing::sign;
 use crate::runtime::Request;
 use crate::store::delivery::{Attempt, AttemptOutcome, HookEffect, Job, NextStep, record_attempt};
-use crate::store::{Hook, HttpMethod, Scope};
+use crate::store::{Hook, Scope};
 use crate::time::Time;
 
 /// The request for one attempt, before it is signed.
@@ -84,17 +84,7 @@ fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
     if !hook.settings.is_active {
         return Err(NotSent::Cancelled("the hook is inactive".into()));
     }
-    let method = match hook.settings.method {
-        HttpMethod::Post => "POST",
-        HttpMethod::Put => "PUT",
-        HttpMethod::Patch => "PATCH",
-    };
-    let request = Request {
-        url: hook.settings.target.clone(),
-        method: method.to_owned(),
-        headers: hook.settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        body: job.payload.clone(),
-    };
+    let request = hook.request(job.payload.clone());
     let timeout =
         hook.settings.timeout.map_or(dispatcher.config.default_timeout, |s| Duration::from_secs(u64::from(s)));
     Ok(Prepared { hook, request, timeout })

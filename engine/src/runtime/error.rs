@@ -34,4 +34,19 @@ pub enum PluginError {
     InvalidOutput(String),
     #[error("the plugin could not be instantiated: {0}")]
     Instantiate(String),
+    #[error(
+        "plugin {plugin} version {version} is switched off by its circuit breaker after {failures} consecutive \
+         failures (trap, timeout or memory); calls resume in {} s, or when a version of it is uploaded or activated",
+        .retry_in.as_secs().max(1)
+    )]
+    CircuitOpen { plugin: String, version: u32, failures: u32, retry_in: Duration },
+}
+
+impl PluginError {
+    /// A failure of the plugin itself, which counts towards its circuit
+    /// breaker: it trapped, ran out of time or memory. An error the plugin
+    /// returned, or an input too large, is not one.
+    pub fn is_fault(&self) -> bool {
+        matches!(self, PluginError::Trap(_) | PluginError::DeadlineExceeded(_) | PluginError::MemoryLimit(_))
+    }
 }

@@ -178,9 +178,9 @@ impl Call<Decision> {
     /// The call as a dry run shows it: the decision with its JSON as JSON
     /// (not as text), the logs, the duration and the peak memory.
     pub fn report(&self) -> Value {
-        let outcome = match &self.result {
-            Ok(Decision::Skip { reason }) => json!({"decision": "skip", "reason": reason}),
-            Ok(Decision::Deliver(d)) => {
+        self.report_with(|decision| match decision {
+            Decision::Skip { reason } => json!({"decision": "skip", "reason": reason}),
+            Decision::Deliver(d) => {
                 let follow_ups: Vec<Value> = d
                     .follow_ups
                     .iter()
@@ -193,6 +193,28 @@ impl Call<Decision> {
                     "follow_ups": follow_ups,
                 })
             }
+        })
+    }
+}
+
+impl Call<Option<Request>> {
+    /// The call as a transformer dry run shows it: the request that would
+    /// be signed and sent (its body as JSON), or the cancellation.
+    pub fn report(&self) -> Value {
+        self.report_with(|request| match request {
+            Some(r) => json!({
+                "decision": "send",
+                "request": {"url": r.url, "method": r.method, "headers": r.headers, "body": json_text(&r.body)},
+            }),
+            None => json!({"decision": "cancel"}),
+        })
+    }
+}
+
+impl<T> Call<T> {
+    fn report_with(&self, outcome: impl FnOnce(&T) -> Value) -> Value {
+        let outcome = match &self.result {
+            Ok(value) => outcome(value),
             Err(error) => json!({"decision": "error", "error": error.to_string()}),
         };
         json!({

@@ -8,18 +8,24 @@
 //! an instance that finished a call cleanly is reused for that academy's
 //! next events (see `warm.rs`), so nothing a call leaves in guest memory is
 //! seen by another tenant. Each call runs under a deadline, a memory cap and
-//! size caps ([`Limits`]); whatever the guest does, the caller gets a
-//! [`Call`] back and the engine goes on.
+//! size caps ([`Limits`]: the engine's defaults, or a plugin's own within
+//! the operator's maxima); whatever the guest does, the caller gets a
+//! [`Call`] back and the engine goes on. An activated serializer version
+//! keeps metrics and a circuit breaker (`versions.rs`, `breaker.rs`), which
+//! refuses its calls for a while after consecutive traps or timeouts.
 
 mod bindings;
+mod breaker;
 mod cache;
 mod capture;
 mod error;
 mod io;
 mod limits;
 mod log;
+mod metrics;
 mod plugin;
 mod state;
+mod versions;
 mod warm;
 
 use std::collections::HashMap;
@@ -31,16 +37,20 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
+pub use breaker::{BreakerConfig, BreakerView};
 pub use error::{LoadError, PluginError};
 pub use io::{Call, Decision, Delivery, Event, FollowUp, Request};
-pub use limits::Limits;
+pub use limits::{LimitError, LimitOverrides, Limits};
 pub use log::{LogLevel, LogLine};
+pub use metrics::{BUCKETS_US, Bucket, MetricsView};
 pub use plugin::{Digest, PluginInfo, SerializerPlugin, TransformerPlugin, World};
+pub use versions::VersionHealth;
 
 use bindings::serializer::{Serializer, SerializerPre};
 use bindings::transformer::{HookTransformer, HookTransformerPre};
 use cache::ArtifactCache;
 use state::State;
+use versions::Registry;
 use warm::{Warm, WarmKey, WarmPool};
 
 /// Period of the epoch clock that enforces deadlines.
@@ -49,8 +59,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    /// Per-call limits.
+    /// Per-call limits of plugins that set none of their own.
     pub limits: Limits,
+    /// The most a plugin's own limits may ask for (the operator's maxima).
+    pub max_limits: Limits,
+    /// When a serializer version's circuit breaker opens.
+    pub breaker: BreakerConfig,
     /// Where precompiled components are cached; `None` compiles on every
     /// start.
     pub cache_dir: Option<PathBuf>,
@@ -67,6 +81,8 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             limits: Limits::default(),
+            max_limits: Limits::default_maxima(),
+            breaker: BreakerConfig::default(),
             cache_dir: None,
             max_component_size: 16 << 20,
             max_concurrent_calls: 256,
@@ -91,13 +107,16 @@ pub struct Runtime {
     linker: Linker<State>,
     cache: Option<ArtifactCache>,
     config: RuntimeConfig,
-    deadline_ticks: u64,
     /// Compiled components by content hash: loading the same bytes twice
     /// (a rollback, a bundled plugin) compiles once.
     components: Mutex<HashMap<Digest, Component>>,
     /// The active serializer of each name. Swapping an entry is atomic;
     /// calls already running hold their own `Arc` and finish on it.
     serializers: RwLock<HashMap<String, Arc<SerializerPlugin>>>,
+    /// Each plugin name's own limits, where a superadmin set some.
+    plugin_limits: RwLock<HashMap<String, Limits>>,
+    /// Metrics and breakers of the versions activated since start.
+    versions: Registry,
     warm_serializers: WarmPool<Serializer>,
     warm_transformers: WarmPool<HookTransformer>,
     ticker_stop: Arc<AtomicBool>,
@@ -111,7 +130,9 @@ impl Runtime {
             .total_core_instances(slots * 8)
             .total_memories(slots * 2)
             .total_tables(slots * 4)
-            .max_memory_size(usize::try_from(config.limits.max_memory).unwrap_or(usize::MAX));
+            .max_memory_size(
+                usize::try_from(config.max_limits.max_memory.max(config.limits.max_memory)).unwrap_or(usize::MAX),
+            );
         let mut wasm = Config::new();
         wasm.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| SetupError::Engine(format!("{e:#}")))?;
@@ -130,14 +151,14 @@ impl Runtime {
         };
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
-        let deadline_ticks = config.limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
         Ok(Runtime {
             engine,
             linker,
             cache,
-            deadline_ticks,
             components: Mutex::default(),
             serializers: RwLock::default(),
+            plugin_limits: RwLock::default(),
+            versions: Registry::default(),
             warm_serializers: WarmPool::new(config.warm_instances),
             warm_transformers: WarmPool::new(config.warm_instances),
             ticker_stop,
@@ -145,16 +166,21 @@ impl Runtime {
         })
     }
 
-    /// The limits every call runs under.
+    /// The limits of calls of plugins with none of their own.
     pub fn limits(&self) -> &Limits {
         &self.config.limits
+    }
+
+    /// The most a plugin's own limits may ask for.
+    pub fn max_limits(&self) -> &Limits {
+        &self.config.max_limits
     }
 
     /// Compiles (or finds) and validates a `serializer` component.
     pub fn load_serializer(&self, name: &str, bytes: &[u8]) -> Result<Arc<SerializerPlugin>, LoadError> {
         let (info, pre) = self.link(name, bytes, World::Serializer)?;
         let pre = SerializerPre::new(pre).map_err(|e| wrong_world(World::Serializer, e))?;
-        Ok(Arc::new(SerializerPlugin { info, pre }))
+        Ok(Arc::new(SerializerPlugin { info, pre, limits: self.config.limits, stats: None }))
     }
 
     /// Compiles (or finds) and validates a `hook-transformer` component.
@@ -164,10 +190,58 @@ impl Runtime {
         Ok(Arc::new(TransformerPlugin { info, pre }))
     }
 
-    /// Makes `plugin` the active serializer called `name`; returns the one it
-    /// replaces. Calls already running finish on the old one.
-    pub fn activate(&self, name: &str, plugin: Arc<SerializerPlugin>) -> Option<Arc<SerializerPlugin>> {
-        self.serializers.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), plugin)
+    /// Makes `plugin`, version `version` of `name` (0: bundled), the active
+    /// serializer called `name`, under the name's limits, with the version's
+    /// metrics and a closed breaker. Calls already running finish on the
+    /// version they started with.
+    pub fn activate(&self, name: &str, version: u32, plugin: &SerializerPlugin) {
+        let stats = self.versions.get(name, version);
+        stats.breaker.reset();
+        let active = Arc::new(plugin.rewrap(self.limits_of(name), Some(stats)));
+        self.serializers.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), active);
+    }
+
+    /// Forgets the serializer called `name`: its active version, limits and
+    /// metrics (the plugin was deleted).
+    pub fn remove(&self, name: &str) {
+        self.serializers.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        self.plugin_limits.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        self.versions.forget(name);
+    }
+
+    /// Gives plugin `name` its own limits (`overrides` over the engine's
+    /// defaults, within the operator's maxima), from its next call on.
+    pub fn set_limits(&self, name: &str, overrides: &LimitOverrides) -> Result<Limits, LimitError> {
+        let limits = self.config.limits.with(overrides, &self.config.max_limits)?;
+        self.plugin_limits.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), limits);
+        let mut serializers = self.serializers.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(active) = serializers.get_mut(name) {
+            *active = Arc::new(active.rewrap(limits, active.stats.clone()));
+        }
+        Ok(limits)
+    }
+
+    /// The limits calls of plugin `name` run under.
+    pub fn limits_of(&self, name: &str) -> Limits {
+        self.plugin_limits.read().unwrap_or_else(|e| e.into_inner()).get(name).copied().unwrap_or(self.config.limits)
+    }
+
+    /// `plugin` as a dry run calls it: under the limits of `name`, outside
+    /// its metrics and breaker (a dry run neither trips nor is refused).
+    pub fn for_dry_run(&self, name: &str, plugin: &SerializerPlugin) -> Arc<SerializerPlugin> {
+        Arc::new(plugin.rewrap(self.limits_of(name), None))
+    }
+
+    /// The metrics and breaker of version `version` of `name`, if it was
+    /// activated since start.
+    pub fn health(&self, name: &str, version: u32) -> Option<VersionHealth> {
+        self.versions.health(name, version)
+    }
+
+    /// Closes the breakers of every version of `name` (a version was
+    /// uploaded: its author may have fixed what tripped them).
+    pub fn reset_breakers(&self, name: &str) {
+        self.versions.reset_breakers(name);
     }
 
     /// The active serializer called `name`.
@@ -175,13 +249,33 @@ impl Runtime {
         self.serializers.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
-    /// Runs `plugin` on `event`.
+    /// Runs `plugin` on `event`, unless its breaker is open; counts the
+    /// call in its version's metrics and breaker.
     pub fn serialize(&self, plugin: &SerializerPlugin, event: &Event) -> Call<Decision> {
-        let max_output = self.config.limits.max_output;
+        let Some(stats) = &plugin.stats else { return self.serialize_unmetered(plugin, event) };
+        if let Err((retry_in, failures)) = stats.breaker.admit() {
+            stats.metrics.record_refused();
+            let error =
+                PluginError::CircuitOpen { plugin: stats.name.clone(), version: stats.version, failures, retry_in };
+            return Call { result: Err(error), logs: Vec::new(), duration: Duration::ZERO, peak_memory: 0 };
+        }
+        let call = self.serialize_unmetered(plugin, event);
+        let fault = call.result.as_ref().err().is_some_and(PluginError::is_fault);
+        stats.metrics.record(call.duration, call.result.is_err());
+        stats.breaker.record(fault, &self.config.breaker);
+        if fault && stats.breaker.admit().is_err() {
+            tracing::warn!(plugin = %stats.name, version = stats.version, "circuit breaker open: calls refused for the cool-down");
+        }
+        call
+    }
+
+    fn serialize_unmetered(&self, plugin: &SerializerPlugin, event: &Event) -> Call<Decision> {
+        let max_output = plugin.limits.max_output;
         let key = (plugin.info.digest, event.academy.clone());
         self.call(
             &self.warm_serializers,
             &plugin.info,
+            &plugin.limits,
             key,
             event.size(),
             |store| plugin.pre.instantiate(store),
@@ -207,6 +301,7 @@ impl Runtime {
         self.call(
             &self.warm_transformers,
             &plugin.info,
+            &self.config.limits,
             key,
             size,
             |store| plugin.pre.instantiate(store),
@@ -248,17 +343,19 @@ impl Runtime {
     /// One call: on a warm instance of the same plugin version and academy
     /// if one is idle, else on a new one; under the input cap, the deadline
     /// and the memory budget; with whatever went wrong classified.
+    #[allow(clippy::too_many_arguments)]
     fn call<I, T>(
         &self,
         pool: &WarmPool<I>,
         plugin: &PluginInfo,
+        limits: &Limits,
         key: WarmKey,
         input_size: usize,
         instantiate: impl FnOnce(&mut Store<State>) -> wasmtime::Result<I>,
         invoke: impl FnOnce(&mut Store<State>, &I) -> wasmtime::Result<Result<Result<T, PluginError>, String>>,
     ) -> Call<T> {
-        let limits = &self.config.limits;
         let started = Instant::now();
+        let deadline_ticks = limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
         if input_size > limits.max_input {
             let error = PluginError::InputTooLarge { size: input_size, limit: limits.max_input };
             return Call { result: Err(error), logs: Vec::new(), duration: started.elapsed(), peak_memory: 0 };
@@ -269,7 +366,7 @@ impl Runtime {
                 let mut store = Store::new(&self.engine, State::new(plugin.name.clone(), limits));
                 store.limiter(|state| &mut state.memory);
                 store.epoch_deadline_trap();
-                store.set_epoch_deadline(self.deadline_ticks);
+                store.set_epoch_deadline(deadline_ticks);
                 match instantiate(&mut store) {
                     Ok(instance) => Warm { store, instance },
                     Err(error) => {
@@ -279,7 +376,8 @@ impl Runtime {
                 }
             }
         };
-        warm.store.set_epoch_deadline(self.deadline_ticks);
+        warm.store.set_epoch_deadline(deadline_ticks);
+        warm.store.data_mut().memory.limit = limits.max_memory;
         let outcome = invoke(&mut warm.store, &warm.instance);
         let logs = warm.store.data_mut().take_log();
         let peak_memory = warm.store.data().memory.peak;

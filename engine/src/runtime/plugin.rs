@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
+use super::Limits;
 use super::bindings::{serializer::SerializerPre, transformer::HookTransformerPre};
 use super::state::State;
+use super::versions::VersionStats;
 
 /// The two kinds of plugins, one per world of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -74,6 +76,12 @@ pub struct PluginInfo {
 pub struct SerializerPlugin {
     pub(crate) info: PluginInfo,
     pub(crate) pre: SerializerPre<State>,
+    /// What each call may use: the engine's defaults, or the plugin's own
+    /// once activated (see `Runtime::activate`).
+    pub(crate) limits: Limits,
+    /// The version's metrics and breaker, for an activated version; `None`
+    /// for a plugin just loaded (an upload being checked, a dry run).
+    pub(crate) stats: Option<Arc<VersionStats>>,
 }
 
 /// A compiled `hook-transformer` plugin.
@@ -85,6 +93,21 @@ pub struct TransformerPlugin {
 impl SerializerPlugin {
     pub fn info(&self) -> &PluginInfo {
         &self.info
+    }
+
+    /// The limits its calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The version number it was activated as (0: bundled).
+    pub fn version(&self) -> Option<u32> {
+        self.stats.as_ref().map(|stats| stats.version)
+    }
+
+    /// The same component under `limits`, with `stats` (or none).
+    pub(crate) fn rewrap(&self, limits: Limits, stats: Option<Arc<VersionStats>>) -> SerializerPlugin {
+        SerializerPlugin { info: self.info.clone(), pre: self.pre.clone(), limits, stats }
     }
 }
 

@@ -87,7 +87,9 @@ impl types::Host for State {}
 /// guest, whose allocator would abort anyway) and is remembered, so the
 /// trap is reported as a memory limit and not a generic trap.
 pub(crate) struct MemoryBudget {
-    limit: u64,
+    /// Set again before each call: a warm instance may serve a plugin name
+    /// whose limits changed since (same component, other limits).
+    pub(crate) limit: u64,
     pub(crate) peak: u64,
     pub(crate) exceeded: bool,
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{decode, encode};
 use super::tables::{HOOK_SAMPLES, HOOKS, PLUGIN_BLOBS, meta};
 use super::{Scope, Store, StoreError, next_id};
+use crate::runtime::Request;
 use crate::time::Time;
 
 /// How a hook's requests are sent.
@@ -37,6 +38,24 @@ pub struct Hook {
     /// The integrator's hook transformer, if one is attached.
     #[serde(default)]
     pub transformer: Option<AttachedTransformer>,
+}
+
+impl Hook {
+    /// The request a delivery of `body` to this hook starts from, before
+    /// its transformer (if any) and the signature.
+    pub fn request(&self, body: String) -> Request {
+        let method = match self.settings.method {
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+        };
+        Request {
+            url: self.settings.target.clone(),
+            method: method.to_owned(),
+            headers: self.settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            body,
+        }
+    }
 }
 
 /// What the hook's owner chooses: the subscription and how it is delivered.

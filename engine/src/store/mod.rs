@@ -23,7 +23,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
 pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
-pub use plugins::PluginVersion;
+pub use plugins::{PluginLimits, PluginVersion};
 pub use tokens::{Role, TokenRecord};
 
 use tables::{META, SCHEMA_VERSION, meta};
@@ -116,6 +116,7 @@ impl Store {
             txn.open_table(tables::HOOK_ERRORS)?;
             txn.open_table(tables::PLUGINS)?;
             txn.open_table(tables::PLUGIN_BLOBS)?;
+            txn.open_table(tables::PLUGIN_LIMITS)?;
         }
         txn.commit()?;
         Ok(())

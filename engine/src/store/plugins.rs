@@ -1,12 +1,17 @@
 //! Uploaded serializer plugins: immutable versions (number + sha256), their
-//! components, and which version of each name is active.
+//! components, which version of each name is active, and the limits a
+//! superadmin gave a name.
 
-use redb::ReadableTable;
+use std::collections::HashSet;
+
+use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::tables::{PLUGIN_BLOBS, PLUGINS};
+use super::hooks::Hook;
+use super::tables::{HOOKS, PLUGIN_BLOBS, PLUGIN_LIMITS, PLUGINS};
 use super::{Store, StoreError};
+use crate::runtime::LimitOverrides;
 use crate::time::Time;
 
 /// One uploaded version of a plugin.
@@ -19,6 +24,13 @@ pub struct PluginVersion {
     pub size: usize,
     pub uploaded_at: Time,
     pub active: bool,
+}
+
+/// The limits of one plugin name (all its versions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginLimits {
+    pub name: String,
+    pub limits: LimitOverrides,
 }
 
 impl Store {
@@ -72,5 +84,91 @@ impl Store {
         };
         txn.commit()?;
         Ok(Some(versions))
+    }
+
+    /// The versions of `name`, by version.
+    pub fn plugin_versions_of(&self, name: &str) -> Result<Vec<PluginVersion>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let plugins = txn.open_table(PLUGINS)?;
+        let mut versions = Vec::new();
+        for entry in plugins.range((name, 0)..=(name, u32::MAX))? {
+            versions.push(decode("plugin version", entry?.1.value())?);
+        }
+        Ok(versions)
+    }
+
+    /// Every plugin name's own limits.
+    pub fn plugin_limits(&self) -> Result<Vec<PluginLimits>, StoreError> {
+        self.scan(PLUGIN_LIMITS, "plugin limits")
+    }
+
+    /// Stores the limits of plugin `name`; none at all removes them.
+    pub fn set_plugin_limits(&self, name: &str, limits: &LimitOverrides) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(PLUGIN_LIMITS)?;
+            if *limits == LimitOverrides::default() {
+                table.remove(name)?;
+            } else {
+                let record = PluginLimits { name: name.to_owned(), limits: *limits };
+                table.insert(name, encode(&record).as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Deletes every uploaded version of `name` and its limits, in one
+    /// transaction; a component no other version or hook transformer uses
+    /// goes too. Answers the deleted versions.
+    pub fn delete_plugin(&self, name: &str) -> Result<Vec<PluginVersion>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let deleted = {
+            let mut plugins = txn.open_table(PLUGINS)?;
+            let mut deleted = Vec::new();
+            for entry in plugins.extract_from_if((name, 0)..=(name, u32::MAX), |_, _| true)? {
+                deleted.push(decode::<PluginVersion>("plugin version", entry?.1.value())?);
+            }
+            let mut kept = HashSet::new();
+            for entry in plugins.iter()? {
+                kept.insert(decode::<PluginVersion>("plugin version", entry?.1.value())?.sha256);
+            }
+            for entry in txn.open_table(HOOKS)?.iter()? {
+                if let Some(transformer) = decode::<Hook>("hook", entry?.1.value())?.transformer {
+                    kept.insert(transformer.sha256);
+                }
+            }
+            let mut blobs = txn.open_table(PLUGIN_BLOBS)?;
+            for version in deleted.iter().filter(|v| !kept.contains(&v.sha256)) {
+                blobs.remove(version.sha256.as_bytes())?;
+            }
+            txn.open_table(PLUGIN_LIMITS)?.remove(name)?;
+            deleted
+        };
+        txn.commit()?;
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deleting_a_plugin_keeps_components_still_used_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.add_plugin_version("a", "shared".into(), b"one").unwrap();
+        store.add_plugin_version("a", "own".into(), b"two").unwrap();
+        store.add_plugin_version("b", "shared".into(), b"one").unwrap();
+        store.set_plugin_limits("a", &LimitOverrides { deadline_ms: Some(5), ..LimitOverrides::default() }).unwrap();
+
+        let deleted = store.delete_plugin("a").unwrap();
+        assert_eq!(deleted.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
+        assert!(store.plugin_versions_of("a").unwrap().is_empty());
+        assert_eq!(store.plugin_versions_of("b").unwrap().len(), 1);
+        assert_eq!(store.plugin_blob("shared").unwrap().as_deref(), Some(&b"one"[..]));
+        assert_eq!(store.plugin_blob("own").unwrap(), None);
+        assert!(store.plugin_limits().unwrap().is_empty());
     }
 }

@@ -50,3 +50,6 @@ pub const PLUGINS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("p
 
 /// sha256 of a component → its bytes.
 pub const PLUGIN_BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("plugin_blobs");
+
+/// Plugin name → the limits a superadmin gave it (`LimitOverrides`).
+pub const PLUGIN_LIMITS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugin_limits");

@@ -1,5 +1,6 @@
 //! The `wasmhook` binary: the engine and the operator's CLI.
 
+mod plugin_api;
 mod plugin_run;
 mod serve;
 
@@ -28,6 +29,9 @@ enum PluginCommand {
     /// Run a serializer on one event locally, exactly as the engine would,
     /// and print its decision, logs, duration and memory.
     Run(plugin_run::Args),
+    /// The plugin API of a running engine.
+    #[command(flatten)]
+    Api(plugin_api::Command),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
+        Command::Plugin(PluginCommand::Api(command)) => plugin_api::run(command),
     };
     match result {
         Ok(code) => code,

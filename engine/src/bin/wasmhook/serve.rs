@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use wasmhook::catalog::CatalogMode;
 use wasmhook::delivery::{DeliveryConfig, RetryPolicy};
+use wasmhook::runtime::{BreakerConfig, Limits};
 use wasmhook::server::{ServeOptions, serve};
 
 #[derive(clap::Args)]
@@ -39,6 +40,22 @@ pub struct Args {
     /// Days events, delivery attempts and hook errors are kept.
     #[arg(long, env = "WASMHOOK_RETENTION_DAYS", default_value_t = 30)]
     retention_days: u32,
+    /// The longest deadline a plugin's own limits may set, in ms.
+    #[arg(long, env = "WASMHOOK_PLUGIN_MAX_DEADLINE_MS", default_value_t = Limits::default_maxima().deadline.as_millis() as u64)]
+    plugin_max_deadline_ms: u64,
+    /// The most linear memory a plugin's own limits may set, in bytes.
+    #[arg(long, env = "WASMHOOK_PLUGIN_MAX_MEMORY", default_value_t = Limits::default_maxima().max_memory)]
+    plugin_max_memory: u64,
+    /// The largest input and output a plugin's own limits may set, in bytes.
+    #[arg(long, env = "WASMHOOK_PLUGIN_MAX_IO", default_value_t = Limits::default_maxima().max_input)]
+    plugin_max_io: usize,
+    /// Consecutive traps or timeouts of a serializer version that open its
+    /// circuit breaker (0: never).
+    #[arg(long, env = "WASMHOOK_PLUGIN_BREAKER_FAILURES", default_value_t = BreakerConfig::default().failures)]
+    plugin_breaker_failures: u32,
+    /// How long an open breaker refuses calls, in seconds.
+    #[arg(long, env = "WASMHOOK_PLUGIN_BREAKER_COOLDOWN_SECS", default_value_t = BreakerConfig::default().cool_down.as_secs())]
+    plugin_breaker_cooldown_secs: u64,
 }
 
 /// A parsed retry schedule (clap needs a named type).
@@ -62,6 +79,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         webhooks_disabled: args.disable_webhooks,
         retention_days: args.retention_days,
+        plugin_max_limits: Limits {
+            deadline: Duration::from_millis(args.plugin_max_deadline_ms),
+            max_memory: args.plugin_max_memory,
+            max_input: args.plugin_max_io,
+            max_output: args.plugin_max_io,
+            ..Limits::default_maxima()
+        },
+        breaker: BreakerConfig {
+            failures: args.plugin_breaker_failures,
+            cool_down: Duration::from_secs(args.plugin_breaker_cooldown_secs),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(options, shutdown_signal()))?;

@@ -1,0 +1,224 @@
+//! `wasmhook plugin upload|list|show|activate|test`: the plugin API of a
+//! running engine, from the command line. Human-readable output by default,
+//! the API's JSON with `--json`; an API error is one line and a nonzero exit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+/// Where the engine is and who is calling.
+#[derive(clap::Args)]
+pub struct Remote {
+    /// The engine's base URL.
+    #[arg(long, env = "WASMHOOK_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// A superadmin token.
+    #[arg(long, env = "WASMHOOK_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Upload a serializer component as the next version of NAME (not
+    /// active yet).
+    Upload {
+        name: String,
+        wasm: PathBuf,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List plugins: bundled ones and uploaded versions.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show one plugin: versions, limits, calls, errors, breaker.
+    Show {
+        name: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Make VERSION of NAME the active one (0: the bundled one); also the
+    /// rollback.
+    Activate {
+        name: String,
+        version: u32,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Dry-run NAME on an event (its catalogue sample, or --data): nothing
+    /// is delivered.
+    Test {
+        name: String,
+        /// The catalogue event to run it as.
+        #[arg(long)]
+        event: String,
+        /// A JSON file with the source object (default: the event's sample).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        academy: Option<String>,
+        /// A version other than the active one.
+        #[arg(long)]
+        version: Option<u32>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(execute(command))
+}
+
+async fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Upload { name, wasm, remote } => {
+            let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+            let body = remote.send(reqwest::Method::POST, &format!("/v1/plugins/{name}"), Payload::Wasm(bytes)).await?;
+            remote.print(&body, || {
+                format!(
+                    "uploaded {name} version {v} (sha256 {sha}, {size} bytes), not active: wasmhook plugin activate {name} {v}",
+                    v = body["version"],
+                    sha = text(&body["sha256"]),
+                    size = body["size"],
+                )
+            })
+        }
+        Command::List { remote } => {
+            let body = remote.send(reqwest::Method::GET, "/v1/plugins", Payload::None).await?;
+            remote.print(&body, || {
+                let rows = body.as_array().into_iter().flatten().map(|plugin| {
+                    let mut versions: Vec<String> =
+                        if plugin["bundled"] == true { vec!["0 (bundled)".into()] } else { Vec::new() };
+                    versions
+                        .extend(plugin["versions"].as_array().into_iter().flatten().map(|v| v["version"].to_string()));
+                    format!(
+                        "{:<24} active {:<6} versions {}",
+                        text(&plugin["name"]),
+                        plugin["active_version"],
+                        versions.join(", ")
+                    )
+                });
+                rows.collect::<Vec<_>>().join("\n")
+            })
+        }
+        Command::Show { name, remote } => {
+            let body = remote.send(reqwest::Method::GET, &format!("/v1/plugins/{name}"), Payload::None).await?;
+            remote.print(&body, || {
+                let limits = &body["limits"];
+                let mut lines = vec![format!(
+                    "{name}: active version {}; limits: deadline {} ms, memory {} bytes, input {} / output {} bytes",
+                    body["active_version"],
+                    limits["deadline_ms"],
+                    limits["max_memory"],
+                    limits["max_input"],
+                    limits["max_output"]
+                )];
+                lines.extend(body["versions"].as_array().into_iter().flatten().map(|v| {
+                    format!(
+                        "  {}version {:<3} sha256 {:.16}…  calls {} errors {} refused {}{}",
+                        if v["active"] == true { "* " } else { "  " },
+                        v["version"],
+                        text(&v["sha256"]),
+                        v["calls"],
+                        v["errors"],
+                        v["refused"],
+                        if v["breaker"]["open"] == true { "  BREAKER OPEN" } else { "" },
+                    )
+                }));
+                lines.join("\n")
+            })
+        }
+        Command::Activate { name, version, remote } => {
+            let path = format!("/v1/plugins/{name}/activate");
+            let body = remote.send(reqwest::Method::POST, &path, Payload::Json(json!({"version": version}))).await?;
+            remote.print(&body, || format!("{name}: version {version} is active"))
+        }
+        Command::Test { name, event, data, academy, version, remote } => {
+            let mut input = json!({"event": event, "academy": academy});
+            if let Some(path) = data {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                input["data"] =
+                    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            }
+            let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
+            let body = remote
+                .send(reqwest::Method::POST, &format!("/v1/plugins/{name}/test{query}"), Payload::Json(input))
+                .await?;
+            remote.print(&body, || {
+                let mut lines =
+                    vec![format!("outcome  {}", serde_json::to_string_pretty(&body["outcome"]).unwrap_or_default())];
+                lines.extend(
+                    body["logs"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|l| format!("log      [{}] {}", text(&l["level"]), text(&l["message"]))),
+                );
+                lines.push(format!(
+                    "duration {} µs (deadline {} ms)",
+                    body["duration_us"], body["limits"]["deadline_ms"]
+                ));
+                lines.push(format!(
+                    "memory   {} bytes peak (cap {})",
+                    body["peak_memory"], body["limits"]["max_memory"]
+                ));
+                lines.join("\n")
+            })?;
+            Ok(if body["outcome"]["decision"] == "error" { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+    }
+}
+
+enum Payload {
+    None,
+    Json(Value),
+    Wasm(Vec<u8>),
+}
+
+impl Remote {
+    /// One API call; a non-2xx answer becomes an error carrying its detail.
+    async fn send(&self, method: reqwest::Method, path: &str, payload: Payload) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let request =
+            reqwest::Client::new().request(method, &url).header("Authorization", format!("Token {}", self.token));
+        let request = match payload {
+            Payload::None => request,
+            Payload::Json(value) => request.json(&value),
+            Payload::Wasm(bytes) => request.header("content-type", "application/wasm").body(bytes),
+        };
+        let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status();
+        let raw = response.text().await.with_context(|| format!("cannot read the answer of {url}"))?;
+        let body: Value =
+            if raw.is_empty() { Value::Null } else { serde_json::from_str(&raw).unwrap_or(Value::String(raw)) };
+        if !status.is_success() {
+            match body["detail"].as_str() {
+                Some(detail) => bail!("{detail} ({} {})", status.as_u16(), text(&body["slug"])),
+                None => bail!("{url} answered {status}"),
+            }
+        }
+        Ok(body)
+    }
+
+    /// The JSON with `--json`, else the human form.
+    fn print(&self, body: &Value, human: impl FnOnce() -> String) -> anyhow::Result<ExitCode> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(body)?);
+        } else {
+            println!("{}", human());
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// A JSON string without its quotes (anything else as JSON).
+fn text(value: &Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
+}

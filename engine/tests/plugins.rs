@@ -1,0 +1,326 @@
+//! Plugins at run time, end to end against the real binary: per-version
+//! counts, rebinding an event, deletion, limits, the circuit breaker under
+//! hostile uploads, dry runs of transformers, oversized uploads and the
+//! `wasmhook plugin` commands.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::receiver::Receiver;
+use support::{ADMIN, Client, start, token};
+
+fn hostile_wasm() -> Vec<u8> {
+    std::fs::read(env!("WASMHOOK_TEST_HOSTILE_WASM")).unwrap()
+}
+
+fn fixture() -> Value {
+    let path = support::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The version `version` of a `GET /v1/plugins/{name}` answer.
+fn version(plugin: &Value, version: u64) -> Value {
+    plugin["versions"].as_array().unwrap().iter().find(|v| v["version"] == version).cloned().unwrap_or(Value::Null)
+}
+
+async fn upload(admin: &Client, name: &str, bytes: Vec<u8>) -> Value {
+    let reply = admin.post_raw(&format!("/v1/plugins/{name}"), "application/wasm", bytes).await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    reply.body
+}
+
+/// An uploaded serializer shows its versions with counts after traffic; an
+/// event is rebound to it and back (at once, and across a restart); it
+/// cannot be deleted while an event uses it, then it can.
+#[tokio::test]
+async fn plugin_details_rebinding_and_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let fixture = fixture();
+    let mut engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let service_token = token(&admin, json!({"name": "s", "role": "service"})).await;
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    let hook = json!({"event": "form_entry.won_or_lost", "target": format!("{}/h", receiver.url)});
+    assert_eq!(academy.post("/v1/notify/hook/subscribe", &hook).await.status, 201);
+    let event = |n: u32| json!({"event": "form_entry.won_or_lost", "academy": "downtown", "data": fixture["source"], "id": format!("e{n}")});
+
+    let missing = admin.get("/v1/plugins/nope").await;
+    assert_eq!((missing.status, missing.body["slug"].clone()), (404, json!("not-found")), "{missing:?}");
+    assert_eq!(academy.get("/v1/plugins/marketing").await.status, 403);
+
+    upload(&admin, "echo", hostile_wasm()).await;
+    let echo = admin.get("/v1/plugins/echo").await;
+    assert_eq!(echo.status, 200, "{echo:?}");
+    assert_eq!((echo.body["bundled"].clone(), echo.body["active_version"].clone()), (json!(false), Value::Null));
+    assert_eq!(version(&echo.body, 1)["calls"], 0);
+
+    // Rebinding to a plugin that is not active is refused.
+    let rebind = |serializer: Value| json!({"serializer": serializer});
+    let refused = admin.put("/v1/catalog/events/form_entry.won_or_lost", &rebind(json!("echo"))).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(refused.body["detail"].as_str().unwrap().contains("Unknown serializer plugin echo"), "{refused:?}");
+    assert_eq!(admin.put("/v1/catalog/events/nope.nope", &rebind(json!("echo"))).await.status, 404);
+    assert_eq!(academy.put("/v1/catalog/events/form_entry.won_or_lost", &rebind(json!("echo"))).await.status, 403);
+    let unknown_field = admin.put("/v1/catalog/events/form_entry.won_or_lost", &json!({"action": "a.B.c"})).await;
+    assert_eq!(unknown_field.status, 400, "the action is the event's identity: {unknown_field:?}");
+
+    assert_eq!(admin.post("/v1/plugins/echo/activate", &json!({"version": 1})).await.status, 200);
+    let rebound = admin.put("/v1/catalog/events/form_entry.won_or_lost", &rebind(json!("echo"))).await;
+    assert_eq!((rebound.status, rebound.body["serializer"].clone()), (200, json!("echo")), "{rebound:?}");
+    let service = engine.client(&service_token);
+    for n in 1..=2 {
+        assert_eq!(service.post("/v1/events", &event(n)).await.status, 202);
+    }
+    let got = receiver.wait_for("/h", 2).await;
+    assert_eq!(got[1].json(), fixture["source"], "the rebound event goes through echo, no restart");
+
+    let echo = admin.get("/v1/plugins/echo").await.body;
+    let v1 = version(&echo, 1);
+    assert_eq!((v1["active"].clone(), v1["calls"].clone(), v1["errors"].clone()), (json!(true), json!(2), json!(0)));
+    let bucketed: u64 = v1["durations"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+    assert_eq!(bucketed, 2, "{v1}");
+    assert_eq!(v1["breaker"]["open"], false);
+    let marketing = admin.get("/v1/plugins/marketing").await.body;
+    assert_eq!(version(&marketing, 0)["active"], true, "{marketing}");
+
+    let in_use = admin.delete("/v1/plugins/echo").await;
+    assert_eq!((in_use.status, in_use.body["slug"].clone()), (409, json!("plugin-in-use")), "{in_use:?}");
+    assert!(in_use.body["detail"].as_str().unwrap().contains("form_entry.won_or_lost"), "{in_use:?}");
+
+    // The binding survives a restart.
+    drop(engine);
+    engine = start(dir.path(), &[]);
+    let (admin, service) = (engine.client(ADMIN), engine.client(&service_token));
+    assert_eq!(service.post("/v1/events", &event(3)).await.status, 202);
+    // e2 may be delivered again after the kill (at least once): look for e3.
+    let mut e3 = None;
+    for _ in 0..200 {
+        e3 = receiver.on("/h").into_iter().find(|r| r.header("webhook-id").starts_with("msg_e3_"));
+        if e3.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(e3.expect("e3 delivered").json(), fixture["source"], "still echo after a restart");
+
+    let back = admin.put("/v1/catalog/events/form_entry.won_or_lost", &rebind(json!("marketing"))).await;
+    assert_eq!(back.status, 200, "{back:?}");
+    let deleted = admin.delete("/v1/plugins/echo").await;
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    assert_eq!(admin.get("/v1/plugins/echo").await.status, 404);
+    assert_eq!(admin.delete("/v1/plugins/echo").await.status, 404);
+    assert_eq!(admin.put("/v1/catalog/events/form_entry.won_or_lost", &rebind(json!("echo"))).await.status, 400);
+    let bundled = admin.delete("/v1/plugins/marketing").await;
+    assert_eq!(bundled.status, 409, "{bundled:?}");
+}
+
+/// A bundled plugin no event uses still cannot be deleted: version 0 is
+/// part of the binary.
+#[tokio::test]
+async fn a_bundled_plugin_cannot_be_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.toml");
+    std::fs::write(
+        &file,
+        "[events.\"orders.order_paid\"]\naction = \"orders.Order.order_paid\"\ndescription = \"d\"\n",
+    )
+    .unwrap();
+    let engine = start(&dir.path().join("data"), &["--catalog", file.to_str().unwrap(), "--catalog-mode", "replace"]);
+    let refused = engine.client(ADMIN).delete("/v1/plugins/payments").await;
+    assert_eq!((refused.status, refused.body["slug"].clone()), (409, json!("bundled-plugin")), "{refused:?}");
+    assert!(refused.body["detail"].as_str().unwrap().contains("version 0 cannot be deleted"), "{refused:?}");
+}
+
+/// An infinite loop and a memory bomb uploaded and bound to events fail
+/// those events with a recorded error, then trip the breaker, which refuses
+/// further calls at once; another event is delivered all along. Limits are
+/// set per plugin within the operator's maxima.
+#[tokio::test]
+async fn hostile_plugins_trip_the_breaker_while_other_events_are_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = start(dir.path(), &["--plugin-breaker-failures", "2", "--plugin-max-deadline-ms", "500"]);
+    let admin = engine.client(ADMIN);
+    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+
+    upload(&admin, "hostile", hostile_wasm()).await;
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    for name in ["loop", "memory_bomb"] {
+        let spec = json!({"name": format!("hostile.{name}"), "action": format!("hostile.Thing.{name}"), "description": "d", "serializer": "hostile"});
+        assert_eq!(admin.post("/v1/catalog/events", &spec).await.status, 201);
+        let hook = json!({"event": format!("hostile.{name}"), "target": format!("{}/hostile", receiver.url)});
+        assert_eq!(academy.post("/v1/notify/hook/subscribe", &hook).await.status, 201);
+    }
+    let hook = json!({"event": "form_entry.won_or_lost", "target": format!("{}/ok", receiver.url)});
+    assert_eq!(academy.post("/v1/notify/hook/subscribe", &hook).await.status, 201);
+
+    // Limits: within the maxima, else refused.
+    let too_long = admin.put("/v1/plugins/hostile/limits", &json!({"deadline_ms": 5000})).await;
+    assert_eq!((too_long.status, too_long.body["slug"].clone()), (400, json!("limit-too-high")), "{too_long:?}");
+    assert!(too_long.body["detail"].as_str().unwrap().contains("maximum of 500"), "{too_long:?}");
+    let limited = admin.put("/v1/plugins/hostile/limits", &json!({"deadline_ms": 20, "max_memory": 16 << 20})).await;
+    assert_eq!(limited.status, 200, "{limited:?}");
+    assert_eq!(limited.body["limits"]["deadline_ms"], 20);
+    assert_eq!(limited.body["limit_overrides"]["max_memory"], 16 << 20);
+    assert_eq!(admin.put("/v1/plugins/nope/limits", &json!({})).await.status, 404);
+
+    let post =
+        |event: &str, id: &str| json!({"event": event, "academy": "downtown", "id": id, "data": fixture()["source"]});
+    let bomb = service.post("/v1/events", &post("hostile.memory_bomb", "bomb")).await;
+    assert_eq!((bomb.status, bomb.body["status"].clone()), (202, json!("failed")), "{bomb:?}");
+    assert!(bomb.body["error"].as_str().unwrap().contains("more than 16777216 bytes of memory"), "{bomb:?}");
+    assert_eq!(service.post("/v1/events", &post("form_entry.won_or_lost", "ok1")).await.status, 202);
+    let spin = service.post("/v1/events", &post("hostile.loop", "loop")).await;
+    assert_eq!(spin.body["status"], "failed", "{spin:?}");
+    assert!(spin.body["error"].as_str().unwrap().contains("deadline"), "{spin:?}");
+
+    // Two consecutive faults: the breaker is open and refuses at once.
+    let refused = service.post("/v1/events", &post("hostile.loop", "refused")).await;
+    assert_eq!((refused.status, refused.body["status"].clone()), (202, json!("failed")), "{refused:?}");
+    let error = refused.body["error"].as_str().unwrap();
+    assert!(error.contains("plugin hostile version 1 is switched off by its circuit breaker"), "{error}");
+    assert_eq!(service.post("/v1/events", &post("form_entry.won_or_lost", "ok2")).await.status, 202);
+    assert_eq!(receiver.wait_for("/ok", 2).await.len(), 2, "the other event is delivered meanwhile");
+    assert!(receiver.on("/hostile").is_empty());
+
+    let errors = academy.get("/v1/notify/hook/errors").await.body;
+    let messages: Vec<&str> =
+        errors["results"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.contains("circuit breaker") && m.contains("hostile version 1")), "{errors}");
+    assert_eq!(messages.len(), 3, "{errors}");
+
+    let shown = admin.get("/v1/plugins/hostile").await.body;
+    let v1 = version(&shown, 1);
+    assert_eq!(
+        (v1["calls"].clone(), v1["errors"].clone(), v1["refused"].clone(), v1["breaker"]["open"].clone()),
+        (json!(2), json!(2), json!(1), json!(true)),
+        "{shown}"
+    );
+    // A dry run is not refused: it shows what the plugin does.
+    let dry = admin.post("/v1/plugins/hostile/test", &json!({"event": "hostile.loop", "data": {}})).await;
+    assert!(dry.body["outcome"]["error"].as_str().unwrap().contains("20ms deadline"), "{dry:?}");
+    // Activating (here: the same version again, as a rollback would) closes it.
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    assert_eq!(version(&admin.get("/v1/plugins/hostile").await.body, 1)["breaker"]["open"], false);
+}
+
+/// The hook's transformer run on a payload (or the hook's sample): the
+/// request it would send, or the cancellation; nothing is delivered; only
+/// the hook's academy may run it.
+#[tokio::test]
+async fn transformer_dry_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let mine = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    let theirs = engine.client(&token(&admin, json!({"name": "b", "role": "academy", "academy": "uptown"})).await);
+    let hook = json!({"event": "asset.asset_status_updated", "target": format!("{}/slack", receiver.url), "headers": {"X-Team": "ops"}});
+    let hook = mine.post("/v1/notify/hook/subscribe", &hook).await.body;
+    let test = format!("/v1/notify/hook/subscribe/{}/transformer/test", hook["id"]);
+
+    let none = mine.post(&test, &json!({})).await;
+    assert_eq!(none.status, 404, "no transformer attached yet: {none:?}");
+    let slack = wasmhook::bundled::find("slack-transformer").unwrap().wasm.to_vec();
+    let attach = mine.put_bytes(&format!("/v1/notify/hook/subscribe/{}/transformer", hook["id"]), slack).await;
+    assert_eq!(attach.status, 200, "{attach:?}");
+
+    let sent = mine.post(&test, &json!({"payload": {"id": 5, "status": "PUBLISHED"}})).await;
+    assert_eq!(sent.status, 200, "{sent:?}");
+    let outcome = &sent.body["outcome"];
+    assert_eq!(outcome["decision"], "send", "{sent:?}");
+    assert_eq!(
+        outcome["request"]["body"],
+        json!({"text": "*asset.asset_status_updated*\n• id: 5\n• status: PUBLISHED"})
+    );
+    assert_eq!(outcome["request"]["url"], format!("{}/slack", receiver.url));
+    assert_eq!(outcome["request"]["method"], "POST");
+    assert!(sent.body["duration_us"].is_u64() && sent.body["peak_memory"].as_u64().unwrap() > 0, "{sent:?}");
+    assert_eq!(sent.body["plugin"]["sha256"], attach.body["sha256"]);
+
+    let cancelled = mine.post(&test, &json!({"payload": [1, 2]})).await;
+    assert_eq!(cancelled.body["outcome"]["decision"], "cancel", "{cancelled:?}");
+    assert!(cancelled.body["logs"][0]["message"].as_str().unwrap().contains("not a JSON object"), "{cancelled:?}");
+
+    let sample = mine.post(&test, &json!({})).await;
+    assert_eq!(sample.body["outcome"]["decision"], "send", "the event's sample is an object: {sample:?}");
+
+    assert_eq!(theirs.post(&test, &json!({})).await.status, 404, "another academy's hook");
+    assert_eq!(admin.post(&test, &json!({})).await.status, 200, "superadmins see every hook");
+    assert!(receiver.received().is_empty(), "dry runs deliver nothing");
+}
+
+/// A 50 MB upload is refused with 413 (or the connection is closed under the
+/// client still writing it: the engine answers before reading the body).
+#[tokio::test]
+async fn a_50_mb_upload_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+    bytes.resize(50 << 20, 0);
+    if let Some(reply) = admin.try_post_raw("/v1/plugins/huge", "application/wasm", bytes).await {
+        assert_eq!((reply.status, reply.body["slug"].clone()), (413, json!("payload-too-large")), "{reply:?}");
+    }
+    assert_eq!(admin.get("/v1/plugins/huge").await.status, 404, "nothing stored");
+    assert_eq!(admin.get("/healthz").await.status, 200, "the engine goes on");
+}
+
+/// `wasmhook plugin …` with `--json`: its stdout, parsed.
+fn cli(engine: &support::Engine, args: &[&str]) -> (bool, Value, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .arg("plugin")
+        .args(args)
+        .args(["--url", &engine.url, "--json"])
+        .env("WASMHOOK_TOKEN", ADMIN)
+        .output()
+        .expect("run wasmhook");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (output.status.success(), json, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn the_plugin_commands_talk_to_a_running_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = start(dir.path(), &[]);
+    let wasm = dir.path().join("echo.wasm");
+    std::fs::write(&wasm, hostile_wasm()).unwrap();
+
+    let (ok, uploaded, err) = cli(&engine, &["upload", "marketing", wasm.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!((uploaded["version"].clone(), uploaded["active"].clone()), (json!(1), json!(false)));
+
+    let (ok, listed, err) = cli(&engine, &["list"]);
+    assert!(ok, "{err}");
+    let marketing = listed.as_array().unwrap().iter().find(|p| p["name"] == "marketing").unwrap();
+    assert_eq!(marketing["versions"][0]["sha256"], uploaded["sha256"]);
+
+    let (ok, tested, err) = cli(&engine, &["test", "marketing", "--event", "form_entry.won_or_lost", "--version", "1"]);
+    assert!(ok, "{err}");
+    assert_eq!(tested["outcome"]["payload"], fixture()["source"], "v1 echoes the sample");
+
+    let (ok, activated, err) = cli(&engine, &["activate", "marketing", "1"]);
+    assert!(ok, "{err}");
+    assert_eq!(activated["active_version"], 1);
+    let (ok, shown, err) = cli(&engine, &["show", "marketing"]);
+    assert!(ok, "{err}");
+    assert_eq!(shown["active_version"], 1);
+
+    let (ok, _, err) = cli(&engine, &["activate", "marketing", "9"]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("Version 9 of plugin marketing not found (404 not-found)"), "{err}");
+
+    // Human output (no --json) reads as sentences.
+    let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(["plugin", "activate", "marketing", "0", "--url", &engine.url, "--token", ADMIN])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "marketing: version 0 is active");
+}
