@@ -21,12 +21,6 @@ pub fn generate_secret() -> String {
     format!("{SECRET_PREFIX}{}", STANDARD.encode(random::<24>()))
 }
 
-/// A random identifier (128 bits, url-safe), e.g. for events posted
-/// without an id.
-pub fn random_id() -> String {
-    URL_SAFE_NO_PAD.encode(random::<16>())
-}
-
 /// What the store keeps of a token.
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::extract::Body;
 use super::hooks::is_slug;
@@ -24,7 +24,7 @@ pub struct EventInput {
     /// …or the action, e.g. `admissions.CohortUser.created+`.
     action: Option<String>,
     academy: Option<String>,
-    data: Value,
+    data: Box<RawValue>,
     /// Idempotency key: the same id twice is ingested once.
     id: Option<String>,
     /// Record the event, deliver nothing (seed 002's `disable_webhooks`).

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::catalog::{EventDef, EventKind};
 
@@ -21,7 +22,9 @@ use crate::catalog::{EventDef, EventKind};
 #[derive(Debug, Clone)]
 pub struct Item {
     pub event: Arc<EventDef>,
-    pub data: Value,
+    /// The source object as posted: kept as text, since the serializer
+    /// takes it as text and only coalescing looks inside (for its `id`).
+    pub data: Box<RawValue>,
     pub id: Option<String>,
 }
 
@@ -46,9 +49,14 @@ fn change(event: &EventDef) -> Option<Change> {
 
 /// The object an item changes: its model and `data.id`.
 fn object(item: &Item) -> Option<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        id: Option<Value>,
+    }
     change(&item.event)?;
-    let id = match item.data.get("id")? {
-        Value::String(s) => s.clone(),
+    let object: Object = serde_json::from_str(item.data.get()).ok()?;
+    let id = match object.id? {
+        Value::String(s) => s,
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
@@ -100,11 +108,11 @@ mod tests {
     }
 
     fn item(action: &str, data: Value) -> Item {
-        Item { event: event(action), data, id: None }
+        Item { event: event(action), data: serde_json::value::to_raw_value(&data).unwrap(), id: None }
     }
 
     fn summary(items: &[Item]) -> Vec<(String, Value)> {
-        items.iter().map(|i| (i.event.event_action.clone(), i.data.clone())).collect()
+        items.iter().map(|i| (i.event.event_action.clone(), serde_json::from_str(i.data.get()).unwrap())).collect()
     }
 
     #[test]
