@@ -18,8 +18,11 @@ use crate::catalog::{Catalog, EventDef, EventSpec};
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventFilters {
+    /// Categories, comma-separated.
     category: Option<String>,
+    /// Apps, comma-separated.
     app: Option<String>,
+    /// Text in the name, description or category.
     like: Option<String>,
 }
 

@@ -182,10 +182,15 @@ pub fn is_slug(s: &str) -> bool {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HookFilters {
+    /// Apps of the hooks' events, comma-separated.
     app: Option<String>,
+    /// Event names, comma-separated.
     event: Option<String>,
+    /// Parts of the events' signal paths, comma-separated.
     signal: Option<String>,
+    /// Service ids, comma-separated.
     service_id: Option<String>,
+    /// Text in the event name or the target URL.
     like: Option<String>,
     /// Documented as its own parameters (`params(HookFilters, Pagination)`).
     #[serde(flatten)]
@@ -310,7 +315,9 @@ pub async fn unsubscribe(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteFilters {
+    /// Event names, comma-separated.
     event: Option<String>,
+    /// Service ids, comma-separated.
     service_id: Option<String>,
 }
 
