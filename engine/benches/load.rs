@@ -176,6 +176,7 @@ async fn main() {
     let received = Arc::new(Received::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let receiver_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    #[allow(clippy::disallowed_methods, reason = "a test receiver, not the API")]
     let app = Router::new().route("/hook", post(receive)).with_state(received.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 

@@ -15,15 +15,19 @@ use super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, EventDef, EventSpec};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventFilters {
+    /// Categories, comma-separated.
     category: Option<String>,
+    /// Apps, comma-separated.
     app: Option<String>,
+    /// Text in the name, description or category.
     like: Option<String>,
 }
 
 /// One entry of `/v1/notify/hook/event`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct HookEvent {
     event: String,
     label: String,
@@ -34,6 +38,7 @@ pub struct HookEvent {
 }
 
 /// `GET /v1/notify/hook/event?category=&app=&like=`: any valid token.
+#[utoipa::path(get, path = "/v1/notify/hook/event", params(EventFilters), responses((status = 200, body = Vec<HookEvent>)))]
 pub async fn list_hook_events(
     State(state): State<AppState>,
     _caller: Caller,
@@ -66,6 +71,7 @@ pub async fn list_hook_events(
 
 /// `POST /v1/catalog/events`: a superadmin adds an event, at once and for
 /// good (it is stored, and loaded at every start).
+#[utoipa::path(post, path = "/v1/catalog/events", request_body = EventSpec, responses((status = 201, body = EventDef)))]
 pub async fn add_event(
     State(state): State<AppState>,
     _: Superadmin,
@@ -85,7 +91,7 @@ pub async fn add_event(
 /// What `PUT /v1/catalog/events/{event}` may change: what the event's
 /// payload is made of and how it is described. The name and action are its
 /// identity (hooks and sources refer to them) and stay.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventChanges {
     /// `null`: deliver the source object as is.
@@ -102,6 +108,8 @@ pub struct EventChanges {
 /// another serializer plugin (or changes its description, category,
 /// sample). The next event uses it, no restart; the whole event is stored,
 /// so the change survives restarts and takes precedence over the files.
+#[utoipa::path(put, path = "/v1/catalog/events/{event}", params(("event" = String, Path)), request_body = EventChanges,
+    responses((status = 200, body = EventDef)))]
 pub async fn update_event(
     State(state): State<AppState>,
     _: Superadmin,

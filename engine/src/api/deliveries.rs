@@ -18,6 +18,8 @@ pub struct Paged {
 }
 
 /// `GET /v1/notify/hook/{id}/deliveries`: every attempt, newest first.
+#[utoipa::path(get, path = "/v1/notify/hook/{id}/deliveries", operation_id = "list_deliveries", params(("id" = u64, Path), Pagination),
+    responses((status = 200, body = Page<Attempt>)))]
 pub async fn list(
     State(state): State<AppState>,
     ScopedHook(hook): ScopedHook,
@@ -31,6 +33,8 @@ pub async fn list(
 /// `POST /v1/notify/hook/{id}/deliveries/{delivery_id}/retry`: delivers the
 /// same payload again, now, with the same `webhook-id` (receivers that
 /// de-duplicate see a replay, not a new event).
+#[utoipa::path(post, path = "/v1/notify/hook/{id}/deliveries/{delivery_id}/retry", params(("id" = u64, Path), ("delivery_id" = u64, Path)),
+    responses((status = 202, body = Object, example = json!({"delivery_id": 42}))))]
 pub async fn retry(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
@@ -63,6 +67,8 @@ pub async fn retry(
 }
 
 /// `GET /v1/notify/hook/errors`: the caller's hook errors, newest first.
+#[utoipa::path(get, path = "/v1/notify/hook/errors", operation_id = "hook_errors", params(Pagination),
+    responses((status = 200, body = Page<HookErrorRecord>)))]
 pub async fn errors(
     State(state): State<AppState>,
     HookScope(scope): HookScope,

@@ -15,14 +15,15 @@ use super::samples::hook_sample;
 use super::{ApiError, AppState};
 use crate::runtime::{self, PluginInfo};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TestQuery {
     /// A version to test instead of the active one (0: the bundled one).
     version: Option<u32>,
 }
 
 /// The event of a dry run; without `data`, the event's catalogue sample.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestEvent {
     event: String,
@@ -34,6 +35,8 @@ pub struct TestEvent {
 /// runs the serializer on the event as ingestion would, under the plugin's
 /// limits. Answers the decision, payload, follow-ups, the plugin's logs,
 /// duration and peak memory.
+#[utoipa::path(post, path = "/v1/plugins/{name}/test", operation_id = "test_serializer", params(("name" = String, Path), TestQuery),
+    request_body = TestEvent, responses((status = 200, body = Object, description = "The dry run's report")))]
 pub async fn serializer(
     State(state): State<AppState>,
     _: Superadmin,
@@ -78,7 +81,7 @@ pub async fn serializer(
 /// The transformer dry run's input; without `payload`, the hook's sample
 /// (the last payload it received, else its event's catalogue sample through
 /// the event's serializer).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestRequest {
     payload: Option<Value>,
@@ -88,6 +91,8 @@ pub struct TestRequest {
 /// runs the hook's attached transformer on the request a delivery of the
 /// payload would start from. Answers the request that would be signed and
 /// sent, or the cancellation, with logs, duration and peak memory.
+#[utoipa::path(post, path = "/v1/notify/hook/subscribe/{id}/transformer/test", operation_id = "test_transformer",
+    params(("id" = u64, Path)), request_body = TestRequest, responses((status = 200, body = Object, description = "The dry run's report")))]
 pub async fn transformer(
     State(state): State<AppState>,
     ScopedHook(hook): ScopedHook,

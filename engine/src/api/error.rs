@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::store::StoreError;
 
@@ -44,9 +44,25 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer; typed so that the OpenAPI document
+/// describes exactly what is sent.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, for a human.
+    #[schema(example = "Hook not found")]
+    detail: String,
+    /// What went wrong, for a program.
+    #[schema(example = "not-found")]
+    slug: &'static str,
+    /// The HTTP status, repeated.
+    #[schema(example = 404)]
+    status_code: u16,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"detail": self.detail, "slug": self.slug, "status_code": self.status.as_u16()});
+        let body = ErrorBody { detail: self.detail, slug: self.slug, status_code: self.status.as_u16() };
         (self.status, Json(body)).into_response()
     }
 }

@@ -16,7 +16,7 @@ use crate::store::Role;
 use crate::store::delivery::EventRecord;
 
 /// An event as an application reports it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// The catalogue name…
@@ -32,7 +32,7 @@ pub struct EventInput {
     disable_webhooks: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchInput {
     events: Vec<EventInput>,
@@ -47,7 +47,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BatchReply {
     events: Vec<EventRecord>,
 }
@@ -95,6 +95,7 @@ fn ingest_error(error: IngestError) -> ApiError {
 }
 
 /// `POST /v1/events`.
+#[utoipa::path(post, path = "/v1/events", request_body = EventInput, responses((status = 202, body = EventRecord)))]
 pub async fn ingest(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,6 +109,7 @@ pub async fn ingest(
 
 /// `POST /v1/events/batch`: every event of the batch in one commit; with
 /// `session`, changes of one object coalesce first.
+#[utoipa::path(post, path = "/v1/events/batch", request_body = BatchInput, responses((status = 202, body = BatchReply)))]
 pub async fn ingest_batch(
     State(state): State<AppState>,
     caller: Caller,

@@ -6,6 +6,8 @@ use std::sync::atomic::Ordering;
 use super::AppState;
 
 /// Liveness: the process answers; with the group-commit counters.
+#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, body = Object,
+    example = json!({"status": "ok", "commits": 12, "committed_operations": 40}))))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
     let stats = state.ingest.committer.stats();
     Json(json!({

@@ -33,7 +33,7 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 /// A hook as the API shows it: seed 001's fields, then ours.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct HookView {
     id: u64,
     #[serde(flatten)]
@@ -64,7 +64,7 @@ impl From<Hook> for HookView {
 }
 
 /// A new hook, with its signing secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Created {
     #[serde(flatten)]
     hook: HookView,
@@ -73,7 +73,7 @@ pub struct Created {
 
 /// The body of `POST` and `PUT`. On `PUT`, absent fields keep their value
 /// and `null` clears the nullable ones.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HookInput {
     event: Option<String>,
@@ -179,14 +179,22 @@ pub fn is_slug(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HookFilters {
+    /// Apps of the hooks' events, comma-separated.
     app: Option<String>,
+    /// Event names, comma-separated.
     event: Option<String>,
+    /// Parts of the events' signal paths, comma-separated.
     signal: Option<String>,
+    /// Service ids, comma-separated.
     service_id: Option<String>,
+    /// Text in the event name or the target URL.
     like: Option<String>,
+    /// Documented as its own parameters (`params(HookFilters, Pagination)`).
     #[serde(flatten)]
+    #[param(ignore)]
     pagination: Pagination,
 }
 
@@ -218,6 +226,8 @@ impl HookFilters {
 }
 
 /// `GET /v1/notify/hook/subscribe`: the caller's hooks, filtered, paginated.
+#[utoipa::path(get, path = "/v1/notify/hook/subscribe", operation_id = "list_hooks", params(HookFilters, Pagination),
+    responses((status = 200, body = Page<HookView>)))]
 pub async fn list(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
@@ -233,6 +243,7 @@ pub async fn list(
 
 /// `POST /v1/notify/hook/subscribe`: 201 with the hook and its signing
 /// secret, shown in full here and at `…/{id}/secret` only.
+#[utoipa::path(post, path = "/v1/notify/hook/subscribe", request_body = HookInput, responses((status = 201, body = Created)))]
 pub async fn subscribe(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
@@ -268,11 +279,15 @@ pub async fn subscribe(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}`.
+#[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}", operation_id = "get_hook", params(("id" = u64, Path)),
+    responses((status = 200, body = HookView)))]
 pub async fn get(ScopedHook(hook): ScopedHook) -> Json<HookView> {
     Json(hook.into())
 }
 
 /// `PUT /v1/notify/hook/subscribe/{id}`: changes the given fields.
+#[utoipa::path(put, path = "/v1/notify/hook/subscribe/{id}", operation_id = "update_hook", params(("id" = u64, Path)),
+    request_body = HookInput, responses((status = 200, body = HookView)))]
 pub async fn update(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
@@ -288,6 +303,7 @@ pub async fn update(
 }
 
 /// `DELETE /v1/notify/hook/subscribe/{id}`.
+#[utoipa::path(delete, path = "/v1/notify/hook/subscribe/{id}", params(("id" = u64, Path)), responses((status = 204)))]
 pub async fn unsubscribe(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
@@ -296,14 +312,19 @@ pub async fn unsubscribe(
     if state.store.delete_hook(&scope, id)? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("Hook")) }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteFilters {
+    /// Event names, comma-separated.
     event: Option<String>,
+    /// Service ids, comma-separated.
     service_id: Option<String>,
 }
 
 /// `DELETE /v1/notify/hook/subscribe?event=&service_id=`: at least one
 /// filter (the seed's `validation-error` otherwise); both must match.
+#[utoipa::path(delete, path = "/v1/notify/hook/subscribe", params(DeleteFilters), responses((status = 200, body = Object,
+    example = json!({"details": "Unsubscribed from 2 hooks"}))))]
 pub async fn unsubscribe_matching(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
@@ -320,12 +341,16 @@ pub async fn unsubscribe_matching(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}/secret`.
+#[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}/secret", params(("id" = u64, Path)), responses((status = 200,
+    body = Object, example = json!({"secret": "whsec_…"}))))]
 pub async fn secret(ScopedHook(hook): ScopedHook) -> Json<Value> {
     Json(json!({"secret": hook.secret}))
 }
 
 /// `POST /v1/notify/hook/subscribe/{id}/secret/rotate`: a new secret, in
 /// force for the next delivery.
+#[utoipa::path(post, path = "/v1/notify/hook/subscribe/{id}/secret/rotate", params(("id" = u64, Path)), responses((
+    status = 200, body = Object, example = json!({"secret": "whsec_…"}))))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     HookScope(scope): HookScope,

@@ -31,6 +31,8 @@ fn bundled_serializer(name: &str) -> Option<&'static bundled::BundledPlugin> {
 /// `POST /v1/plugins/{name}` with the component as the raw body: checked
 /// (it compiles and implements `serializer`), stored as the next version.
 /// The name's tripped breakers close: the upload may be the fix.
+#[utoipa::path(post, path = "/v1/plugins/{name}", operation_id = "upload_plugin", params(("name" = String, Path)),
+    request_body(content_type = "application/wasm", description = "The component"), responses((status = 201, body = PluginVersion)))]
 pub async fn upload(
     State(state): State<AppState>,
     _: Superadmin,
@@ -47,7 +49,7 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(version)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PluginView {
     name: String,
     /// Version 0 exists: the plugin bundled in the binary.
@@ -57,6 +59,7 @@ pub struct PluginView {
 }
 
 /// `GET /v1/plugins`: bundled serializers and every uploaded version.
+#[utoipa::path(get, path = "/v1/plugins", operation_id = "list_plugins", responses((status = 200, body = Vec<PluginView>)))]
 pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<Vec<PluginView>>, ApiError> {
     let mut plugins: BTreeMap<String, PluginView> = BTreeMap::new();
     for plugin in BUNDLED.iter().filter(|p| p.world == World::Serializer) {
@@ -81,7 +84,7 @@ pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<V
 }
 
 /// One plugin with its versions, limits and per-version metrics.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PluginDetail {
     name: String,
     bundled: bool,
@@ -97,7 +100,7 @@ pub struct PluginDetail {
 
 /// A version with its counters: kept in memory since the engine started,
 /// zero for a version not activated since.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VersionDetail {
     version: u32,
     sha256: String,
@@ -110,6 +113,8 @@ pub struct VersionDetail {
 }
 
 /// `GET /v1/plugins/{name}`.
+#[utoipa::path(get, path = "/v1/plugins/{name}", operation_id = "show_plugin", params(("name" = String, Path)),
+    responses((status = 200, body = PluginDetail)))]
 pub async fn show(
     State(state): State<AppState>,
     _: Superadmin,
@@ -185,7 +190,7 @@ pub(super) async fn load_version(
     load(state, format!("{name}@{version}"), bytes, StatusCode::CONFLICT).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activate {
     version: u32,
@@ -194,6 +199,8 @@ pub struct Activate {
 /// `POST /v1/plugins/{name}/activate {"version": N}` (0: the bundled one).
 /// Rolling back is the same call with an older version. The version's
 /// breaker closes.
+#[utoipa::path(post, path = "/v1/plugins/{name}/activate", operation_id = "activate_plugin", params(("name" = String, Path)),
+    request_body = Activate, responses((status = 200, body = PluginView)))]
 pub async fn activate(
     State(state): State<AppState>,
     _: Superadmin,
@@ -214,6 +221,8 @@ pub async fn activate(
 /// "max_input"?, "max_output"?}`: the plugin's own limits, for all its
 /// versions, from its next call; a field left out (or `{}`) is the engine's
 /// default; above the operator's maxima is refused.
+#[utoipa::path(put, path = "/v1/plugins/{name}/limits", params(("name" = String, Path)), request_body = LimitOverrides,
+    responses((status = 200, body = PluginDetail)))]
 pub async fn set_limits(
     State(state): State<AppState>,
     _: Superadmin,
@@ -237,6 +246,8 @@ pub async fn set_limits(
 /// `DELETE /v1/plugins/{name}`: deletes the uploaded versions. Refused
 /// (409) while a catalogue event names the plugin, and for a bundled
 /// plugin, whose version 0 is part of the binary.
+#[utoipa::path(delete, path = "/v1/plugins/{name}", operation_id = "delete_plugin", params(("name" = String, Path)),
+    responses((status = 204)))]
 pub async fn delete(
     State(state): State<AppState>,
     _: Superadmin,

@@ -21,13 +21,18 @@ pub fn passes(filter: &Option<Vec<&str>>, value: &str) -> bool {
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Pagination {
+    /// Results per page: 100 by default, 1000 at most.
+    #[param(value_type = Option<u32>)]
     pub limit: Option<String>,
+    /// Results to skip.
+    #[param(value_type = Option<u32>)]
     pub offset: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub count: usize,
     pub next: Option<String>,

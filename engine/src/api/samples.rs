@@ -15,6 +15,8 @@ use crate::runtime::{Decision, Event};
 use crate::store::Hook;
 
 /// `GET /v1/notify/hook/{id}/sample`.
+#[utoipa::path(get, path = "/v1/notify/hook/{id}/sample", operation_id = "hook_sample", params(("id" = u64, Path)),
+    responses((status = 200, body = Object, description = "A payload")))]
 pub async fn by_hook(State(state): State<AppState>, ScopedHook(hook): ScopedHook) -> Result<Json<Value>, ApiError> {
     hook_sample(&state, &hook).await.map(Json)
 }
@@ -22,6 +24,8 @@ pub async fn by_hook(State(state): State<AppState>, ScopedHook(hook): ScopedHook
 /// `GET /v1/notify/hook/sample?event=&service_id=&like=`: the sample of the
 /// first of the caller's hooks that matches; with no such hook, the
 /// catalogue sample of the first named event.
+#[utoipa::path(get, path = "/v1/notify/hook/sample", operation_id = "sample", params(HookFilters),
+    responses((status = 200, body = Object, description = "A payload")))]
 pub async fn by_filter(
     State(state): State<AppState>,
     HookScope(scope): HookScope,

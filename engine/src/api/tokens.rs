@@ -11,14 +11,14 @@ use super::{ApiError, AppState};
 use crate::auth::{generate_token, token_hash};
 use crate::store::{Role, TokenRecord};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     name: String,
     #[serde(flatten)]
     role: Role,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     #[serde(flatten)]
     record: TokenRecord,
@@ -27,6 +27,8 @@ pub struct CreatedToken {
 }
 
 /// `POST /v1/admin/tokens` `{"name", "role": "academy"|"service"|"superadmin", "academy"}`.
+#[utoipa::path(post, path = "/v1/admin/tokens", operation_id = "create_token", request_body = NewToken,
+    responses((status = 201, body = CreatedToken)))]
 pub async fn create(
     State(state): State<AppState>,
     _: Superadmin,
@@ -47,11 +49,14 @@ pub async fn create(
 }
 
 /// `GET /v1/admin/tokens`: every token, without the tokens.
+#[utoipa::path(get, path = "/v1/admin/tokens", operation_id = "list_tokens", responses((status = 200, body = Vec<TokenRecord>)))]
 pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<Vec<TokenRecord>>, ApiError> {
     Ok(Json(state.store.tokens()?))
 }
 
 /// `DELETE /v1/admin/tokens/{id}`: the token stops working at once.
+#[utoipa::path(delete, path = "/v1/admin/tokens/{id}", operation_id = "revoke_token", params(("id" = u64, Path)),
+    responses((status = 204)))]
 pub async fn revoke(
     State(state): State<AppState>,
     _: Superadmin,

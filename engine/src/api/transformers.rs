@@ -18,6 +18,8 @@ pub const MAX_COMPONENT: usize = 16 << 20;
 /// `PUT /v1/notify/hook/subscribe/{id}/transformer` with the component as
 /// the raw body: validated (it compiles and implements `hook-transformer`)
 /// before it is stored.
+#[utoipa::path(put, path = "/v1/notify/hook/subscribe/{id}/transformer", params(("id" = u64, Path)),
+    request_body(content_type = "application/wasm", description = "The component"), responses((status = 200, body = AttachedTransformer)))]
 pub async fn attach(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
@@ -45,11 +47,14 @@ pub async fn attach(
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}/transformer`: its hash and size.
+#[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}/transformer", operation_id = "show_transformer",
+    params(("id" = u64, Path)), responses((status = 200, body = AttachedTransformer)))]
 pub async fn show(ScopedHook(hook): ScopedHook) -> Result<Json<AttachedTransformer>, ApiError> {
     hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
 }
 
 /// `DELETE /v1/notify/hook/subscribe/{id}/transformer`.
+#[utoipa::path(delete, path = "/v1/notify/hook/subscribe/{id}/transformer", params(("id" = u64, Path)), responses((status = 204)))]
 pub async fn detach(
     State(state): State<AppState>,
     HookScope(scope): HookScope,

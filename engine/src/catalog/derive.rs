@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::EventSpec;
 
 /// A catalogue event with everything derived.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EventDef {
     pub name: String,
     pub action: String,
@@ -28,7 +28,7 @@ pub struct EventDef {
 }
 
 /// The three event types of seed 000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// Type 1: a plain create/update/delete of a model (`created+`…).

@@ -23,7 +23,7 @@ pub const DEFAULT_CATALOG: &str = include_str!("default.toml");
 
 /// One event as an operator or a superadmin writes it; everything else is
 /// derived (see [`EventDef`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
     /// What hooks subscribe to, e.g. `assignment.assignment_created`.

@@ -35,7 +35,7 @@ struct State {
 }
 
 /// A breaker as the API shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BreakerView {
     pub open: bool,
     pub consecutive_failures: u32,

@@ -81,7 +81,7 @@ impl Limits {
 
 /// Limits a superadmin sets for one plugin (all its versions); a field left
 /// out keeps the engine-wide default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
     pub deadline_ms: Option<u64>,
@@ -99,15 +99,37 @@ pub struct LimitError {
     pub maximum: String,
 }
 
-/// How limits show in the API: durations in milliseconds.
+/// How limits show in the API: durations in milliseconds, no log caps.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Limits)]
+struct LimitsView {
+    deadline_ms: u64,
+    max_memory: u64,
+    max_input: usize,
+    max_output: usize,
+}
+
 impl Serialize for Limits {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serde_json::json!({
-            "deadline_ms": self.deadline.as_millis() as u64,
-            "max_memory": self.max_memory,
-            "max_input": self.max_input,
-            "max_output": self.max_output,
-        })
+        LimitsView {
+            deadline_ms: self.deadline.as_millis() as u64,
+            max_memory: self.max_memory,
+            max_input: self.max_input,
+            max_output: self.max_output,
+        }
         .serialize(serializer)
+    }
+}
+
+/// Its schema is the one of what it serializes as.
+impl utoipa::PartialSchema for Limits {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        LimitsView::schema()
+    }
+}
+
+impl utoipa::ToSchema for Limits {
+    fn name() -> std::borrow::Cow<'static, str> {
+        LimitsView::name()
     }
 }

@@ -21,14 +21,14 @@ pub(crate) struct Metrics {
 
 /// A bucket of the histogram: calls that took at most `le_us` (`None`: the
 /// rest), not counting faster buckets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     pub le_us: Option<u64>,
     pub count: u64,
 }
 
 /// The metrics of one plugin version as the API shows them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MetricsView {
     /// Calls that ran (whatever their outcome).
     pub calls: u64,

@@ -21,7 +21,7 @@ pub(crate) struct VersionStats {
 }
 
 /// A version's counters as the API shows them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VersionHealth {
     #[serde(flatten)]
     pub metrics: MetricsView,

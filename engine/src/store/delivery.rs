@@ -11,7 +11,7 @@ use super::{Hook, Scope, Store, StoreError, next_id};
 use crate::time::Time;
 
 /// An ingested event and what came of it; also the idempotency record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventRecord {
     pub id: String,
     pub event: String,
@@ -25,7 +25,7 @@ pub struct EventRecord {
     pub follow_ups: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum EventOutcome {
     /// Queued for every subscribed hook (possibly none).
@@ -56,7 +56,7 @@ pub struct Job {
 }
 
 /// One attempt to deliver, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     pub id: u64,
     pub delivery_id: u64,
@@ -80,7 +80,7 @@ pub struct Attempt {
     pub next_attempt_at: Option<Time>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AttemptOutcome {
     Succeeded,
@@ -90,7 +90,7 @@ pub enum AttemptOutcome {
 }
 
 /// A failure to show integrators (seed 001's `HookError`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HookErrorRecord {
     pub id: u64,
     pub at: Time,

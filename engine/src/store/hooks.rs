@@ -12,7 +12,7 @@ use crate::runtime::Request;
 use crate::time::Time;
 
 /// How a hook's requests are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     #[default]
@@ -59,7 +59,7 @@ impl Hook {
 }
 
 /// What the hook's owner chooses: the subscription and how it is delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HookSettings {
     pub event: String,
     pub target: String,
@@ -78,7 +78,7 @@ pub struct HookSettings {
 
 /// A hook transformer component attached to a hook; its bytes are in the
 /// plugin blobs table under `sha256`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttachedTransformer {
     pub sha256: String,
     pub size: usize,

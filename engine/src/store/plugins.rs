@@ -15,7 +15,7 @@ use crate::runtime::LimitOverrides;
 use crate::time::Time;
 
 /// One uploaded version of a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginVersion {
     pub name: String,
     /// 1 for the first upload of a name; version 0 is the bundled plugin.

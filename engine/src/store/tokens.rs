@@ -12,7 +12,7 @@ use super::{Store, StoreError, next_id};
 use crate::time::Time;
 
 /// What a token may do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "role", rename_all = "lowercase")]
 pub enum Role {
     /// Everything, across academies.
@@ -24,7 +24,7 @@ pub enum Role {
 }
 
 /// A stored token (without the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     pub id: u64,
     pub name: String,

@@ -55,6 +55,7 @@ impl Receiver {
     pub async fn scripted(script: Script) -> Receiver {
         let received = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared { received: received.clone(), script };
+        #[allow(clippy::disallowed_methods, reason = "a test receiver, not the API")]
         let app = Router::new().route("/{*path}", any(handle)).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
