@@ -12,16 +12,20 @@ mod health;
 mod hooks;
 mod plugins;
 mod query;
+mod ready;
 mod samples;
 mod tokens;
 mod transformers;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{Request, StatusCode};
 use axum::routing::{get, post, put};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use error::ApiError;
 
@@ -43,6 +47,9 @@ pub struct AppState {
     /// sha256 of the bootstrap superadmin token (`WASMHOOK_ADMIN_TOKEN`).
     pub admin_token: Option<[u8; 32]>,
     pub ingest: Arc<Ingest>,
+    /// Set while the engine serves: not yet while it starts, no longer once
+    /// it shuts down (`/readyz`).
+    pub ready: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -56,6 +63,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(ready::readyz))
         .route("/v1/notify/hook/event", get(catalog::list_hook_events))
         .route("/v1/catalog/events", post(catalog::add_event))
         .route("/v1/catalog/events/{event}", put(catalog::update_event))
@@ -96,6 +104,21 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed.")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The span of one API request: every log line of the request carries its
+/// id (the caller's `x-request-id`, else a new UUID, sent back in the
+/// response's `x-request-id`). At level ERROR so that it is recorded
+/// whatever the log filter lets through.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    tracing::error_span!("request", request_id = id, method = %request.method(), uri = %request.uri())
 }
