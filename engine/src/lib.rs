@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod bundled;
 pub mod catalog;
+pub mod config;
 pub mod delivery;
 pub mod ingest;
 pub mod runtime;

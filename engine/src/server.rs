@@ -1,11 +1,16 @@
 //! `wasmhook serve`: opens the store, loads the catalogue and the plugins,
-//! and serves the API until a shutdown signal.
+//! and serves the API until a shutdown signal; then stops accepting
+//! requests, lets those in flight and the deliveries in flight finish
+//! within the grace period, waits for pending commits and closes the store.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::auth::token_hash;
@@ -34,6 +39,8 @@ pub struct ServeOptions {
     pub plugin_max_limits: Limits,
     /// When a serializer version's circuit breaker opens.
     pub breaker: BreakerConfig,
+    /// How long a shutdown waits for requests and deliveries in flight.
+    pub shutdown_grace: Duration,
 }
 
 /// Why the server could not start (or stopped).
@@ -125,13 +132,21 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         webhooks_disabled: options.webhooks_disabled,
     });
     let dispatcher = Dispatcher::new(store.clone(), committer, runtime.clone(), options.delivery.clone(), queued);
-    let state =
-        AppState { store, runtime, catalog, admin_token: options.admin_token.as_deref().map(token_hash), ingest };
+    let state = AppState {
+        store,
+        runtime,
+        catalog,
+        admin_token: options.admin_token.as_deref().map(token_hash),
+        ingest,
+        ready: Arc::new(AtomicBool::new(false)),
+    };
     Ok((state, dispatcher))
 }
 
-/// Serves the API until `shutdown` completes. Prints the address it listens
-/// on (port 0 picks a free one) on standard output.
+/// Serves the API until `shutdown` completes, then shuts down gracefully
+/// (see the module's documentation). Prints the address it listens on
+/// (port 0 picks a free one) on standard output. Needs the multi-threaded
+/// runtime.
 pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -144,11 +159,83 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Bind { addr: options.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
-    tokio::spawn(dispatcher.run());
-    tokio::spawn(prune_forever(state.store.clone(), options.retention_days));
+    let (store, committer, ready) = (state.store.clone(), state.ingest.committer.clone(), state.ready.clone());
+    let delivering = tokio::spawn(dispatcher.clone().run());
+    let pruning = tokio::spawn(prune_forever(store.clone(), options.retention_days));
+
+    let stopping = CancellationToken::new();
+    let mut server = Box::pin(
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(stopping.clone().cancelled_owned())
+            .into_future(),
+    );
+    ready.store(true, Ordering::Relaxed);
     println!("wasmhook listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+    let failed = tokio::select! {
+        result = &mut server => Some(result),
+        () = shutdown => None,
+    };
+
+    // Shutting down: no new connections, no new deliveries.
+    ready.store(false, Ordering::Relaxed);
+    stopping.cancel();
+    let grace = options.shutdown_grace;
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "shutting down: finishing the requests and deliveries in flight"
+    );
+    let deadline = tokio::time::Instant::now() + grace;
+    let ended = failed.is_some();
+    let drained = async { ended || tokio::time::timeout_at(deadline, &mut server).await.is_ok() };
+    let (drained, dropped) = tokio::join!(drained, dispatcher.shutdown(deadline));
+    drop(server);
+    if !drained {
+        tracing::warn!("requests still in flight after the grace period are dropped");
+    }
+    if dropped > 0 {
+        tracing::warn!(
+            deliveries = dropped,
+            "deliveries still in flight after the grace period are dropped: they stay queued and are sent after the next start"
+        );
+    }
+    pruning.abort();
+    let _ = pruning.await;
+    let _ = delivering.await;
+    drop(dispatcher);
+
+    match tokio::time::timeout(Duration::from_secs(5), committer.sync()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "the last commits failed"),
+        Err(_) => tracing::error!("the last commits did not finish within 5 s"),
+    }
+    drop(committer);
+    close(store).await;
+    tracing::info!("stopped");
+    match failed {
+        Some(Err(error)) => Err(ServeError::Serve(error)),
+        _ => Ok(()),
+    }
+}
+
+/// Closes the store once nothing else holds it (the commit thread lets go
+/// when every committer is dropped), so the next start opens a cleanly
+/// closed file. Gives up after a while: redb then recovers the file at the
+/// next start, as after a crash.
+async fn close(store: Arc<Store>) {
+    let mut store = store;
+    for _ in 0..200 {
+        match Arc::try_unwrap(store) {
+            Ok(store) => {
+                tokio::task::block_in_place(|| drop(store));
+                tracing::info!("store closed");
+                return;
+            }
+            Err(shared) => store = shared,
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::warn!("the store is still in use after 2 s: it is left for the next start to recover");
 }
 
 /// Deletes records past the retention period, at start and every hour.

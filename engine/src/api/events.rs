@@ -24,6 +24,8 @@ pub struct EventInput {
     /// …or the action, e.g. `admissions.CohortUser.created+`.
     action: Option<String>,
     academy: Option<String>,
+    /// The source object, any JSON value.
+    #[schema(value_type = Object)]
     data: Box<RawValue>,
     /// Idempotency key: the same id twice is ingested once.
     id: Option<String>,

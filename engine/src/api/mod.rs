@@ -13,15 +13,19 @@ mod hooks;
 mod openapi;
 mod plugins;
 mod query;
+mod ready;
 mod samples;
 mod tokens;
 mod transformers;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{Request, StatusCode};
 use axum::{Extension, Router};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -46,6 +50,9 @@ pub struct AppState {
     /// sha256 of the bootstrap superadmin token (`WASMHOOK_ADMIN_TOKEN`).
     pub admin_token: Option<[u8; 32]>,
     pub ingest: Arc<Ingest>,
+    /// Set while the engine serves: not yet while it starts, no longer once
+    /// it shuts down (`/readyz`).
+    pub ready: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -64,6 +71,7 @@ fn routes() -> OpenApiRouter<AppState> {
     let component_upload = || DefaultBodyLimit::max(transformers::MAX_COMPONENT);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
+        .routes(routes!(ready::readyz))
         .routes(routes!(openapi::document))
         .routes(routes!(catalog::list_hook_events))
         .routes(routes!(catalog::add_event))
@@ -105,6 +113,21 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(Extension(openapi::Document::new(&openapi::complete(document))))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The span of one API request: every log line of the request carries its
+/// id (the caller's `x-request-id`, else a new UUID, sent back in the
+/// response's `x-request-id`). At level ERROR so that it is recorded
+/// whatever the log filter lets through.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    tracing::error_span!("request", request_id = id, method = %request.method(), uri = %request.uri())
 }

@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use retry::RetryPolicy;
 
@@ -57,6 +59,13 @@ pub struct Dispatcher {
     runtime: Arc<Runtime>,
     /// Hook transformers loaded so far, by sha256.
     transformers: Mutex<HashMap<String, Arc<TransformerPlugin>>>,
+    /// Cancelled at shutdown: no more jobs are claimed.
+    stop: CancellationToken,
+    /// Cancelled when the shutdown grace is over: attempts still running
+    /// are dropped, their jobs stay queued.
+    abandon: CancellationToken,
+    /// The run loop and the attempts in flight.
+    tasks: TaskTracker,
 }
 
 impl Dispatcher {
@@ -82,17 +91,24 @@ impl Dispatcher {
             in_flight: Mutex::default(),
             runtime,
             transformers: Mutex::default(),
+            stop: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            tasks: TaskTracker::new(),
         })
     }
 
-    /// Claims due jobs and delivers them, for ever.
+    /// Claims due jobs and delivers them, until [`shutdown`](Self::shutdown).
     pub async fn run(self: Arc<Self>) {
+        let _running = self.tasks.token();
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
-        loop {
+        while !self.stop.is_cancelled() {
             let free = permits.available_permits();
             if free == 0 {
                 // Wait for a worker to finish before scanning again.
-                drop(permits.clone().acquire_owned().await);
+                tokio::select! {
+                    permit = permits.clone().acquire_owned() => drop(permit),
+                    () = self.stop.cancelled() => {}
+                }
                 continue;
             }
             let now = crate::time::now_ms();
@@ -109,22 +125,47 @@ impl Dispatcher {
                 }
             };
             if jobs.is_empty() {
-                self.idle().await;
+                tokio::select! {
+                    () = self.idle() => {}
+                    () = self.stop.cancelled() => {}
+                }
                 continue;
             }
             for job in jobs {
                 let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                if self.stop.is_cancelled() {
+                    break;
+                }
                 self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id);
                 let this = self.clone();
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     let id = job.id;
-                    stages::deliver(&this, job).await;
+                    tokio::select! {
+                        () = stages::deliver(&this, job) => {}
+                        () = this.abandon.cancelled() => {}
+                    }
                     this.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                     drop(permit);
                     this.queued.notify_one();
                 });
             }
         }
+    }
+
+    /// Stops claiming jobs and waits until `deadline` for the attempts in
+    /// flight to be sent and recorded. Attempts still running then are
+    /// dropped: their jobs stay queued and are sent again after the next
+    /// start. Returns how many were dropped.
+    pub async fn shutdown(&self, deadline: tokio::time::Instant) -> usize {
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout_at(deadline, self.tasks.wait()).await.is_ok() {
+            return 0;
+        }
+        let dropped = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+        self.abandon.cancel();
+        self.tasks.wait().await;
+        dropped
     }
 
     /// The transformer component stored under `sha256`, compiled once.

@@ -120,6 +120,9 @@ pub struct Runtime {
     warm_serializers: WarmPool<Serializer>,
     warm_transformers: WarmPool<HookTransformer>,
     ticker_stop: Arc<AtomicBool>,
+    /// Cleared when the epoch ticker thread ends: deadlines are no longer
+    /// enforced.
+    ticking: Arc<AtomicBool>,
 }
 
 impl Runtime {
@@ -150,7 +153,8 @@ impl Runtime {
             None => None,
         };
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
+        let ticking = Arc::new(AtomicBool::new(true));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone(), ticking.clone());
         Ok(Runtime {
             engine,
             linker,
@@ -162,8 +166,15 @@ impl Runtime {
             warm_serializers: WarmPool::new(config.warm_instances),
             warm_transformers: WarmPool::new(config.warm_instances),
             ticker_stop,
+            ticking,
             config,
         })
+    }
+
+    /// Whether calls can run with their deadlines enforced: the epoch
+    /// ticker is running.
+    pub fn is_ready(&self) -> bool {
+        self.ticking.load(Ordering::Relaxed)
     }
 
     /// The limits of calls of plugins with none of their own.
@@ -452,13 +463,21 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     }
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until `stop` is set.
-fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+/// Advances the engine's epoch every [`EPOCH_TICK`] until `stop` is set;
+/// clears `ticking` when it ends, however it ends.
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>, ticking: Arc<AtomicBool>) {
+    struct Ended(Arc<AtomicBool>);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Relaxed);
+        }
+    }
     let weak = engine.weak();
     drop(engine);
     std::thread::Builder::new()
         .name("wasmhook-epoch".into())
         .spawn(move || {
+            let _ended = Ended(ticking);
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(EPOCH_TICK);
                 match weak.upgrade() {

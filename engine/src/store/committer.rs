@@ -77,6 +77,12 @@ impl Committer {
         answer.await.map_err(|_| closed())?
     }
 
+    /// Waits until every operation submitted before this call is committed
+    /// (or has failed): the commit thread applies them in order.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        self.commit(|_| Ok(())).await
+    }
+
     pub fn stats(&self) -> &CommitStats {
         &self.stats
     }

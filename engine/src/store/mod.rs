@@ -86,6 +86,13 @@ impl Store {
         &self.path
     }
 
+    /// Whether the store can be read: a read transaction opens a table.
+    pub fn check_readable(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_read()?;
+        txn.open_table(META)?.get(meta::SCHEMA_VERSION_KEY)?;
+        Ok(())
+    }
+
     /// Records the schema version in a new file, refuses a file of another
     /// version, and creates every table so readers never miss one.
     fn check_schema(&self) -> Result<(), StoreError> {

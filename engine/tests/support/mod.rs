@@ -7,7 +7,8 @@ pub mod receiver;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -19,24 +20,68 @@ pub struct Engine {
     child: Child,
     pub url: String,
     pub data_dir: PathBuf,
+    /// Its standard error, line by line, when collected.
+    logs: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 /// `wasmhook serve` on `data_dir`, with extra arguments; waits until it
 /// listens.
 pub fn start(data_dir: &Path, args: &[&str]) -> Engine {
-    let mut child =
-        command(data_dir, args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn wasmhook");
+    start_with(data_dir, args, &[], false)
+}
+
+/// As [`start`], with extra environment variables, and standard error
+/// collected (see [`Engine::logs`]) when `collect_logs`.
+pub fn start_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)], collect_logs: bool) -> Engine {
+    let stderr = if collect_logs { Stdio::piped() } else { Stdio::inherit() };
+    let mut child = command(data_dir, args)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn");
+    let logs = child.stderr.take().map(|stderr| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let collected = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                collected.lock().unwrap().push(line);
+            }
+        });
+        logs
+    });
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
     let url =
         line.trim().strip_prefix("wasmhook listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Engine { child, url: url.to_owned(), data_dir: data_dir.to_owned() }
+    Engine { child, url: url.to_owned(), data_dir: data_dir.to_owned(), logs }
+}
+
+/// The `wasmhook` binary with `args`, in an environment of only `envs`:
+/// its output.
+pub fn wasmhook(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(args)
+        .env_clear()
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run wasmhook")
 }
 
 /// `wasmhook serve` expected to fail at start: its output.
 pub fn start_failing(data_dir: &Path, args: &[&str]) -> Output {
-    let mut child = command(data_dir, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    start_failing_with(data_dir, args, &[])
+}
+
+/// As [`start_failing`], with extra environment variables.
+pub fn start_failing_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut child = command(data_dir, args)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     for _ in 0..300 {
         if child.try_wait().expect("wait").is_some() {
             return child.wait_with_output().expect("output");
@@ -63,6 +108,25 @@ impl Engine {
     pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, then waits (up to 30 s) for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("wasmhook did not exit within 30 s of SIGTERM");
+    }
+
+    /// The lines of standard error so far (the engine must have been
+    /// started with [`start_with`] collecting them).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.as_ref().expect("logs are collected").lock().unwrap().clone()
     }
 }
 

@@ -1,0 +1,39 @@
+//! Readiness: whether this instance should be sent traffic. `/healthz` is
+//! the liveness probe.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+/// 200 `{"status": "ready", …}` when the engine is serving (not starting,
+/// not shutting down), a read transaction of the store succeeds and the
+/// plugin runtime enforces deadlines; 503 `{"status": "not-ready", …}` with
+/// what is wrong otherwise.
+#[utoipa::path(get, path = "/readyz", security(()), responses(
+    (status = 200, body = Object, example = json!({"status": "ready", "serving": true, "store": "ok", "runtime": "ok"})),
+    (status = 503, body = Object, example = json!({"status": "not-ready", "serving": false, "store": "ok", "runtime": "ok"}))))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let serving = state.ready.load(Ordering::Relaxed);
+    let store = {
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.check_readable()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        }
+    };
+    let runtime = if state.runtime.is_ready() { "ok" } else { "the epoch ticker has stopped" };
+    let ready = serving && store == "ok" && runtime == "ok";
+    let body = json!({
+        "status": if ready { "ready" } else { "not-ready" },
+        "serving": serving,
+        "store": store,
+        "runtime": runtime,
+    });
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}
