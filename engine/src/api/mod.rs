@@ -10,9 +10,11 @@ mod events;
 mod extract;
 mod health;
 mod hooks;
+mod logs;
 mod plugins;
 mod query;
 mod samples;
+mod status;
 mod tokens;
 mod transformers;
 
@@ -91,6 +93,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/plugins/{name}/test", post(dry_runs::serializer))
         .route("/v1/admin/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/admin/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/v1/admin/status", get(status::status))
+        .route("/v1/admin/logs/stats", get(logs::stats))
+        .route("/v1/admin/logs/cleanup", post(logs::cleanup))
         .fallback(|| async { ApiError::not_found("Resource") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed.")

@@ -1,8 +1,16 @@
 //! The `wasmhook` binary: the engine and the operator's CLI.
 
+mod client;
+mod hooks;
+mod logs;
 mod plugin_api;
 mod plugin_run;
+mod send;
 mod serve;
+mod status;
+mod table;
+mod test_endpoint;
+mod token;
 
 use std::process::ExitCode;
 
@@ -22,6 +30,21 @@ enum Command {
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The delivery queue and each hook's health.
+    Status(status::Args),
+    /// Delivery log statistics, recent errors, cleanup.
+    #[command(subcommand)]
+    Logs(logs::Command),
+    /// Send a signed test webhook to URL and show the answer.
+    TestEndpoint(test_endpoint::Args),
+    /// Post one event by hand.
+    Send(send::Args),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(token::Command),
+    /// Hooks.
+    #[command(subcommand)]
+    Hooks(hooks::Command),
 }
 
 #[derive(Subcommand)]
@@ -43,6 +66,12 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
         Command::Plugin(PluginCommand::Api(command)) => plugin_api::run(command),
+        Command::Status(args) => status::run(args),
+        Command::Logs(command) => logs::run(command),
+        Command::TestEndpoint(args) => test_endpoint::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Token(command) => token::run(command),
+        Command::Hooks(command) => hooks::run(command),
     };
     match result {
         Ok(code) => code,
