@@ -21,6 +21,11 @@ impl Time {
         Time(jiff::Timestamp::from_second(seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
     }
 
+    /// `days` whole days before now: the cutoff of "older than N days".
+    pub fn days_ago(days: u32) -> Time {
+        Time::from_second(jiff::Timestamp::now().as_second() - i64::from(days) * 86_400)
+    }
+
     pub fn as_second(self) -> i64 {
         self.0.as_second()
     }

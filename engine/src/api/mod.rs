@@ -10,11 +10,13 @@ mod events;
 mod extract;
 mod health;
 mod hooks;
+mod logs;
 mod openapi;
 mod plugins;
 mod query;
 mod ready;
 mod samples;
+mod status;
 mod tokens;
 mod transformers;
 
@@ -96,6 +98,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dry_runs::serializer))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(status::status))
+        .routes(routes!(logs::stats))
+        .routes(routes!(logs::cleanup))
 }
 
 /// The OpenAPI document of every route, as `/openapi.json` serves it.

@@ -13,6 +13,7 @@ pub mod delivery;
 mod error;
 mod hooks;
 mod plugins;
+mod status;
 pub mod tables;
 mod tokens;
 
@@ -24,6 +25,7 @@ pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
 pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
 pub use plugins::{PluginLimits, PluginVersion};
+pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};
 pub use tokens::{Role, TokenRecord};
 
 use tables::{META, SCHEMA_VERSION, meta};

@@ -11,7 +11,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
+use sha2::Sha256;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -106,4 +110,17 @@ async fn handle(
     let (status, delay) = (shared.script)(&path, n);
     tokio::time::sleep(delay).await;
     (status, "{\"ok\": true}")
+}
+
+/// The Standard Webhooks check a receiver would write, independently of the
+/// engine's code.
+pub fn verify(secret: &str, request: &Received) {
+    let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    let signed = format!("{}.{}.{}", request.header("webhook-id"), request.header("webhook-timestamp"), request.body);
+    mac.update(signed.as_bytes());
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    assert_eq!(request.header("webhook-signature"), expected, "signature of {request:?}");
+    let timestamp: i64 = request.header("webhook-timestamp").parse().unwrap();
+    assert!((jiff::Timestamp::now().as_second() - timestamp).abs() < 60);
 }

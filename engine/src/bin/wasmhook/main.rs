@@ -1,9 +1,17 @@
 //! The `wasmhook` binary: the engine and the operator's CLI.
 
+mod client;
+mod hooks;
+mod logs;
 mod plugin_api;
 mod plugin_run;
+mod send;
 mod serve;
 mod settings;
+mod status;
+mod table;
+mod test_endpoint;
+mod token;
 
 use std::process::ExitCode;
 
@@ -27,6 +35,21 @@ enum Command {
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The delivery queue and each hook's health.
+    Status(status::Args),
+    /// Delivery log statistics, recent errors, cleanup.
+    #[command(subcommand)]
+    Logs(logs::Command),
+    /// Send a signed test webhook to URL and show the answer.
+    TestEndpoint(test_endpoint::Args),
+    /// Post one event by hand.
+    Send(send::Args),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(token::Command),
+    /// Hooks.
+    #[command(subcommand)]
+    Hooks(hooks::Command),
 }
 
 #[derive(Subcommand)]
@@ -53,15 +76,15 @@ fn main() -> ExitCode {
             init_tracing(config.log_format);
             serve::run(config)
         }),
-        command => {
-            init_tracing(LogFormat::Human);
-            match command {
-                Command::Serve(_) => unreachable!("handled above"),
-                Command::Config(ConfigCommand::Show(args)) => settings::show(args),
-                Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
-                Command::Plugin(PluginCommand::Api(command)) => plugin_api::run(command),
-            }
-        }
+        Command::Config(ConfigCommand::Show(args)) => human(|| settings::show(args)),
+        Command::Plugin(PluginCommand::Run(args)) => human(|| plugin_run::run(args)),
+        Command::Plugin(PluginCommand::Api(command)) => human(|| plugin_api::run(command)),
+        Command::Status(args) => human(|| status::run(args)),
+        Command::Logs(command) => human(|| logs::run(command)),
+        Command::TestEndpoint(args) => human(|| test_endpoint::run(args)),
+        Command::Send(args) => human(|| send::run(args)),
+        Command::Token(command) => human(|| token::run(command)),
+        Command::Hooks(command) => human(|| hooks::run(command)),
     };
     match result {
         Ok(code) => code,
@@ -82,4 +105,10 @@ fn init_tracing(format: LogFormat) {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+}
+
+/// Runs a command that is not the engine itself, with human-readable logs.
+fn human<T>(command: impl FnOnce() -> T) -> T {
+    init_tracing(LogFormat::Human);
+    command()
 }

@@ -5,22 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use anyhow::Context;
+use serde_json::json;
 
-/// Where the engine is and who is calling.
-#[derive(clap::Args)]
-pub struct Remote {
-    /// The engine's base URL.
-    #[arg(long, env = "WASMHOOK_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// A superadmin token.
-    #[arg(long, env = "WASMHOOK_TOKEN", hide_env_values = true)]
-    token: String,
-    /// Print the API's JSON answer.
-    #[arg(long)]
-    json: bool,
-}
+use crate::client::{Payload, Remote, block_on, read_json, text};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -72,8 +60,7 @@ pub enum Command {
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(execute(command))
+    block_on(execute(command))
 }
 
 async fn execute(command: Command) -> anyhow::Result<ExitCode> {
@@ -143,9 +130,7 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Test { name, event, data, academy, version, remote } => {
             let mut input = json!({"event": event, "academy": academy});
             if let Some(path) = data {
-                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                input["data"] =
-                    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+                input["data"] = read_json(&path)?;
             }
             let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
             let body = remote
@@ -174,51 +159,4 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(if body["outcome"]["decision"] == "error" { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
     }
-}
-
-enum Payload {
-    None,
-    Json(Value),
-    Wasm(Vec<u8>),
-}
-
-impl Remote {
-    /// One API call; a non-2xx answer becomes an error carrying its detail.
-    async fn send(&self, method: reqwest::Method, path: &str, payload: Payload) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.url.trim_end_matches('/'));
-        let request =
-            reqwest::Client::new().request(method, &url).header("Authorization", format!("Token {}", self.token));
-        let request = match payload {
-            Payload::None => request,
-            Payload::Json(value) => request.json(&value),
-            Payload::Wasm(bytes) => request.header("content-type", "application/wasm").body(bytes),
-        };
-        let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
-        let status = response.status();
-        let raw = response.text().await.with_context(|| format!("cannot read the answer of {url}"))?;
-        let body: Value =
-            if raw.is_empty() { Value::Null } else { serde_json::from_str(&raw).unwrap_or(Value::String(raw)) };
-        if !status.is_success() {
-            match body["detail"].as_str() {
-                Some(detail) => bail!("{detail} ({} {})", status.as_u16(), text(&body["slug"])),
-                None => bail!("{url} answered {status}"),
-            }
-        }
-        Ok(body)
-    }
-
-    /// The JSON with `--json`, else the human form.
-    fn print(&self, body: &Value, human: impl FnOnce() -> String) -> anyhow::Result<ExitCode> {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(body)?);
-        } else {
-            println!("{}", human());
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
-/// A JSON string without its quotes (anything else as JSON).
-fn text(value: &Value) -> String {
-    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
 }
