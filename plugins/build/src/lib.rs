@@ -61,6 +61,12 @@ pub fn rerun_if_sources_change() {
     }
 }
 
+/// The workspace of the package whose build script runs: read when the
+/// script runs, not baked in when this crate compiles, so a shared target
+/// directory (several checkouts) never points a build at another checkout.
+/// The packages that build plugins (`engine`, `tests`) sit one level below
+/// the workspace root.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("called from a build script");
+    Path::new(&manifest).join("..").canonicalize().expect("workspace root")
 }
