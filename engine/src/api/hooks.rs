@@ -47,19 +47,21 @@ pub struct HookView {
     transformer: Option<AttachedTransformer>,
 }
 
-impl From<Hook> for HookView {
-    fn from(hook: Hook) -> Self {
-        HookView {
+impl HookView {
+    /// `hook` with its delivery stats, read from the store.
+    fn of(state: &AppState, hook: Hook) -> Result<Self, ApiError> {
+        let stats = state.store.hook_stats(&hook)?;
+        Ok(HookView {
             id: hook.id,
             settings: hook.settings,
             created_at: hook.created_at,
             updated_at: hook.updated_at,
-            total_calls: hook.stats.total_calls,
-            last_call_at: hook.stats.last_call_at,
-            last_response_code: hook.stats.last_response_code,
+            total_calls: stats.total_calls,
+            last_call_at: stats.last_call_at,
+            last_response_code: stats.last_response_code,
             academy: hook.academy,
             transformer: hook.transformer,
-        }
+        })
     }
 }
 
@@ -236,8 +238,8 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Page<HookView>>, ApiError> {
     let catalog = state.catalog();
-    let hooks: Vec<HookView> =
-        state.store.hooks(&scope)?.into_iter().filter(|h| filters.matches(h, &catalog)).map(HookView::from).collect();
+    let hooks = state.store.hooks(&scope)?.into_iter().filter(|h| filters.matches(h, &catalog));
+    let hooks = hooks.map(|hook| HookView::of(&state, hook)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(filters.pagination.page(hooks, &uri, &headers)?))
 }
 
@@ -275,14 +277,14 @@ pub async fn subscribe(
     let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() })?;
     tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");
     let secret = hook.secret.clone();
-    Ok((StatusCode::CREATED, Json(Created { hook: hook.into(), secret })))
+    Ok((StatusCode::CREATED, Json(Created { hook: HookView::of(&state, hook)?, secret })))
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}`.
 #[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}", operation_id = "get_hook", params(("id" = u64, Path)),
     responses((status = 200, body = HookView)))]
-pub async fn get(ScopedHook(hook): ScopedHook) -> Json<HookView> {
-    Json(hook.into())
+pub async fn get(State(state): State<AppState>, ScopedHook(hook): ScopedHook) -> Result<Json<HookView>, ApiError> {
+    Ok(Json(HookView::of(&state, hook)?))
 }
 
 /// `PUT /v1/notify/hook/subscribe/{id}`: changes the given fields.
@@ -299,7 +301,7 @@ pub async fn update(
     }
     let changes = input.validate(&state.catalog())?;
     let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
-    Ok(Json(hook.into()))
+    Ok(Json(HookView::of(&state, hook)?))
 }
 
 /// `DELETE /v1/notify/hook/subscribe/{id}`.

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::extract::Superadmin;
 use super::{ApiError, AppState};
-use crate::store::{Hook, RecentOutcomes, Scope};
+use crate::store::{Hook, HookStats, RecentOutcomes, Scope};
 use crate::time::{Time, now_ms};
 
 /// How many of a hook's latest attempts its health is judged on.
@@ -102,7 +102,7 @@ struct HookHealth {
 }
 
 impl HookHealth {
-    fn new(hook: Hook, recent: RecentOutcomes) -> Self {
+    fn new(hook: Hook, stats: HookStats, recent: RecentOutcomes) -> Self {
         let success_rate = success_rate(recent.successes.into(), recent.attempts.into());
         HookHealth {
             id: hook.id,
@@ -114,10 +114,10 @@ impl HookHealth {
             success_rate,
             recent_attempts: recent.attempts,
             recent_successes: recent.successes,
-            total_calls: hook.stats.total_calls,
-            consecutive_failures: hook.stats.consecutive_failures,
-            last_call_at: hook.stats.last_call_at,
-            last_response_code: hook.stats.last_response_code,
+            total_calls: stats.total_calls,
+            consecutive_failures: stats.consecutive_failures,
+            last_call_at: stats.last_call_at,
+            last_response_code: stats.last_response_code,
         }
     }
 }
@@ -129,7 +129,10 @@ impl HookHealth {
 pub async fn status(State(state): State<AppState>, _: Superadmin) -> Result<Json<Status>, ApiError> {
     let queue = state.store.queue_summary()?;
     let hooks = state.store.recent_outcomes(&Scope::All, WINDOW)?;
-    let results: Vec<HookHealth> = hooks.into_iter().map(|(hook, recent)| HookHealth::new(hook, recent)).collect();
+    let results = hooks
+        .into_iter()
+        .map(|(hook, recent)| Ok(HookHealth::new(hook.clone(), state.store.hook_stats(&hook)?, recent)))
+        .collect::<Result<Vec<HookHealth>, ApiError>>()?;
     let mut counts = Counts { total: results.len(), ..Counts::default() };
     for hook in &results {
         counts.active += usize::from(hook.is_active);

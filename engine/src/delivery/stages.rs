@@ -1,18 +1,19 @@
 //! The stages of one delivery attempt, each a function with its own input
 //! and output types.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Dispatcher;
 use super::signing::sign;
 use crate::runtime::Request;
-use crate::store::delivery::{Attempt, AttemptOutcome, HookEffect, Job, NextStep, record_attempt};
-use crate::store::{Hook, Scope};
+use crate::store::Hook;
+use crate::store::delivery::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, record_attempt};
 use crate::time::Time;
 
 /// The request for one attempt, before it is signed.
 struct Prepared {
-    hook: Hook,
+    hook: Arc<Hook>,
     request: Request,
     timeout: Duration,
 }
@@ -35,7 +36,7 @@ enum NotSent {
     /// unusable secret): finish the job.
     Cancelled(String),
     /// The hook's transformer failed: a failed attempt, retried.
-    Failed(Box<Hook>, String),
+    Failed(Arc<Hook>, String),
 }
 
 pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
@@ -48,7 +49,7 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
         Ok(prepared) => {
             let headers = sign_headers(&job, &prepared);
             let sent = send(dispatcher, &prepared, &headers).await;
-            record(dispatcher, &job, scheduled_at, prepared.hook, headers, prepared.request.body, sent).await
+            record(dispatcher, &job, scheduled_at, &prepared.hook, headers, prepared.request.body, sent).await
         }
         Err(NotSent::HookGone) => dispatcher.committer.commit(move |txn| drop_job(txn, &job)).await,
         Err(NotSent::Cancelled(why)) => cancel(dispatcher, job, scheduled_at, why).await,
@@ -62,7 +63,7 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
                 duration: Duration::ZERO,
             };
             let payload = job.payload.clone();
-            record(dispatcher, &job, scheduled_at, *hook, Vec::new(), payload, sent).await
+            record(dispatcher, &job, scheduled_at, &hook, Vec::new(), payload, sent).await
         }
     };
     if let Err(error) = result {
@@ -73,13 +74,8 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
 
 /// Loads the hook and builds its request.
 fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
-    let hook = match dispatcher.store.hook(&Scope::All, job.hook_id) {
-        Ok(Some(hook)) => hook,
-        Ok(None) => return Err(NotSent::HookGone),
-        Err(error) => {
-            tracing::error!(%error, hook_id = job.hook_id, "cannot load a hook");
-            return Err(NotSent::HookGone);
-        }
+    let Some(hook) = dispatcher.store.hook_index().get(job.hook_id).cloned() else {
+        return Err(NotSent::HookGone);
     };
     if !hook.settings.is_active {
         return Err(NotSent::Cancelled("the hook is inactive".into()));
@@ -96,7 +92,7 @@ async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -
     let Some(attached) = &prepared.hook.transformer else { return Ok(prepared) };
     let plugin = match dispatcher.transformer(&attached.sha256) {
         Ok(plugin) => plugin,
-        Err(error) => return Err(NotSent::Failed(Box::new(prepared.hook), format!("transformer: {error}"))),
+        Err(error) => return Err(NotSent::Failed(prepared.hook, format!("transformer: {error}"))),
     };
     let runtime = dispatcher.runtime.clone();
     let (academy, event, request) = (prepared.hook.academy.clone(), job.event.clone(), prepared.request.clone());
@@ -107,14 +103,14 @@ async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -
             if !matches!(url::Url::parse(&request.url).map(|u| u.scheme().to_owned()).as_deref(), Ok("http" | "https"))
             {
                 let error = format!("transformer: {:?} is not an http or https URL", request.url);
-                return Err(NotSent::Failed(Box::new(prepared.hook), error));
+                return Err(NotSent::Failed(prepared.hook, error));
             }
             prepared.request = request;
             Ok(prepared)
         }
         Ok(Ok(None)) => Err(NotSent::Cancelled("the hook's transformer cancelled the delivery".into())),
-        Ok(Err(error)) => Err(NotSent::Failed(Box::new(prepared.hook), format!("transformer: {error}"))),
-        Err(error) => Err(NotSent::Failed(Box::new(prepared.hook), format!("transformer did not finish: {error}"))),
+        Ok(Err(error)) => Err(NotSent::Failed(prepared.hook, format!("transformer: {error}"))),
+        Err(error) => Err(NotSent::Failed(prepared.hook, format!("transformer did not finish: {error}"))),
     }
 }
 
@@ -197,36 +193,30 @@ async fn record(
     dispatcher: &Dispatcher,
     job: &Job,
     scheduled_at: Time,
-    hook: Hook,
+    hook: &Hook,
     headers: Vec<(String, String)>,
     payload: String,
     sent: Sent,
 ) -> Result<(), crate::store::StoreError> {
     let succeeded = sent.status.is_some_and(|s| (200..300).contains(&s));
     let attempt_number = job.attempts + 1;
-    let gone = sent.status == Some(410);
-    let worn_out = !succeeded
-        && hook.settings.auto_disable_after_failures.is_some_and(|limit| hook.stats.consecutive_failures + 1 >= limit);
-    let effect = if gone || worn_out { HookEffect::Deactivate } else { HookEffect::None };
-    let next = match (succeeded, effect) {
-        (false, HookEffect::None) => dispatcher
+    // A failure that deactivates the hook is not retried; the store
+    // decides that, from the stats as they are when it commits.
+    let deactivation =
+        Deactivation { gone: sent.status == Some(410), after_failures: hook.settings.auto_disable_after_failures };
+    let next = match succeeded {
+        false => dispatcher
             .config
             .retry
             .next_delay(attempt_number, hook.settings.max_retries, sent.retry_after)
             .map_or(NextStep::Finish, |delay| NextStep::Retry {
                 due_ms: crate::time::now_ms() + delay.as_millis() as u64,
             }),
-        _ => NextStep::Finish,
+        true => NextStep::Finish,
     };
     let next_attempt_at = match next {
         NextStep::Retry { due_ms } => Some(Time::from_second((due_ms / 1000) as i64)),
         NextStep::Finish => None,
-    };
-    let error = match (&sent.error, gone, worn_out) {
-        (Some(error), _, _) => Some(error.clone()),
-        (None, true, _) => Some("the receiver answered 410 Gone: the hook is now inactive".into()),
-        (None, _, true) => Some("too many consecutive failures: the hook is now inactive".into()),
-        _ => None,
     };
     tracing::info!(
         delivery_id = job.id,
@@ -253,12 +243,16 @@ async fn record(
         response_status: sent.status,
         response_body: sent.body,
         duration_ms: sent.duration.as_millis() as u64,
-        error,
+        error: sent.error,
         outcome: if succeeded { AttemptOutcome::Succeeded } else { AttemptOutcome::Failed },
         next_attempt_at,
     };
     let job = job.clone();
-    dispatcher.committer.commit(move |txn| record_attempt(txn, &job, attempt, next, effect)).await
+    let effect = dispatcher.committer.commit(move |txn| record_attempt(txn, &job, attempt, next, deactivation)).await?;
+    if effect == HookEffect::Deactivate {
+        dispatcher.store.reload_hooks()?;
+    }
+    Ok(())
 }
 
 /// Ends a job that cannot be sent, with a recorded (cancelled) attempt.
@@ -287,7 +281,9 @@ async fn cancel(
         outcome: AttemptOutcome::Cancelled,
         next_attempt_at: None,
     };
-    dispatcher.committer.commit(move |txn| record_attempt(txn, &job, attempt, NextStep::Finish, HookEffect::None)).await
+    let never = Deactivation { gone: false, after_failures: None };
+    dispatcher.committer.commit(move |txn| record_attempt(txn, &job, attempt, NextStep::Finish, never)).await?;
+    Ok(())
 }
 
 fn drop_job(txn: &redb::WriteTransaction, job: &Job) -> Result<(), crate::store::StoreError> {

@@ -18,7 +18,7 @@ use crate::runtime::{self, Decision, Runtime};
 use crate::store::delivery::{
     EventOutcome, EventRecord, HookErrorRecord, Job, find_event, insert_event, insert_hook_error,
 };
-use crate::store::{Committer, Hook, Scope, Store, StoreError};
+use crate::store::{Committer, HookIndex, Store, StoreError};
 use crate::time::Time;
 pub use session::Item;
 
@@ -114,8 +114,8 @@ impl Ingest {
         }
         let this = self.clone();
         let run_plugins = move || {
-            // One read of the hooks serves the whole batch.
-            let hooks = this.store.hooks(&Scope::All)?;
+            // One snapshot of the hooks serves the whole batch.
+            let hooks = this.store.hook_index();
             Ok::<Vec<Staged>, StoreError>(
                 events
                     .into_iter()
@@ -179,7 +179,7 @@ impl Ingest {
 
     /// Runs the plugins for one event and its follow-ups (CPU work, on a
     /// blocking thread).
-    fn prepare(&self, hooks: &[Hook], event: NewEvent) -> Prepared {
+    fn prepare(&self, hooks: &HookIndex, event: NewEvent) -> Prepared {
         let mut prepared = Prepared { client_id: event.item.id.is_some(), ..Prepared::default() };
         // UUIDv7 ids sort by time, so the events table grows at its end
         // rather than dirtying a random page per event in each commit.
@@ -194,7 +194,7 @@ impl Ingest {
     fn prepare_one(
         &self,
         prepared: &mut Prepared,
-        hooks: &[Hook],
+        hooks: &HookIndex,
         id: String,
         def: Arc<EventDef>,
         academy: String,
@@ -313,11 +313,12 @@ impl Ingest {
 
 /// One job per active hook of the event for `academy`, and per active
 /// superadmin hook of the event.
-fn fan_out(hooks: &[Hook], def: &EventDef, event_id: &str, academy: &str, payload: &str) -> Vec<Job> {
+fn fan_out(hooks: &HookIndex, def: &EventDef, event_id: &str, academy: &str, payload: &str) -> Vec<Job> {
     let now_ms = crate::time::now_ms();
     hooks
+        .for_event(&def.name)
         .iter()
-        .filter(|hook| hook.settings.is_active && hook.settings.event == def.name)
+        .filter(|hook| hook.settings.is_active)
         .filter(|hook| hook.academy.as_deref().is_none_or(|own| own == academy))
         .map(|hook| Job {
             id: 0,

@@ -6,8 +6,8 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOKS, JOBS, meta};
-use super::{Hook, Scope, Store, StoreError, next_id};
+use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, JOBS, meta};
+use super::{Hook, HookStats, Scope, Store, StoreError, next_id};
 use crate::time::Time;
 
 /// An ingested event and what came of it; also the idempotency record.
@@ -118,6 +118,15 @@ pub enum HookEffect {
     Deactivate,
 }
 
+/// When a failed attempt deactivates its hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deactivation {
+    /// The receiver answered `410 Gone`.
+    pub gone: bool,
+    /// The hook's `auto_disable_after_failures`.
+    pub after_failures: Option<u32>,
+}
+
 impl Store {
     /// The event ingested with id `id`.
     pub fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
@@ -206,47 +215,57 @@ pub fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorRecord) -> 
     Ok(())
 }
 
-/// Records an attempt and its consequences, all at once: the attempt, the
-/// job's removal or rescheduling, the hook's stats (and deactivation), the
-/// hook's sample on success, a hook error on failure.
+/// Records an attempt and its consequences, all at once: the hook's stats,
+/// its deactivation (`410 Gone`, or too many consecutive failures: then no
+/// retry), the attempt, the job's removal or rescheduling, the hook's
+/// sample on success, a hook error on failure. Returns whether the hook was
+/// deactivated: the caller reloads the hook index once this is committed.
 pub fn record_attempt(
     txn: &WriteTransaction,
     job: &Job,
     mut attempt: Attempt,
-    next: NextStep,
-    effect: HookEffect,
-) -> Result<(), StoreError> {
-    attempt.id = next_id(txn, meta::NEXT_ATTEMPT_ID)?;
+    mut next: NextStep,
+    deactivation: Deactivation,
+) -> Result<HookEffect, StoreError> {
     let mut jobs = txn.open_table(JOBS)?;
     jobs.remove((job.due_ms, job.id))?;
+    let mut hooks = txn.open_table(HOOKS)?;
+    if hooks.get(job.hook_id)?.is_none() {
+        return Ok(HookEffect::None); // deleted meanwhile: nothing to record
+    }
+    let effect = update_stats(txn, job.hook_id, &attempt, deactivation)?;
+    if effect == HookEffect::Deactivate {
+        next = NextStep::Finish;
+        attempt.next_attempt_at = None;
+        attempt.error.get_or_insert_with(|| {
+            if deactivation.gone {
+                "the receiver answered 410 Gone: the hook is now inactive".into()
+            } else {
+                "too many consecutive failures: the hook is now inactive".into()
+            }
+        });
+    }
     if let NextStep::Retry { due_ms } = next {
         let retried = Job { due_ms, attempts: job.attempts + 1, ..job.clone() };
         jobs.insert((due_ms, job.id), encode(&retried).as_slice())?;
     }
+    attempt.id = next_id(txn, meta::NEXT_ATTEMPT_ID)?;
     txn.open_table(ATTEMPTS)?.insert((job.hook_id, attempt.id), encode(&attempt).as_slice())?;
 
-    let mut hooks = txn.open_table(HOOKS)?;
-    let hook = hooks.get(job.hook_id)?.map(|bytes| decode::<Hook>("hook", bytes.value())).transpose()?;
-    let Some(mut hook) = hook else { return Ok(()) }; // deleted meanwhile
-    if attempt.outcome != AttemptOutcome::Cancelled {
-        let stats = &mut hook.stats;
-        stats.total_calls += 1;
-        stats.last_call_at = Some(attempt.sent_at);
-        stats.last_response_code = attempt.response_status;
-        if attempt.outcome == AttemptOutcome::Succeeded {
-            stats.successes += 1;
-            stats.consecutive_failures = 0;
-        } else {
-            stats.consecutive_failures += 1;
-        }
-    }
+    // The hook record itself is read only when it changes or a hook error
+    // needs its academy: recording a success does not decode it.
+    let hook = |hooks: &redb::Table<u64, &[u8]>| -> Result<Hook, StoreError> {
+        let bytes = hooks.get(job.hook_id)?.ok_or_else(|| StoreError::Storage("the hook vanished".into()))?;
+        decode("hook", bytes.value())
+    };
     if effect == HookEffect::Deactivate {
-        hook.settings.is_active = false;
+        let mut changed = hook(&hooks)?;
+        changed.settings.is_active = false;
+        hooks.insert(changed.id, encode(&changed).as_slice())?;
     }
-    hooks.insert(hook.id, encode(&hook).as_slice())?;
     match attempt.outcome {
         AttemptOutcome::Succeeded => {
-            txn.open_table(HOOK_SAMPLES)?.insert(hook.id, attempt.payload.as_bytes())?;
+            txn.open_table(HOOK_SAMPLES)?.insert(job.hook_id, attempt.payload.as_bytes())?;
         }
         AttemptOutcome::Failed => {
             let message = match (&attempt.error, attempt.response_status) {
@@ -260,15 +279,45 @@ pub fn record_attempt(
                 message,
                 event: job.event.clone(),
                 event_id: Some(job.event_id.clone()),
-                hook_id: Some(hook.id),
-                academy: hook.academy.clone(),
+                hook_id: Some(job.hook_id),
+                academy: hook(&hooks)?.academy,
             };
             drop(hooks);
             insert_hook_error(txn, error)?;
         }
         AttemptOutcome::Cancelled => {}
     }
-    Ok(())
+    Ok(effect)
+}
+
+/// Counts `attempt` in its hook's stats; whether the hook is to be
+/// deactivated.
+fn update_stats(
+    txn: &WriteTransaction,
+    hook_id: u64,
+    attempt: &Attempt,
+    deactivation: Deactivation,
+) -> Result<HookEffect, StoreError> {
+    if attempt.outcome == AttemptOutcome::Cancelled {
+        return Ok(HookEffect::None);
+    }
+    let mut table = txn.open_table(HOOK_STATS)?;
+    let mut stats: HookStats =
+        table.get(hook_id)?.map(|bytes| decode("hook stats", bytes.value())).transpose()?.unwrap_or_default();
+    stats.total_calls += 1;
+    stats.last_call_at = Some(attempt.sent_at);
+    stats.last_response_code = attempt.response_status;
+    let effect = if attempt.outcome == AttemptOutcome::Succeeded {
+        stats.successes += 1;
+        stats.consecutive_failures = 0;
+        HookEffect::None
+    } else {
+        stats.consecutive_failures += 1;
+        let worn_out = deactivation.after_failures.is_some_and(|limit| stats.consecutive_failures >= limit);
+        if deactivation.gone || worn_out { HookEffect::Deactivate } else { HookEffect::None }
+    };
+    table.insert(hook_id, encode(&stats).as_slice())?;
+    Ok(effect)
 }
 
 /// What one pruning pass removed.

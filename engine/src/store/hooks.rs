@@ -1,13 +1,14 @@
 //! Hooks: an academy's subscription of one endpoint to one event.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::tables::{HOOK_SAMPLES, HOOKS, PLUGIN_BLOBS, meta};
-use super::{Scope, Store, StoreError, next_id};
+use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, PLUGIN_BLOBS, meta};
+use super::{HookIndex, Scope, Store, StoreError, next_id};
 use crate::runtime::Request;
 use crate::time::Time;
 
@@ -34,7 +35,6 @@ pub struct Hook {
     pub secret: String,
     pub created_at: Time,
     pub updated_at: Time,
-    pub stats: HookStats,
     /// The integrator's hook transformer, if one is attached.
     #[serde(default)]
     pub transformer: Option<AttachedTransformer>,
@@ -85,7 +85,8 @@ pub struct AttachedTransformer {
     pub uploaded_at: Time,
 }
 
-/// What deliveries have done so far.
+/// What deliveries have done so far (kept apart from the hook, see
+/// `tables::HOOK_STATS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookStats {
     pub total_calls: u64,
@@ -152,28 +153,43 @@ impl Store {
             secret: new.secret,
             created_at: now,
             updated_at: now,
-            stats: HookStats::default(),
             transformer: None,
         };
         txn.open_table(HOOKS)?.insert(hook.id, encode(&hook).as_slice())?;
         txn.commit()?;
+        self.reload_hooks()?;
         Ok(hook)
+    }
+
+    /// Every hook, from memory.
+    pub fn hook_index(&self) -> Arc<HookIndex> {
+        self.hooks.get()
+    }
+
+    /// Rebuilds the in-memory index of hooks from the store: after a commit
+    /// that changed hooks outside this module (a delivery that deactivated
+    /// its hook).
+    pub fn reload_hooks(&self) -> Result<(), StoreError> {
+        self.hooks.rebuild(&self.db)
     }
 
     /// Every hook visible in `scope`, by id.
     pub fn hooks(&self, scope: &Scope) -> Result<Vec<Hook>, StoreError> {
-        let mut hooks: Vec<Hook> = self.scan(HOOKS, "hook")?;
-        hooks.retain(|hook| scope.sees(hook.academy.as_deref()));
-        Ok(hooks)
+        Ok(self.hook_index().visible(scope).map(|hook| (**hook).clone()).collect())
     }
 
     /// Hook `id`, if it exists and is visible in `scope`.
     pub fn hook(&self, scope: &Scope, id: u64) -> Result<Option<Hook>, StoreError> {
+        let index = self.hook_index();
+        Ok(index.get(id).filter(|hook| scope.sees(hook.academy.as_deref())).map(|hook| (**hook).clone()))
+    }
+
+    /// What the deliveries to `hook` did so far.
+    pub fn hook_stats(&self, hook: &Hook) -> Result<HookStats, StoreError> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(HOOKS)?;
-        let Some(bytes) = table.get(id)? else { return Ok(None) };
-        let hook: Hook = decode("hook", bytes.value())?;
-        Ok(scope.sees(hook.academy.as_deref()).then_some(hook))
+        let table = txn.open_table(HOOK_STATS)?;
+        let stats = table.get(hook.id)?.map(|bytes| decode("hook stats", bytes.value())).transpose()?;
+        Ok(stats.unwrap_or_default())
     }
 
     /// Applies `changes` to hook `id` if it is visible in `scope`.
@@ -195,6 +211,7 @@ impl Store {
             }
         };
         txn.commit()?;
+        self.reload_hooks()?;
         Ok(updated)
     }
 
@@ -218,13 +235,16 @@ impl Store {
                 }
             }
             let mut samples = txn.open_table(HOOK_SAMPLES)?;
+            let mut stats = txn.open_table(HOOK_STATS)?;
             for id in &doomed {
                 hooks.remove(id)?;
                 samples.remove(id)?;
+                stats.remove(id)?;
             }
             doomed.len()
         };
         txn.commit()?;
+        self.reload_hooks()?;
         Ok(deleted)
     }
 
@@ -265,6 +285,7 @@ impl Store {
             }
         };
         txn.commit()?;
+        self.reload_hooks()?;
         Ok(updated)
     }
 

@@ -11,6 +11,7 @@ mod codec;
 mod committer;
 pub mod delivery;
 mod error;
+mod hook_index;
 mod hooks;
 mod plugins;
 mod status;
@@ -23,6 +24,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
+pub use hook_index::HookIndex;
 pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
 pub use plugins::{PluginLimits, PluginVersion};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};
@@ -57,6 +59,8 @@ pub struct Store {
     /// Tokens already checked, by hash: every API request authenticates, and
     /// a read transaction each time showed in the profile.
     tokens: tokens::TokenCache,
+    /// Every hook, in memory (see `hook_index.rs`).
+    hooks: hook_index::HookCache,
 }
 
 impl Store {
@@ -78,8 +82,9 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
             other => open_error(other.to_string()),
         })?;
-        let store = Store { db, path, tokens: tokens::TokenCache::default() };
+        let store = Store { db, path, tokens: tokens::TokenCache::default(), hooks: Default::default() };
         store.check_schema()?;
+        store.reload_hooks()?;
         Ok(store)
     }
 
@@ -116,6 +121,7 @@ impl Store {
                 }
             }
             txn.open_table(tables::HOOKS)?;
+            txn.open_table(tables::HOOK_STATS)?;
             txn.open_table(tables::HOOK_SAMPLES)?;
             txn.open_table(tables::TOKENS)?;
             txn.open_table(tables::CATALOG)?;
@@ -170,7 +176,8 @@ mod tests {
         drop(store);
         let error = Store::open(dir.path()).err().unwrap();
         assert!(matches!(error, StoreError::SchemaVersion { found: 99, expected: SCHEMA_VERSION, .. }), "{error}");
-        assert!(error.to_string().ends_with("has store schema version 99, this wasmhook reads version 1"), "{error}");
+        let expected = format!("has store schema version 99, this wasmhook reads version {SCHEMA_VERSION}");
+        assert!(error.to_string().ends_with(&expected), "{error}");
     }
 
     #[test]

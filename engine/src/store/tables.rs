@@ -7,7 +7,7 @@
 use redb::TableDefinition;
 
 /// Version of this layout, stored under [`meta::SCHEMA_VERSION_KEY`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Small named values: the schema version and id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -23,6 +23,11 @@ pub mod meta {
 
 /// Hook id → `Hook`.
 pub const HOOKS: TableDefinition<u64, &[u8]> = TableDefinition::new("hooks");
+
+/// Hook id → `HookStats`: what its deliveries did. Apart from the hook, so
+/// that recording an attempt does not rewrite the hook (nor invalidate the
+/// in-memory index of hooks).
+pub const HOOK_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_stats");
 
 /// Hook id → the last payload delivered to it (the hook's sample).
 pub const HOOK_SAMPLES: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_samples");

@@ -1,0 +1,72 @@
+//! Every hook, in memory. Ingestion fans each event out to its event's
+//! hooks and each delivery attempt needs its hook: reading and decoding
+//! them from the store every time showed in the profile, and would grow
+//! with the number of hooks. The index is rebuilt from the store after
+//! every committed change to a hook, so it trails the store only between
+//! a commit and the rebuild that follows it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::codec::decode;
+use super::tables::HOOKS;
+use super::{Hook, Scope, StoreError};
+
+/// A snapshot of every hook.
+#[derive(Debug, Default)]
+pub struct HookIndex {
+    by_id: BTreeMap<u64, Arc<Hook>>,
+    by_event: HashMap<String, Vec<Arc<Hook>>>,
+}
+
+impl HookIndex {
+    fn load(db: &redb::Database) -> Result<HookIndex, StoreError> {
+        let txn = db.begin_read()?;
+        let mut index = HookIndex::default();
+        for entry in txn.open_table(HOOKS)?.iter()? {
+            let hook: Arc<Hook> = Arc::new(decode("hook", entry?.1.value())?);
+            index.by_event.entry(hook.settings.event.clone()).or_default().push(hook.clone());
+            index.by_id.insert(hook.id, hook);
+        }
+        Ok(index)
+    }
+
+    /// Hook `id`, whoever owns it.
+    pub fn get(&self, id: u64) -> Option<&Arc<Hook>> {
+        self.by_id.get(&id)
+    }
+
+    /// The hooks subscribed to `event`, active or not, by id.
+    pub fn for_event(&self, event: &str) -> &[Arc<Hook>] {
+        self.by_event.get(event).map_or(&[], Vec::as_slice)
+    }
+
+    /// The hooks visible in `scope`, by id.
+    pub fn visible<'a>(&'a self, scope: &'a Scope) -> impl Iterator<Item = &'a Arc<Hook>> {
+        self.by_id.values().filter(|hook| scope.sees(hook.academy.as_deref()))
+    }
+}
+
+/// The current snapshot, and the lock that orders rebuilds: a rebuild
+/// reads the store after taking it, so the last one reflects every commit
+/// made before it started.
+#[derive(Default)]
+pub(super) struct HookCache {
+    current: RwLock<Arc<HookIndex>>,
+    rebuilding: Mutex<()>,
+}
+
+impl HookCache {
+    pub(super) fn get(&self) -> Arc<HookIndex> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(super) fn rebuild(&self, db: &redb::Database) -> Result<(), StoreError> {
+        let _one_at_a_time = self.rebuilding.lock().unwrap_or_else(|e| e.into_inner());
+        let index = Arc::new(HookIndex::load(db)?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = index;
+        Ok(())
+    }
+}
