@@ -1,5 +1,6 @@
-//! `/metrics` against the real binary after real traffic: events of each
-//! ingest outcome, deliveries to a receiver on 127.0.0.1 (one failing),
+//! `/metrics` against the real binary after real traffic: events accepted,
+//! failed and suppressed (no bundled serializer skips: `skipped` stays 0),
+//! deliveries to a receiver on 127.0.0.1 (one failing),
 //! serializer calls (one failing), API requests on templated routes. The
 //! scrape is parsed as the Prometheus text format and every series the
 //! engine documents is checked to be there with the counts sent.
