@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 pub mod delivery;
 pub mod ingest;
+pub mod metrics;
 pub mod runtime;
 pub mod server;
 pub mod store;

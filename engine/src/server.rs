@@ -68,6 +68,8 @@ pub enum ServeError {
 
 /// Everything the API and the workers need, ready.
 pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), ServeError> {
+    // Before the runtime activates plugins, which registers their series.
+    let metrics = crate::metrics::install();
     let store = Store::open(&options.data_dir)?;
 
     let mut catalog = Catalog::load(options.catalog.as_ref().map(|(path, mode)| (path.as_path(), *mode)))?;
@@ -139,6 +141,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         admin_token: options.admin_token.as_deref().map(token_hash),
         ingest,
         ready: Arc::new(AtomicBool::new(false)),
+        metrics,
     };
     Ok((state, dispatcher))
 }

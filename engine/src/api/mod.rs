@@ -11,6 +11,8 @@ mod extract;
 mod health;
 mod hooks;
 mod logs;
+mod metrics;
+mod observe;
 mod openapi;
 mod plugins;
 mod query;
@@ -26,6 +28,7 @@ use std::sync::{Arc, RwLock};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::{Extension, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi as _;
@@ -55,6 +58,8 @@ pub struct AppState {
     /// Set while the engine serves: not yet while it starts, no longer once
     /// it shuts down (`/readyz`).
     pub ready: Arc<AtomicBool>,
+    /// Renders `/metrics` (the process's recorder, `crate::metrics::install`).
+    pub metrics: PrometheusHandle,
 }
 
 impl AppState {
@@ -74,6 +79,7 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(ready::readyz))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(openapi::document))
         .routes(routes!(catalog::list_hook_events))
         .routes(routes!(catalog::add_event))
@@ -117,6 +123,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed.")
         })
         .layer(Extension(openapi::Document::new(&openapi::complete(document))))
+        .layer(axum::middleware::from_fn(observe::record))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
             TraceLayer::new_for_http()

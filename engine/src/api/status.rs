@@ -143,7 +143,7 @@ pub async fn status(State(state): State<AppState>, _: Superadmin) -> Result<Json
             Health::Unknown => &mut counts.unknown,
         } += 1;
     }
-    let oldest_wait_seconds = queue.first_due_ms.map_or(0, |due| now_ms().saturating_sub(due) / 1000);
+    let oldest_wait_seconds = queue.oldest_wait(now_ms()).as_secs();
     let oldest_due_at = queue.first_due_ms.map(|ms| Time::from_second((ms / 1000) as i64));
     Ok(Json(Status {
         queue: Queue { depth: queue.depth, oldest_due_at, oldest_wait_seconds },

@@ -228,6 +228,7 @@ async fn record(
         succeeded,
         "delivery attempt"
     );
+    crate::metrics::delivery_attempted(succeeded, sent.status, sent.duration, matches!(next, NextStep::Retry { .. }));
     let attempt = Attempt {
         id: 0,
         delivery_id: job.id,
@@ -262,6 +263,7 @@ async fn cancel(
     scheduled_at: Time,
     why: String,
 ) -> Result<(), crate::store::StoreError> {
+    crate::metrics::delivery_cancelled();
     let attempt = Attempt {
         id: 0,
         delivery_id: job.id,

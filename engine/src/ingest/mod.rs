@@ -187,6 +187,7 @@ impl Ingest {
         let suppress = event.disable_webhooks || self.webhooks_disabled;
         let item = event.item;
         self.prepare_one(&mut prepared, hooks, id, item.event, event.academy, item.data.get().to_owned(), suppress, 0);
+        prepared.events.iter().for_each(|(record, _)| crate::metrics::event_ingested(&record.outcome));
         prepared
     }
 

@@ -1,22 +1,27 @@
 //! Per-plugin-version call metrics, kept in memory since the engine
 //! started (they are not persisted): calls, errors and a histogram of call
 //! durations over fixed buckets, cheap enough to update on every call.
+//! The same call updates the version's Prometheus series (`/metrics`), so
+//! the API's view and the scraped one count the same calls.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::metrics::PluginSeries;
+
 /// Upper bounds of the duration buckets, in microseconds; a last bucket
 /// takes everything slower.
 pub const BUCKETS_US: [u64; 10] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 100_000];
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Metrics {
     calls: AtomicU64,
     errors: AtomicU64,
     refused: AtomicU64,
     buckets: [AtomicU64; BUCKETS_US.len() + 1],
+    exported: PluginSeries,
 }
 
 /// A bucket of the histogram: calls that took at most `le_us` (`None`: the
@@ -40,7 +45,19 @@ pub struct MetricsView {
 }
 
 impl Metrics {
+    /// The metrics of version `version` of plugin `name`.
+    pub(crate) fn new(name: &str, version: u32) -> Metrics {
+        Metrics {
+            calls: AtomicU64::default(),
+            errors: AtomicU64::default(),
+            refused: AtomicU64::default(),
+            buckets: Default::default(),
+            exported: PluginSeries::new(name, version),
+        }
+    }
+
     pub(crate) fn record(&self, duration: Duration, failed: bool) {
+        self.exported.record(duration, failed);
         self.calls.fetch_add(1, Ordering::Relaxed);
         if failed {
             self.errors.fetch_add(1, Ordering::Relaxed);
@@ -74,7 +91,7 @@ mod tests {
 
     #[test]
     fn calls_land_in_the_first_bucket_that_holds_them() {
-        let metrics = Metrics::default();
+        let metrics = Metrics::new("test", 1);
         metrics.record(Duration::from_micros(50), false);
         metrics.record(Duration::from_micros(51), true);
         metrics.record(Duration::from_secs(1), true);

@@ -41,7 +41,7 @@ impl Registry {
             Arc::new(VersionStats {
                 name: name.to_owned(),
                 version,
-                metrics: Metrics::default(),
+                metrics: Metrics::new(name, version),
                 breaker: Breaker::default(),
             })
         });

@@ -3,6 +3,7 @@
 //! Each is one read transaction, so it never holds up ingestion or delivery.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::Serialize;
@@ -20,6 +21,14 @@ pub struct QueueSummary {
     pub depth: u64,
     /// When the earliest of them is due, ms since the epoch.
     pub first_due_ms: Option<u64>,
+}
+
+impl QueueSummary {
+    /// How long the earliest waiting delivery has been due at `now_ms`
+    /// (zero when none is due yet): the queue's lag.
+    pub fn oldest_wait(&self, now_ms: u64) -> Duration {
+        Duration::from_millis(self.first_due_ms.map_or(0, |due| now_ms.saturating_sub(due)))
+    }
 }
 
 /// What a hook's last attempts did. Cancelled attempts (its transformer

@@ -1,0 +1,24 @@
+//! `GET /metrics`: the engine's series in the Prometheus text format
+//! (listed in `crate::metrics`), on the API's own listener, without a token
+//! as `/healthz`.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+
+use super::{ApiError, AppState};
+use crate::time::now_ms;
+
+/// The content type of the Prometheus text exposition format.
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The metrics, with the queue's gauges read from the store now.
+#[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, body = String,
+    content_type = "text/plain; version=0.0.4",
+    description = "Prometheus text format",
+    example = "# TYPE wasmhook_queue_depth gauge\nwasmhook_queue_depth 0\n")))]
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let queue = state.store.queue_summary()?;
+    crate::metrics::queue(queue.depth, queue.oldest_wait(now_ms()));
+    Ok(([(CONTENT_TYPE, TEXT_FORMAT)], state.metrics.render()))
+}
