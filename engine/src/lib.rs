@@ -14,4 +14,5 @@ pub mod ingest;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod targets;
 pub mod time;

@@ -139,6 +139,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         admin_token: options.admin_token.as_deref().map(token_hash),
         ingest,
         ready: Arc::new(AtomicBool::new(false)),
+        targets: options.delivery.targets.clone(),
     };
     Ok((state, dispatcher))
 }

@@ -38,6 +38,7 @@ use crate::catalog::Catalog;
 use crate::ingest::Ingest;
 use crate::runtime::Runtime;
 use crate::store::Store;
+use crate::targets::TargetPolicy;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 1 << 20;
@@ -55,6 +56,8 @@ pub struct AppState {
     /// Set while the engine serves: not yet while it starts, no longer once
     /// it shuts down (`/readyz`).
     pub ready: Arc<AtomicBool>,
+    /// Where hooks may deliver: literal-IP targets are checked at subscribe.
+    pub targets: Arc<TargetPolicy>,
 }
 
 impl AppState {
