@@ -38,8 +38,9 @@ pub enum TargetError {
     Invalid(String),
     #[error("target scheme {0:?} is not allowed: only http and https")]
     Scheme(String),
-    #[error("target {0:?} is http, and targets.require_https refuses it: use https")]
-    HttpsRequired(String),
+    /// Without the URL, which may carry a token.
+    #[error("target is http, and targets.require_https refuses it: use https")]
+    HttpsRequired,
     /// An address in a non-global range, not allowed by the operator.
     #[error("target {target} is in a denied network ({range}); allow it with targets.allowed_networks")]
     NonGlobal { target: Target, range: &'static str },
@@ -147,7 +148,7 @@ impl TargetPolicy {
     pub fn check_url(&self, url: &Url) -> Result<(), TargetError> {
         match url.scheme() {
             "https" => {}
-            "http" if self.targets.require_https => return Err(TargetError::HttpsRequired(url.to_string())),
+            "http" if self.targets.require_https => return Err(TargetError::HttpsRequired),
             "http" => {}
             other => return Err(TargetError::Scheme(other.to_owned())),
         }
@@ -347,7 +348,7 @@ mod tests {
         assert!(https.check("https://example.com/").is_ok());
         assert_eq!(
             https.check("http://example.com/").unwrap_err().to_string(),
-            "target \"http://example.com/\" is http, and targets.require_https refuses it: use https"
+            "target is http, and targets.require_https refuses it: use https"
         );
     }
 

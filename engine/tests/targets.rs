@@ -163,7 +163,7 @@ async fn require_https_refuses_http_targets() {
     let s = setup(&[("WASMHOOK_TARGETS_REQUIRE_HTTPS", "true")]).await;
     assert_refused(
         &subscribe(&s.academy, "http://hooks.example.com/x").await,
-        "target \"http://hooks.example.com/x\" is http, and targets.require_https refuses it: use https",
+        "target is http, and targets.require_https refuses it: use https",
     );
     let (status, hook) = subscribe(&s.academy, "https://hooks.example.com/x").await;
     assert_eq!(status, 201, "{hook}");
