@@ -164,6 +164,7 @@ async fn main() {
         ])
         .arg(dir.path())
         .env("WASMHOOK_ADMIN_TOKEN", ADMIN)
+        .env("WASMHOOK_TARGETS_ALLOWED_NETWORKS", "127.0.0.0/8")
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .spawn()

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -25,6 +26,7 @@ use crate::delivery::retry::{parse_duration, parse_schedule};
 use crate::delivery::{DeliveryConfig, RetryPolicy};
 use crate::runtime::{BreakerConfig, Limits};
 use crate::server::ServeOptions;
+use crate::targets::TargetPolicy;
 
 /// The prefix of the environment variables that are settings.
 pub const ENV_PREFIX: &str = "WASMHOOK_";
@@ -120,13 +122,14 @@ impl Default for Config {
 }
 
 /// Restrictions on where hooks deliver. Parsed and checked here; applied by
-/// the delivery's target checks.
+/// [`TargetPolicy`], which refuses non-global addresses by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Targets {
-    /// Networks (CIDR) delivery targets may be in.
+    /// Networks (CIDR) delivery targets may be in even though they are not
+    /// global (loopback, private, link-local…).
     pub allowed_networks: Vec<IpNet>,
-    /// Networks (CIDR) delivery targets may not be in.
+    /// Networks (CIDR) delivery targets may not be in, even if allowed.
     pub denied_networks: Vec<IpNet>,
     /// Refuse `http://` targets.
     pub require_https: bool,
@@ -247,6 +250,7 @@ impl Config {
                 concurrency: self.delivery_concurrency,
                 retry: RetryPolicy { schedule: self.retry_schedule.clone(), ..RetryPolicy::default() },
                 default_timeout: self.default_timeout,
+                targets: Arc::new(TargetPolicy::new(self.targets.clone())),
                 ..DeliveryConfig::default()
             },
             webhooks_disabled: self.disable_webhooks,

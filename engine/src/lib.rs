@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod targets;
 pub mod time;

@@ -142,6 +142,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         ingest,
         ready: Arc::new(AtomicBool::new(false)),
         metrics,
+        targets: options.delivery.targets.clone(),
     };
     Ok((state, dispatcher))
 }

@@ -17,6 +17,7 @@ use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
 use crate::store::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Scope};
+use crate::targets::TargetPolicy;
 use crate::time::Time;
 
 /// Headers a hook may not set: the engine signs and frames every request.
@@ -97,14 +98,14 @@ pub struct HookInput {
 
 impl HookInput {
     /// Checks every given field; the result changes a hook in one go.
-    fn validate(self, catalog: &Catalog) -> Result<HookChanges, ApiError> {
+    fn validate(self, catalog: &Catalog, targets: &TargetPolicy) -> Result<HookChanges, ApiError> {
         if let Some(event) = &self.event
             && catalog.get(event).is_none()
         {
             return Err(ApiError::invalid_event(event));
         }
         if let Some(target) = &self.target {
-            validate_target(target)?;
+            validate_target(target, targets)?;
         }
         if let Some(Some(service_id)) = &self.service_id
             && (service_id.is_empty() || service_id.len() > 100)
@@ -141,8 +142,10 @@ fn check_range(name: &str, value: Option<Option<u32>>, min: u32, max: u32) -> Re
     }
 }
 
-/// Only absolute `http`/`https` URLs with a host.
-fn validate_target(target: &str) -> Result<(), ApiError> {
+/// Only absolute `http`/`https` URLs with a host, that the target policy
+/// does not refuse already (a literal IP, or `http` when `https` is
+/// required; a host name is judged when a delivery connects).
+fn validate_target(target: &str, targets: &TargetPolicy) -> Result<(), ApiError> {
     let invalid = |why: &str| ApiError::validation(format!("target {target:?} is not a valid URL: {why}"));
     if target.len() > 2000 {
         return Err(invalid("longer than 2000 characters"));
@@ -154,7 +157,9 @@ fn validate_target(target: &str) -> Result<(), ApiError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("it has no host"));
     }
-    Ok(())
+    targets
+        .check_url(&url)
+        .map_err(|refused| ApiError::new(StatusCode::BAD_REQUEST, "target-not-allowed", refused.to_string()))
 }
 
 fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> {
@@ -262,7 +267,7 @@ pub async fn subscribe(
     let (Some(event), Some(target)) = (input.event.clone(), input.target.clone()) else {
         return Err(ApiError::validation("event and target are required"));
     };
-    let changes = input.validate(&state.catalog())?;
+    let changes = input.validate(&state.catalog(), &state.targets)?;
     let settings = HookSettings {
         event,
         target,
@@ -299,7 +304,7 @@ pub async fn update(
     if input.academy.is_some() {
         return Err(ApiError::validation("a hook's academy cannot change"));
     }
-    let changes = input.validate(&state.catalog())?;
+    let changes = input.validate(&state.catalog(), &state.targets)?;
     let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
     Ok(Json(HookView::of(&state, hook)?))
 }

@@ -41,6 +41,7 @@ use crate::catalog::Catalog;
 use crate::ingest::Ingest;
 use crate::runtime::Runtime;
 use crate::store::Store;
+use crate::targets::TargetPolicy;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 1 << 20;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Renders `/metrics` (the process's recorder, `crate::metrics::install`).
     pub metrics: PrometheusHandle,
+    /// Where hooks may deliver: literal-IP targets are checked at subscribe.
+    pub targets: Arc<TargetPolicy>,
 }
 
 impl AppState {

@@ -22,6 +22,7 @@ pub use retry::RetryPolicy;
 
 use crate::runtime::{Runtime, TransformerPlugin};
 use crate::store::{Committer, Store};
+use crate::targets::TargetPolicy;
 
 /// How deliveries are made.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct DeliveryConfig {
     pub default_timeout: Duration,
     /// Bytes of the receiver's answer kept in the attempt log.
     pub max_response_body: usize,
+    /// Where hooks may deliver.
+    pub targets: Arc<TargetPolicy>,
 }
 
 impl Default for DeliveryConfig {
@@ -42,6 +45,7 @@ impl Default for DeliveryConfig {
             retry: RetryPolicy::default(),
             default_timeout: Duration::from_secs(30),
             max_response_body: 4096,
+            targets: Arc::default(),
         }
     }
 }
@@ -76,9 +80,10 @@ impl Dispatcher {
         config: DeliveryConfig,
         queued: Arc<Notify>,
     ) -> Arc<Self> {
-        let client = reqwest::Client::builder()
+        let client = config
+            .targets
+            .client_builder()
             .user_agent(concat!("Wasmhook/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(config.concurrency)
             .build()
             .expect("the HTTP client builds with static settings");

@@ -146,15 +146,22 @@ async fn send(dispatcher: &Dispatcher, prepared: &Prepared, headers: &[(String, 
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let outcome = request.body(prepared.request.body.clone()).send().await;
+    // A literal-IP URL meets no resolver: the target policy judges it here.
+    let outcome = match dispatcher.config.targets.check(&prepared.request.url) {
+        Ok(()) => request.body(prepared.request.body.clone()).send().await.map_err(|error| {
+            if error.is_timeout() {
+                format!("no answer within {} s", prepared.timeout.as_secs_f64())
+            } else if let Some(refused) = crate::targets::refusal(&error) {
+                refused.to_string()
+            } else {
+                format!("{error}: {}", std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default())
+            }
+        }),
+        Err(refused) => Err(refused.to_string()),
+    };
     let response = match outcome {
         Ok(response) => response,
         Err(error) => {
-            let error = if error.is_timeout() {
-                format!("no answer within {} s", prepared.timeout.as_secs_f64())
-            } else {
-                format!("{error}: {}", std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default())
-            };
             return Sent {
                 sent_at,
                 status: None,
