@@ -12,6 +12,7 @@ mod committer;
 pub mod delivery;
 mod error;
 mod hooks;
+pub mod parked;
 mod plugins;
 mod status;
 pub mod tables;
@@ -126,6 +127,8 @@ impl Store {
             txn.open_table(tables::PLUGINS)?;
             txn.open_table(tables::PLUGIN_BLOBS)?;
             txn.open_table(tables::PLUGIN_LIMITS)?;
+            txn.open_table(tables::PARKED)?;
+            txn.open_table(tables::PARKED_COUNTS)?;
         }
         txn.commit()?;
         Ok(())
