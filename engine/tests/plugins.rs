@@ -537,3 +537,42 @@ async fn rebinding_an_event_runs_its_parked_events() {
     assert_eq!((event_ids(&got), got[0].json()), (vec!["r".to_owned()], lead()), "the raw object, no serializer");
     parked(&admin, "hostile", 0).await;
 }
+
+/// A plugin that panics (its message is written through WASI) when parked
+/// events are run again fails them again without stopping later re-runs.
+#[tokio::test]
+async fn a_plugin_panicking_on_a_rerun_does_not_stop_later_reruns() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    for name in ["hostile", "hostile2"] {
+        upload(&admin, name, hostile_wasm()).await;
+        assert_eq!(admin.post(&format!("/v1/plugins/{name}/activate"), &json!({"version": 1})).await.status, 200);
+    }
+    hostile_event(&admin, &academy, &receiver, "hostile", "trap").await;
+    hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
+    // A batch of more than a few events runs its plugins off the async
+    // threads, where a panicking plugin is contained.
+    let events: Vec<Value> = ["trap", "trap", "trap", "loop", "loop"]
+        .iter()
+        .enumerate()
+        .map(|(n, name)| json!({"event": format!("hostile.{name}"), "academy": "downtown", "id": format!("p{n}"), "data": lead()}))
+        .collect();
+    let batch = service.post("/v1/events/batch", &json!({"events": events, "session": false})).await;
+    assert_eq!(batch.status, 202, "{batch:?}");
+    assert!(batch.body["events"].as_array().unwrap().iter().all(|e| e["status"] == "failed"), "{batch:?}");
+    parked(&admin, "hostile", 5).await;
+
+    // Rebound to the same component under another name: the three panic
+    // again (a re-run of a few events).
+    assert_eq!(admin.put("/v1/catalog/events/hostile.trap", &json!({"serializer": "hostile2"})).await.status, 200);
+    parked(&admin, "hostile2", 3).await;
+    parked(&admin, "hostile", 2).await;
+    assert_eq!(admin.put("/v1/catalog/events/hostile.trap", &json!({"serializer": null})).await.status, 200);
+    let got = receiver.wait_for("/trap", 3).await;
+    assert_eq!(event_ids(&got), ["p0", "p1", "p2"]);
+    parked(&admin, "hostile2", 0).await;
+}

@@ -118,7 +118,10 @@ impl Ingest {
     }
 
     async fn run(self: &Arc<Self>, events: Vec<NewEvent>, rerun: bool) -> Result<Vec<EventRecord>, IngestError> {
-        let small = events.len() <= INLINE_EVENTS;
+        // Re-runs are background work: always on the blocking pool, where a
+        // plugin that panics or prints (a WASI call) cannot take the task
+        // down.
+        let small = !rerun && events.len() <= INLINE_EVENTS;
         // Already ingested (the common retry case) skips the plugins.
         let mut known = Vec::with_capacity(events.len());
         for event in &events {
