@@ -18,6 +18,7 @@ use crate::bundled::BUNDLED;
 use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError};
 use crate::delivery::{DeliveryConfig, Dispatcher};
 use crate::ingest::Ingest;
+use crate::ingest::parked::Retrier;
 use crate::runtime::{BreakerConfig, Limits, LoadError, Runtime, RuntimeConfig, SetupError, World};
 use crate::store::{Committer, Store, StoreError};
 
@@ -139,6 +140,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         runtime,
         catalog,
         admin_token: options.admin_token.as_deref().map(token_hash),
+        retrier: Retrier::new(ingest.clone()),
         ingest,
         ready: Arc::new(AtomicBool::new(false)),
         metrics,
@@ -166,6 +168,7 @@ pub async fn serve(
     let (store, committer, ready) = (state.store.clone(), state.ingest.committer.clone(), state.ready.clone());
     let delivering = tokio::spawn(dispatcher.clone().run());
     let pruning = tokio::spawn(prune_forever(store.clone(), options.retention_days));
+    let retrying = tokio::spawn(state.retrier.clone().run());
 
     let stopping = CancellationToken::new();
     let mut server = Box::pin(
@@ -204,7 +207,9 @@ pub async fn serve(
         );
     }
     pruning.abort();
+    retrying.abort();
     let _ = pruning.await;
+    let _ = retrying.await;
     let _ = delivering.await;
     drop(dispatcher);
 

@@ -324,3 +324,286 @@ async fn the_plugin_commands_talk_to_a_running_engine() {
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "marketing: version 0 is active");
 }
+
+/// Limits set for a plugin survive a restart; a restart under lower
+/// operator maxima falls back to the defaults rather than exceed them.
+#[tokio::test]
+async fn plugin_limits_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let set = admin.put("/v1/plugins/marketing/limits", &json!({"deadline_ms": 20, "max_memory": 16 << 20})).await;
+    assert_eq!(set.status, 200, "{set:?}");
+    let defaults = set.body["limits"]["max_output"].clone();
+    drop(engine);
+
+    let engine = start(dir.path(), &[]);
+    let shown = engine.client(ADMIN).get("/v1/plugins/marketing").await.body;
+    let overrides = &shown["limit_overrides"];
+    assert_eq!((overrides["deadline_ms"].clone(), overrides["max_memory"].clone()), (json!(20), json!(16 << 20)));
+    assert_eq!(
+        (shown["limits"]["deadline_ms"].clone(), shown["limits"]["max_memory"].clone()),
+        (json!(20), json!(16 << 20))
+    );
+    assert_eq!(shown["limits"]["max_output"], defaults, "fields not set keep the default");
+    drop(engine);
+
+    let engine = start(dir.path(), &["--plugin-max-deadline-ms", "10"]);
+    let shown = engine.client(ADMIN).get("/v1/plugins/marketing").await.body;
+    assert_eq!(shown["limit_overrides"]["deadline_ms"], 20, "still stored: {shown}");
+    assert_ne!(shown["limits"]["deadline_ms"], 20, "above the new maximum: the defaults apply: {shown}");
+}
+
+fn lead() -> Value {
+    let path = support::workspace_root().join("plugins/marketing/fixtures/form_entry.added.json");
+    serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()["source"].clone()
+}
+
+/// Adds catalogue event `hostile.{name}` serialized by `plugin`, and a hook
+/// of academy `downtown` on it, at `{receiver}/{name}`.
+async fn hostile_event(admin: &Client, academy: &Client, receiver: &Receiver, plugin: &str, name: &str) {
+    let spec = json!({"name": format!("hostile.{name}"), "action": format!("hostile.Thing.{name}"), "description": "d", "serializer": plugin});
+    assert_eq!(admin.post("/v1/catalog/events", &spec).await.status, 201);
+    let hook = json!({"event": format!("hostile.{name}"), "target": format!("{}/{name}", receiver.url)});
+    assert_eq!(academy.post("/v1/notify/hook/subscribe", &hook).await.status, 201);
+}
+
+/// Posts event `hostile.{name}` with id `id`: its record.
+async fn post_hostile(service: &Client, name: &str, id: &str) -> Value {
+    let event = json!({"event": format!("hostile.{name}"), "academy": "downtown", "id": id, "data": lead()});
+    let reply = service.post("/v1/events", &event).await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    reply.body
+}
+
+/// The `GET /v1/plugins/{name}` answer once its `parked` count is `n`.
+async fn parked(admin: &Client, name: &str, n: u64) -> Value {
+    let shown = admin.poll(&format!("/v1/plugins/{name}"), |body| body["parked"] == n).await;
+    assert_eq!(shown["parked"], n, "{shown}");
+    shown
+}
+
+/// The event ids of the deliveries a receiver got (`msg_<event>_<hook>`).
+fn event_ids(received: &[support::receiver::Received]) -> Vec<String> {
+    let mut ids: Vec<String> = received
+        .iter()
+        .map(|r| r.header("webhook-id").rsplit_once('_').unwrap().0["msg_".len()..].to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A version that loops is activated: its events fail and are parked; the
+/// rollback to the bundled version delivers every one of them, with the
+/// good payload, under the same ids, whose records turn accepted.
+/// `retry-failed` runs them again while the plugin is still broken.
+#[tokio::test]
+async fn events_failed_by_a_broken_version_are_delivered_after_the_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    hostile_event(&admin, &academy, &receiver, "marketing", "loop").await;
+    let good =
+        admin.post("/v1/plugins/marketing/test?version=0", &json!({"event": "hostile.loop", "data": lead()})).await;
+    let good = good.body["outcome"]["payload"].clone();
+    assert!(good["first_name"].is_string(), "the bundled version serializes the lead: {good}");
+
+    upload(&admin, "marketing", hostile_wasm()).await;
+    assert_eq!(admin.put("/v1/plugins/marketing/limits", &json!({"deadline_ms": 20})).await.status, 200);
+    assert_eq!(admin.post("/v1/plugins/marketing/activate", &json!({"version": 1})).await.status, 200);
+    for id in ["t1", "t2", "t3"] {
+        let record = post_hostile(&service, "loop", id).await;
+        assert_eq!(record["status"], "failed", "{record}");
+        let error = record["error"].as_str().unwrap();
+        assert!(error.contains("serializer marketing version 1: the plugin ran past its 20ms deadline"), "{error}");
+    }
+    assert_eq!(post_hostile(&service, "loop", "t1").await["status"], "failed", "idempotent meanwhile");
+    parked(&admin, "marketing", 3).await;
+    assert_eq!(admin.post("/v1/plugins/nope/retry-failed", &json!({})).await.status, 404);
+    assert_eq!(academy.post("/v1/plugins/marketing/retry-failed", &json!({})).await.status, 403);
+
+    // Rollback: every parked event is delivered, through version 0.
+    assert_eq!(admin.post("/v1/plugins/marketing/activate", &json!({"version": 0})).await.status, 200);
+    let got = receiver.wait_for("/loop", 3).await;
+    assert_eq!(event_ids(&got), ["t1", "t2", "t3"]);
+    assert!(got.iter().all(|r| r.json() == good), "{got:?}");
+    parked(&admin, "marketing", 0).await;
+    let again = post_hostile(&service, "loop", "t2").await;
+    assert_eq!((again["status"].clone(), again["deliveries"].clone()), (json!("accepted"), json!(1)), "{again}");
+    assert_eq!(receiver.on("/loop").len(), 3, "each delivered once");
+
+    // Broken again: retry-failed runs the parked events now; they fail again
+    // (a second hook error each) and stay parked.
+    assert_eq!(admin.post("/v1/plugins/marketing/activate", &json!({"version": 1})).await.status, 200);
+    assert_eq!(post_hostile(&service, "loop", "t4").await["status"], "failed");
+    parked(&admin, "marketing", 1).await;
+    let queued = admin.post("/v1/plugins/marketing/retry-failed", &json!({})).await;
+    assert_eq!((queued.status, queued.body.clone()), (202, json!({"plugin": "marketing", "queued": 1})));
+    let errors = academy
+        .poll("/v1/notify/hook/errors", |body| {
+            body["results"].as_array().unwrap().iter().filter(|e| e["event_id"] == "t4").count() == 2
+        })
+        .await;
+    let t4 = errors["results"].as_array().unwrap().iter().filter(|e| e["event_id"] == "t4").count();
+    assert_eq!(t4, 2, "run again and failed again: {errors}");
+    parked(&admin, "marketing", 1).await;
+    assert_eq!(receiver.on("/loop").len(), 3);
+}
+
+/// Events refused by an open breaker are parked and survive a restart; a
+/// restart does not run them, `retry-failed` does: those the plugin handles
+/// are delivered, the one that trips it stays parked.
+#[tokio::test]
+async fn retry_failed_delivers_events_refused_by_the_breaker() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let args = ["--plugin-breaker-failures", "1", "--plugin-breaker-cooldown-secs", "3600"];
+    let engine = start(dir.path(), &args);
+    let admin = engine.client(ADMIN);
+    let service_token = token(&admin, json!({"name": "s", "role": "service"})).await;
+    let service = engine.client(&service_token);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    upload(&admin, "hostile", hostile_wasm()).await;
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
+    hostile_event(&admin, &academy, &receiver, "hostile", "echo").await;
+
+    assert_eq!(post_hostile(&service, "loop", "x").await["status"], "failed");
+    for id in ["e1", "e2"] {
+        let refused = post_hostile(&service, "echo", id).await;
+        assert!(refused["error"].as_str().unwrap().contains("circuit breaker"), "{refused}");
+    }
+    parked(&admin, "hostile", 3).await;
+    drop(engine);
+
+    let engine = start(dir.path(), &args);
+    let admin = engine.client(ADMIN);
+    parked(&admin, "hostile", 3).await;
+    assert!(receiver.on("/echo").is_empty(), "a restart alone runs nothing");
+    let queued = admin.post("/v1/plugins/hostile/retry-failed", &json!({})).await;
+    assert_eq!((queued.status, queued.body["queued"].clone()), (202, json!(3)), "{queued:?}");
+    let got = receiver.wait_for("/echo", 2).await;
+    assert_eq!(event_ids(&got), ["e1", "e2"]);
+    assert!(got.iter().all(|r| r.json() == lead()), "echoed: {got:?}");
+    let shown = parked(&admin, "hostile", 1).await;
+    assert_eq!(version(&shown, 1)["breaker"]["open"], true, "x tripped it again: {shown}");
+    assert!(receiver.on("/loop").is_empty());
+}
+
+/// Events refused while the breaker is open are run again when its
+/// cool-down ends, without anyone asking.
+#[tokio::test]
+async fn parked_events_run_again_when_the_breaker_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = start(dir.path(), &["--plugin-breaker-failures", "1", "--plugin-breaker-cooldown-secs", "1"]);
+    let admin = engine.client(ADMIN);
+    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    upload(&admin, "hostile", hostile_wasm()).await;
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
+    hostile_event(&admin, &academy, &receiver, "hostile", "echo").await;
+
+    assert_eq!(post_hostile(&service, "loop", "l").await["status"], "failed");
+    let refused = post_hostile(&service, "echo", "e").await;
+    assert!(refused["error"].as_str().unwrap().contains("circuit breaker"), "within the 1 s cool-down: {refused}");
+    let got = receiver.wait_for("/echo", 1).await;
+    assert_eq!(event_ids(&got), ["e"]);
+    assert_eq!(got[0].json(), lead());
+}
+
+/// Rebinding an event runs its parked events through the new serializer.
+#[tokio::test]
+async fn rebinding_an_event_runs_its_parked_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    upload(&admin, "hostile", hostile_wasm()).await;
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
+    assert_eq!(post_hostile(&service, "loop", "r").await["status"], "failed");
+    parked(&admin, "hostile", 1).await;
+
+    let rebound = admin.put("/v1/catalog/events/hostile.loop", &json!({"serializer": null})).await;
+    assert_eq!(rebound.status, 200, "{rebound:?}");
+    let got = receiver.wait_for("/loop", 1).await;
+    assert_eq!((event_ids(&got), got[0].json()), (vec!["r".to_owned()], lead()), "the raw object, no serializer");
+    parked(&admin, "hostile", 0).await;
+}
+
+/// A plugin that panics (its message is written through WASI) when parked
+/// events are run again fails them again without stopping later re-runs.
+#[tokio::test]
+async fn a_plugin_panicking_on_a_rerun_does_not_stop_later_reruns() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    for name in ["hostile", "hostile2"] {
+        upload(&admin, name, hostile_wasm()).await;
+        assert_eq!(admin.post(&format!("/v1/plugins/{name}/activate"), &json!({"version": 1})).await.status, 200);
+    }
+    hostile_event(&admin, &academy, &receiver, "hostile", "trap").await;
+    hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
+    // A batch of more than a few events runs its plugins off the async
+    // threads, where a panicking plugin is contained.
+    let events: Vec<Value> = ["trap", "trap", "trap", "loop", "loop"]
+        .iter()
+        .enumerate()
+        .map(|(n, name)| json!({"event": format!("hostile.{name}"), "academy": "downtown", "id": format!("p{n}"), "data": lead()}))
+        .collect();
+    let batch = service.post("/v1/events/batch", &json!({"events": events, "session": false})).await;
+    assert_eq!(batch.status, 202, "{batch:?}");
+    assert!(batch.body["events"].as_array().unwrap().iter().all(|e| e["status"] == "failed"), "{batch:?}");
+    parked(&admin, "hostile", 5).await;
+
+    // Rebound to the same component under another name: the three panic
+    // again (a re-run of a few events).
+    assert_eq!(admin.put("/v1/catalog/events/hostile.trap", &json!({"serializer": "hostile2"})).await.status, 200);
+    parked(&admin, "hostile2", 3).await;
+    parked(&admin, "hostile", 2).await;
+    assert_eq!(admin.put("/v1/catalog/events/hostile.trap", &json!({"serializer": null})).await.status, 200);
+    let got = receiver.wait_for("/trap", 3).await;
+    assert_eq!(event_ids(&got), ["p0", "p1", "p2"]);
+    parked(&admin, "hostile2", 0).await;
+}
+
+/// A plugin that panics or prints makes WASI calls (stderr, stdout). On a
+/// single-event request, where the plugin runs on the request's own task,
+/// those calls must not take the request down: the event is answered
+/// (failed, or skipped with what it printed captured) and the engine goes
+/// on serving.
+#[tokio::test]
+async fn a_plugin_that_panics_or_prints_on_a_single_event_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = start(dir.path(), &[]);
+    let admin = engine.client(ADMIN);
+    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    upload(&admin, "hostile", hostile_wasm()).await;
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    for name in ["trap", "stdout"] {
+        hostile_event(&admin, &academy, &receiver, "hostile", name).await;
+    }
+
+    let trapped = post_hostile(&service, "trap", "t1").await;
+    assert_eq!(trapped["status"], "failed", "{trapped}");
+    assert!(trapped["error"].as_str().unwrap().contains("the plugin trapped"), "{trapped}");
+    let printed = post_hostile(&service, "stdout", "s1").await;
+    assert_eq!(
+        (printed["status"].clone(), printed["reason"].clone()),
+        (json!("skipped"), json!("printed")),
+        "{printed}"
+    );
+    assert_eq!(engine.client(ADMIN).get("/healthz").await.status, 200);
+}

@@ -120,6 +120,7 @@ pub async fn update_event(
     // (which checks the catalogue under the same lock) cannot slip between.
     let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
     let mut spec = catalog.get(&name).ok_or_else(|| ApiError::not_found(&format!("Event {name}")))?.spec();
+    let previous = spec.serializer.clone();
     if let Some(serializer) = changes.serializer {
         spec.serializer = serializer;
     }
@@ -137,6 +138,11 @@ pub async fn update_event(
     state.store.save_catalog_event(&spec)?;
     publish(&mut catalog, event.clone());
     tracing::info!(event = %name, serializer = ?event.serializer, "catalogue event changed");
+    // Its events parked after a failure of the former serializer may go
+    // through the new one.
+    if let Some(previous) = previous.filter(|p| event.serializer.as_ref() != Some(p)) {
+        state.retrier.request(&previous, Some(&name));
+    }
     Ok(Json(event))
 }
 

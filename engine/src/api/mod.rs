@@ -39,6 +39,7 @@ pub use error::ApiError;
 
 use crate::catalog::Catalog;
 use crate::ingest::Ingest;
+use crate::ingest::parked::Retrier;
 use crate::runtime::Runtime;
 use crate::store::Store;
 use crate::targets::TargetPolicy;
@@ -56,6 +57,8 @@ pub struct AppState {
     /// sha256 of the bootstrap superadmin token (`WASMHOOK_ADMIN_TOKEN`).
     pub admin_token: Option<[u8; 32]>,
     pub ingest: Arc<Ingest>,
+    /// Re-runs events parked after a serializer failure.
+    pub retrier: Arc<Retrier>,
     /// Set while the engine serves: not yet while it starts, no longer once
     /// it shuts down (`/readyz`).
     pub ready: Arc<AtomicBool>,
@@ -104,6 +107,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::show, plugins::delete, plugins::upload).layer(component_upload()))
         .routes(routes!(plugins::activate))
         .routes(routes!(plugins::set_limits))
+        .routes(routes!(plugins::retry_failed))
         .routes(routes!(dry_runs::serializer))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))

@@ -1,7 +1,9 @@
 //! Serializer plugins at run time (superadmins): upload a version, list
 //! them, show one with its metrics, switch the active one, set its limits,
-//! delete it. A switch takes effect for the next event; events already
-//! being serialized finish on the version they started with.
+//! delete it, re-run its parked events. A switch takes effect for the next
+//! event; events already being serialized finish on the version they
+//! started with; events parked after a failure of the plugin are ingested
+//! again (`ingest/parked.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -95,6 +97,8 @@ pub struct PluginDetail {
     limits: Limits,
     /// The most `limit_overrides` may ask for.
     max_limits: Limits,
+    /// Events parked after a failure of this plugin, waiting for a re-run.
+    parked: u64,
     versions: Vec<VersionDetail>,
 }
 
@@ -145,6 +149,7 @@ pub async fn show(
         limit_overrides,
         limits: state.runtime.limits_of(&name),
         max_limits: *state.runtime.max_limits(),
+        parked: state.store.parked_count(&name)?,
         versions,
         name,
     }))
@@ -198,7 +203,8 @@ pub struct Activate {
 
 /// `POST /v1/plugins/{name}/activate {"version": N}` (0: the bundled one).
 /// Rolling back is the same call with an older version. The version's
-/// breaker closes.
+/// breaker closes, and the plugin's parked events are re-run in the
+/// background.
 #[utoipa::path(post, path = "/v1/plugins/{name}/activate", operation_id = "activate_plugin", params(("name" = String, Path)),
     request_body = Activate, responses((status = 200, body = PluginView)))]
 pub async fn activate(
@@ -214,6 +220,7 @@ pub async fn activate(
         .ok_or_else(|| ApiError::not_found(&format!("Version {version} of plugin {name}")))?;
     state.runtime.activate(&name, version, &plugin);
     tracing::info!(plugin = %name, version, "plugin version activated");
+    state.retrier.request(&name, None);
     Ok(Json(PluginView { bundled: bundled::find(&name).is_some(), name, active_version: Some(version), versions }))
 }
 
@@ -241,6 +248,34 @@ pub async fn set_limits(
     let limits = state.runtime.set_limits(&name, &overrides).expect("checked above");
     tracing::info!(plugin = %name, ?limits, "plugin limits set");
     show(State(state), Superadmin, PathParam(name)).await
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RetryQueued {
+    plugin: String,
+    /// Parked events queued to be ingested again.
+    queued: u64,
+}
+
+/// `POST /v1/plugins/{name}/retry-failed`: queues a re-run, now, of the
+/// events parked after a failure of the plugin (normally done when a
+/// version is activated, the event rebound or the breaker closes); they go
+/// through whatever the catalogue binds their event to, in the background.
+#[utoipa::path(post, path = "/v1/plugins/{name}/retry-failed", params(("name" = String, Path)),
+    responses((status = 202, body = RetryQueued)))]
+pub async fn retry_failed(
+    State(state): State<AppState>,
+    _: Superadmin,
+    PathParam(name): PathParam<String>,
+) -> Result<(StatusCode, Json<RetryQueued>), ApiError> {
+    let queued = state.store.parked_count(&name)?;
+    let known = state.runtime.serializer(&name).is_some() || !state.store.plugin_versions_of(&name)?.is_empty();
+    if !known && queued == 0 {
+        return Err(ApiError::not_found(&format!("Plugin {name}")));
+    }
+    state.retrier.request(&name, None);
+    tracing::info!(plugin = %name, queued, "re-run of parked events requested");
+    Ok((StatusCode::ACCEPTED, Json(RetryQueued { plugin: name, queued })))
 }
 
 /// `DELETE /v1/plugins/{name}`: deletes the uploaded versions. Refused

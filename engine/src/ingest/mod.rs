@@ -7,6 +7,7 @@
 //! or the plugin's academy override, plus superadmin hooks) → follow-up
 //! events (bounded depth) → one group commit → acknowledge.
 
+pub mod parked;
 pub mod session;
 
 use std::sync::{Arc, RwLock};
@@ -18,6 +19,7 @@ use crate::runtime::{self, Decision, Runtime};
 use crate::store::delivery::{
     EventOutcome, EventRecord, HookErrorRecord, Job, find_event, insert_event, insert_hook_error,
 };
+use crate::store::parked::ParkedEvent;
 use crate::store::{Committer, HookIndex, Store, StoreError};
 use crate::time::Time;
 pub use session::Item;
@@ -70,6 +72,8 @@ struct Prepared {
     client_id: bool,
     events: Vec<(EventRecord, Vec<Job>)>,
     errors: Vec<HookErrorRecord>,
+    /// Events whose serializer failed, to park (see `parked.rs`).
+    parked: Vec<ParkedEvent>,
 }
 
 /// An event of an ingest request, after its plugins ran.
@@ -103,12 +107,26 @@ impl Ingest {
     /// records in order. An event whose id was seen before is not ingested
     /// again: its first record is returned.
     pub async fn ingest(self: &Arc<Self>, events: Vec<NewEvent>) -> Result<Vec<EventRecord>, IngestError> {
-        let small = events.len() <= INLINE_EVENTS;
+        self.run(events, false).await
+    }
+
+    /// As [`ingest`](Self::ingest), for parked events run again: an event
+    /// whose record is still `failed` is ingested anew and its record
+    /// replaced; any other record is kept.
+    pub async fn rerun(self: &Arc<Self>, events: Vec<NewEvent>) -> Result<Vec<EventRecord>, IngestError> {
+        self.run(events, true).await
+    }
+
+    async fn run(self: &Arc<Self>, events: Vec<NewEvent>, rerun: bool) -> Result<Vec<EventRecord>, IngestError> {
+        // Re-runs are background work: always on the blocking pool, where a
+        // plugin that panics or prints (a WASI call) cannot take the task
+        // down.
+        let small = !rerun && events.len() <= INLINE_EVENTS;
         // Already ingested (the common retry case) skips the plugins.
         let mut known = Vec::with_capacity(events.len());
         for event in &events {
             known.push(match &event.item.id {
-                Some(id) => self.store.event(id)?,
+                Some(id) => self.store.event(id)?.filter(|record| !parked::replaces(rerun, record)),
                 None => None,
             });
         }
@@ -129,9 +147,12 @@ impl Ingest {
         };
         // A few plugin calls take microseconds (each is bounded by the
         // plugin deadline): handing them to the blocking pool costs more
-        // in thread switches than it saves. Batches go to the pool.
+        // in thread switches than it saves. Batches go to the pool. Inline
+        // calls still leave the runtime's context (`block_in_place`): a
+        // plugin that panics or prints makes WASI calls, which block on
+        // their own, and blocking on a runtime's worker panics.
         let prepared = if small {
-            run_plugins()?
+            tokio::task::block_in_place(run_plugins)?
         } else {
             tokio::task::spawn_blocking(run_plugins)
                 .await
@@ -156,6 +177,7 @@ impl Ingest {
                     // A concurrent request may have ingested the same id.
                     if prepared.client_id
                         && let Some(existing) = find_event(txn, &top.id)?
+                        && !parked::replaces(rerun, &existing)
                     {
                         records.push(existing);
                         continue;
@@ -166,6 +188,7 @@ impl Ingest {
                     for error in prepared.errors {
                         insert_hook_error(txn, error)?;
                     }
+                    parked::keep(txn, prepared.parked)?;
                     records.push(top);
                 }
                 Ok(records)
@@ -219,8 +242,9 @@ impl Ingest {
         }
         let (payload, target_academy, follow_ups) = match self.serialize(&def, &id, &academy, data) {
             Ok(delivery) => delivery,
-            Err(outcome) => {
+            Err((outcome, data)) => {
                 if let EventOutcome::Failed { error } = &outcome {
+                    prepared.parked.extend(parked::failed(&def, &id, &academy, data, error));
                     prepared.errors.push(HookErrorRecord {
                         id: 0,
                         at: Time::now(),
@@ -281,7 +305,8 @@ impl Ingest {
     }
 
     /// The payload, the academy whose hooks get it, and the follow-ups; or
-    /// the outcome that ends the event here (skipped, failed).
+    /// the outcome that ends the event here (skipped, failed), with the
+    /// source data back (a failed event is parked with it).
     #[allow(clippy::type_complexity)]
     fn serialize(
         &self,
@@ -289,10 +314,10 @@ impl Ingest {
         id: &str,
         academy: &str,
         data: String,
-    ) -> Result<(String, String, Vec<runtime::FollowUp>), EventOutcome> {
+    ) -> Result<(String, String, Vec<runtime::FollowUp>), (EventOutcome, String)> {
         let Some(plugin_name) = &def.serializer else { return Ok((data, academy.to_owned(), Vec::new())) };
         let Some(plugin) = self.runtime.serializer(plugin_name) else {
-            return Err(EventOutcome::Failed { error: format!("serializer {plugin_name} is not loaded") });
+            return Err((EventOutcome::Failed { error: format!("serializer {plugin_name} is not loaded") }, data));
         };
         let input = runtime::Event {
             id: id.to_owned(),
@@ -306,8 +331,11 @@ impl Ingest {
             Ok(Decision::Deliver(d)) => {
                 Ok((d.payload, d.academy_override.unwrap_or_else(|| academy.to_owned()), d.follow_ups))
             }
-            Ok(Decision::Skip { reason }) => Err(EventOutcome::Skipped { reason }),
-            Err(error) => Err(EventOutcome::Failed { error: format!("serializer {plugin_name}: {error}") }),
+            Ok(Decision::Skip { reason }) => Err((EventOutcome::Skipped { reason }, input.data)),
+            Err(error) => {
+                let version = plugin.version().map(|v| format!(" version {v}")).unwrap_or_default();
+                Err((EventOutcome::Failed { error: format!("serializer {plugin_name}{version}: {error}") }, input.data))
+            }
         }
     }
 }

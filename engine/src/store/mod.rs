@@ -13,6 +13,7 @@ pub mod delivery;
 mod error;
 mod hook_index;
 mod hooks;
+pub mod parked;
 mod plugins;
 mod status;
 pub mod tables;
@@ -132,6 +133,8 @@ impl Store {
             txn.open_table(tables::PLUGINS)?;
             txn.open_table(tables::PLUGIN_BLOBS)?;
             txn.open_table(tables::PLUGIN_LIMITS)?;
+            txn.open_table(tables::PARKED)?;
+            txn.open_table(tables::PARKED_COUNTS)?;
         }
         txn.commit()?;
         Ok(())

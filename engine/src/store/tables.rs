@@ -58,3 +58,11 @@ pub const PLUGIN_BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pl
 
 /// Plugin name → the limits a superadmin gave it (`LimitOverrides`).
 pub const PLUGIN_LIMITS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugin_limits");
+
+/// (plugin name, event id) → an event its serializer failed, kept to be
+/// ingested again once the plugin is fixed (`ParkedEvent`, see `parked.rs`).
+pub const PARKED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("parked");
+
+/// Plugin name → how many of its events are parked: the cap is checked on
+/// every failure, without counting the table.
+pub const PARKED_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("parked_counts");

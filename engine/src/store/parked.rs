@@ -1,0 +1,176 @@
+//! Parked events: the source of each event its serializer failed on, kept
+//! under the plugin's name so that the event can be ingested again (same id)
+//! once the plugin is fixed, rolled back or the event rebound. At most a cap
+//! per plugin: past it a failure is not parked (the event stays failed, with
+//! its hook error), so a broken plugin cannot fill the disk.
+
+use std::ops::Bound;
+
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::codec::{decode, encode};
+use super::tables::{PARKED, PARKED_COUNTS};
+use super::{Store, StoreError};
+use crate::time::Time;
+
+/// An event waiting for its serializer to be fixed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedEvent {
+    pub event_id: String,
+    /// Catalogue name.
+    pub event: String,
+    pub academy: String,
+    /// The source object, as posted.
+    pub data: String,
+    /// The serializer that failed on it.
+    pub plugin: String,
+    /// Its last error.
+    pub error: String,
+    pub parked_at: Time,
+    /// How many times the serializer failed on it.
+    pub failures: u32,
+}
+
+/// What [`park`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parking {
+    Parked,
+    /// The plugin already has `cap` events parked.
+    Full,
+}
+
+/// Parks `event` under its plugin: a new entry, or the entry of the same
+/// event replaced with one more failure counted.
+pub fn park(txn: &WriteTransaction, mut event: ParkedEvent, cap: u64) -> Result<Parking, StoreError> {
+    let mut table = txn.open_table(PARKED)?;
+    let key = (event.plugin.as_str(), event.event_id.as_str());
+    let previous = table.get(key)?.map(|bytes| decode::<ParkedEvent>("parked event", bytes.value())).transpose()?;
+    let mut counts = txn.open_table(PARKED_COUNTS)?;
+    match previous {
+        Some(previous) => event.failures = previous.failures.saturating_add(1),
+        None => {
+            let count = counts.get(key.0)?.map_or(0, |c| c.value());
+            if count >= cap {
+                return Ok(Parking::Full);
+            }
+            counts.insert(key.0, count + 1)?;
+            event.failures = 1;
+        }
+    }
+    table.insert(key, encode(&event).as_slice())?;
+    Ok(Parking::Parked)
+}
+
+/// Removes the entry of `event_id` under `plugin` if it still has `failures`
+/// failures: an entry parked again since it was read (the event failed
+/// again) stays.
+pub fn unpark(txn: &WriteTransaction, plugin: &str, event_id: &str, failures: u32) -> Result<(), StoreError> {
+    let mut table = txn.open_table(PARKED)?;
+    let current =
+        table.get((plugin, event_id))?.map(|b| decode::<ParkedEvent>("parked event", b.value())).transpose()?;
+    if current.is_none_or(|current| current.failures != failures) {
+        return Ok(());
+    }
+    table.remove((plugin, event_id))?;
+    let mut counts = txn.open_table(PARKED_COUNTS)?;
+    let count = counts.get(plugin)?.map_or(0, |c| c.value()).saturating_sub(1);
+    if count == 0 {
+        counts.remove(plugin)?;
+    } else {
+        counts.insert(plugin, count)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Up to `limit` events parked under `plugin`, by event id, after event
+    /// id `after` (a page of a scan).
+    pub fn parked(&self, plugin: &str, after: Option<&str>, limit: usize) -> Result<Vec<ParkedEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PARKED)?;
+        let start = match after {
+            Some(after) => Bound::Excluded((plugin, after)),
+            None => Bound::Included((plugin, "")),
+        };
+        let mut events = Vec::new();
+        for entry in table.range::<(&str, &str)>((start, Bound::Unbounded))? {
+            let (key, bytes) = entry?;
+            if key.value().0 != plugin || events.len() == limit {
+                break;
+            }
+            events.push(decode("parked event", bytes.value())?);
+        }
+        Ok(events)
+    }
+
+    /// How many events are parked under each plugin that has some.
+    pub fn parked_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PARKED_COUNTS)?;
+        let mut counts = Vec::new();
+        for entry in table.iter()? {
+            let (plugin, count) = entry?;
+            counts.push((plugin.value().to_owned(), count.value()));
+        }
+        Ok(counts)
+    }
+
+    /// How many events are parked under `plugin`.
+    pub fn parked_count(&self, plugin: &str) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(PARKED_COUNTS)?.get(plugin)?.map_or(0, |c| c.value()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(plugin: &str, id: &str) -> ParkedEvent {
+        ParkedEvent {
+            event_id: id.into(),
+            event: "e".into(),
+            academy: "a".into(),
+            data: "{}".into(),
+            plugin: plugin.into(),
+            error: "trap".into(),
+            parked_at: Time::now(),
+            failures: 0,
+        }
+    }
+
+    fn write<R>(store: &Store, op: impl FnOnce(&WriteTransaction) -> R) -> R {
+        let txn = store.db.begin_write().unwrap();
+        let result = op(&txn);
+        txn.commit().unwrap();
+        result
+    }
+
+    #[test]
+    fn parking_is_capped_per_plugin_and_counts_failures_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for id in ["1", "2"] {
+            assert_eq!(write(&store, |txn| park(txn, event("p", id), 2).unwrap()), Parking::Parked);
+        }
+        assert_eq!(write(&store, |txn| park(txn, event("p", "3"), 2).unwrap()), Parking::Full, "over the cap");
+        assert_eq!(write(&store, |txn| park(txn, event("q", "3"), 2).unwrap()), Parking::Parked, "another plugin");
+        assert_eq!(write(&store, |txn| park(txn, event("p", "1"), 2).unwrap()), Parking::Parked, "the same event");
+        assert_eq!(store.parked_counts().unwrap(), [("p".to_owned(), 2), ("q".to_owned(), 1)]);
+
+        let page = store.parked("p", None, 1).unwrap();
+        assert_eq!((page[0].event_id.as_str(), page[0].failures), ("1", 2));
+        let rest = store.parked("p", Some("1"), 10).unwrap();
+        assert_eq!(rest.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["2"]);
+
+        // Read with one failure, parked again since: kept.
+        write(&store, |txn| unpark(txn, "p", "1", 1).unwrap());
+        assert_eq!(store.parked_count("p").unwrap(), 2);
+        write(&store, |txn| unpark(txn, "p", "1", 2).unwrap());
+        write(&store, |txn| unpark(txn, "p", "2", 1).unwrap());
+        assert_eq!(store.parked_count("p").unwrap(), 0);
+        assert!(store.parked("p", None, 10).unwrap().is_empty());
+        assert_eq!(store.parked_counts().unwrap(), [("q".to_owned(), 1)]);
+    }
+}
