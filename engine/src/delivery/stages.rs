@@ -211,15 +211,16 @@ async fn record(
     // decides that, from the stats as they are when it commits.
     let deactivation =
         Deactivation { gone: sent.status == Some(410), after_failures: hook.settings.auto_disable_after_failures };
-    let next = match succeeded {
-        false => dispatcher
+    let next = if succeeded {
+        NextStep::Finish
+    } else {
+        dispatcher
             .config
             .retry
             .next_delay(attempt_number, hook.settings.max_retries, sent.retry_after)
             .map_or(NextStep::Finish, |delay| NextStep::Retry {
                 due_ms: crate::time::now_ms() + delay.as_millis() as u64,
-            }),
-        true => NextStep::Finish,
+            })
     };
     let next_attempt_at = match next {
         NextStep::Retry { due_ms } => Some(Time::from_second((due_ms / 1000) as i64)),
@@ -235,7 +236,7 @@ async fn record(
         succeeded,
         "delivery attempt"
     );
-    crate::metrics::delivery_attempted(succeeded, sent.status, sent.duration, matches!(next, NextStep::Retry { .. }));
+    let (status, duration, retrying) = (sent.status, sent.duration, matches!(next, NextStep::Retry { .. }));
     let attempt = Attempt {
         id: 0,
         delivery_id: job.id,
@@ -257,6 +258,9 @@ async fn record(
     };
     let job = job.clone();
     let effect = dispatcher.committer.commit(move |txn| record_attempt(txn, &job, attempt, next, deactivation)).await?;
+    // Counted once recorded, when the store's decision is known: an
+    // attempt that deactivates its hook is not retried.
+    crate::metrics::delivery_attempted(succeeded, status, duration, retrying && effect == HookEffect::None);
     if effect == HookEffect::Deactivate {
         dispatcher.store.reload_hooks()?;
     }
