@@ -142,13 +142,8 @@ async fn a_bundled_plugin_cannot_be_deleted() {
 async fn hostile_plugins_trip_the_breaker_while_other_events_are_delivered() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
-    let engine = start(dir.path(), &["--plugin-breaker-failures", "2", "--plugin-max-deadline-ms", "500"]);
-    let admin = engine.client(ADMIN);
-    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
-    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
-
-    upload(&admin, "hostile", hostile_wasm()).await;
-    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    let Hostile { engine: _engine, admin, service, academy } =
+        with_hostile(dir.path(), &["--plugin-breaker-failures", "2", "--plugin-max-deadline-ms", "500"]).await;
     for name in ["loop", "memory_bomb"] {
         let spec = json!({"name": format!("hostile.{name}"), "action": format!("hostile.Thing.{name}"), "description": "d", "serializer": "hostile"});
         assert_eq!(admin.post("/v1/catalog/events", &spec).await.status, 201);
@@ -359,6 +354,25 @@ fn lead() -> Value {
     serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()["source"].clone()
 }
 
+/// A running engine with its admin, a service and a `downtown` academy
+/// client, and the hostile test plugin uploaded and active as `hostile`.
+struct Hostile {
+    engine: support::Engine,
+    admin: Client,
+    service: Client,
+    academy: Client,
+}
+
+async fn with_hostile(dir: &std::path::Path, args: &[&str]) -> Hostile {
+    let engine = start(dir, args);
+    let admin = engine.client(ADMIN);
+    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
+    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
+    upload(&admin, "hostile", hostile_wasm()).await;
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    Hostile { engine, admin, service, academy }
+}
+
 /// Adds catalogue event `hostile.{name}` serialized by `plugin`, and a hook
 /// of academy `downtown` on it, at `{receiver}/{name}`.
 async fn hostile_event(admin: &Client, academy: &Client, receiver: &Receiver, plugin: &str, name: &str) {
@@ -461,13 +475,7 @@ async fn retry_failed_delivers_events_refused_by_the_breaker() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
     let args = ["--plugin-breaker-failures", "1", "--plugin-breaker-cooldown-secs", "3600"];
-    let engine = start(dir.path(), &args);
-    let admin = engine.client(ADMIN);
-    let service_token = token(&admin, json!({"name": "s", "role": "service"})).await;
-    let service = engine.client(&service_token);
-    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
-    upload(&admin, "hostile", hostile_wasm()).await;
-    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    let Hostile { engine, admin, service, academy } = with_hostile(dir.path(), &args).await;
     hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
     hostile_event(&admin, &academy, &receiver, "hostile", "echo").await;
 
@@ -499,12 +507,8 @@ async fn retry_failed_delivers_events_refused_by_the_breaker() {
 async fn parked_events_run_again_when_the_breaker_closes() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
-    let engine = start(dir.path(), &["--plugin-breaker-failures", "1", "--plugin-breaker-cooldown-secs", "1"]);
-    let admin = engine.client(ADMIN);
-    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
-    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
-    upload(&admin, "hostile", hostile_wasm()).await;
-    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    let Hostile { engine: _engine, admin, service, academy } =
+        with_hostile(dir.path(), &["--plugin-breaker-failures", "1", "--plugin-breaker-cooldown-secs", "1"]).await;
     hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
     hostile_event(&admin, &academy, &receiver, "hostile", "echo").await;
 
@@ -521,12 +525,7 @@ async fn parked_events_run_again_when_the_breaker_closes() {
 async fn rebinding_an_event_runs_its_parked_events() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
-    let engine = start(dir.path(), &[]);
-    let admin = engine.client(ADMIN);
-    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
-    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
-    upload(&admin, "hostile", hostile_wasm()).await;
-    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    let Hostile { engine: _engine, admin, service, academy } = with_hostile(dir.path(), &[]).await;
     hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
     assert_eq!(post_hostile(&service, "loop", "r").await["status"], "failed");
     parked(&admin, "hostile", 1).await;
@@ -544,18 +543,12 @@ async fn rebinding_an_event_runs_its_parked_events() {
 async fn a_plugin_panicking_on_a_rerun_does_not_stop_later_reruns() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
-    let engine = start(dir.path(), &[]);
-    let admin = engine.client(ADMIN);
-    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
-    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
-    for name in ["hostile", "hostile2"] {
-        upload(&admin, name, hostile_wasm()).await;
-        assert_eq!(admin.post(&format!("/v1/plugins/{name}/activate"), &json!({"version": 1})).await.status, 200);
-    }
+    let Hostile { engine: _engine, admin, service, academy } = with_hostile(dir.path(), &[]).await;
+    upload(&admin, "hostile2", hostile_wasm()).await;
+    assert_eq!(admin.post("/v1/plugins/hostile2/activate", &json!({"version": 1})).await.status, 200);
     hostile_event(&admin, &academy, &receiver, "hostile", "trap").await;
     hostile_event(&admin, &academy, &receiver, "hostile", "loop").await;
-    // A batch of more than a few events runs its plugins off the async
-    // threads, where a panicking plugin is contained.
+    // One batch: every event fails and is parked.
     let events: Vec<Value> = ["trap", "trap", "trap", "loop", "loop"]
         .iter()
         .enumerate()
@@ -577,21 +570,15 @@ async fn a_plugin_panicking_on_a_rerun_does_not_stop_later_reruns() {
     parked(&admin, "hostile2", 0).await;
 }
 
-/// A plugin that panics or prints makes WASI calls (stderr, stdout). On a
-/// single-event request, where the plugin runs on the request's own task,
-/// those calls must not take the request down: the event is answered
-/// (failed, or skipped with what it printed captured) and the engine goes
-/// on serving.
+/// A plugin that panics or prints makes WASI calls (stderr, stdout), which
+/// block: on a single-event request they must not take the request down.
+/// The event is answered (failed, or skipped with what it printed
+/// captured) and the engine goes on serving.
 #[tokio::test]
 async fn a_plugin_that_panics_or_prints_on_a_single_event_is_answered() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
-    let engine = start(dir.path(), &[]);
-    let admin = engine.client(ADMIN);
-    let service = engine.client(&token(&admin, json!({"name": "s", "role": "service"})).await);
-    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown"})).await);
-    upload(&admin, "hostile", hostile_wasm()).await;
-    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    let Hostile { engine, admin, service, academy } = with_hostile(dir.path(), &[]).await;
     for name in ["trap", "stdout"] {
         hostile_event(&admin, &academy, &receiver, "hostile", name).await;
     }
