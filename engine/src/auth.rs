@@ -36,6 +36,8 @@ fn random<const N: usize>() -> [u8; N] {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub role: Role,
+    /// The token's sha256: what its rate limits are kept by.
+    pub token: [u8; 32],
 }
 
 impl Caller {

@@ -24,8 +24,10 @@ use serde_json::{Map, Value};
 use crate::catalog::CatalogMode;
 use crate::delivery::retry::{parse_duration, parse_schedule};
 use crate::delivery::{DeliveryConfig, RetryPolicy};
+use crate::quota::{self, RateLimit, UploadBounds, bound};
 use crate::runtime::{BreakerConfig, Limits};
 use crate::server::ServeOptions;
+use crate::store::Quotas;
 use crate::targets::TargetPolicy;
 
 /// The prefix of the environment variables that are settings.
@@ -91,6 +93,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Which delivery targets are allowed.
     pub targets: Targets,
+    /// What one academy may store and upload at once.
+    pub quotas: QuotaSettings,
+    /// How fast one token may post events and write through the API.
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Default for Config {
@@ -117,7 +123,71 @@ impl Default for Config {
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_secs(10),
             targets: Targets::default(),
+            quotas: QuotaSettings::default(),
+            rate_limits: RateLimitSettings::default(),
         }
+    }
+}
+
+/// Per-academy quotas, and bounds on component uploads being received
+/// (see `crate::quota`). 0: no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaSettings {
+    /// Hooks an academy may have.
+    pub max_hooks_per_academy: u64,
+    /// Bytes the transformer components of an academy's hooks may take
+    /// (each component counted once).
+    pub max_transformer_bytes_per_academy: u64,
+    /// Component uploads one academy may have being received at once.
+    pub max_uploads_in_flight_per_academy: u64,
+    /// Component uploads being received at once, by everyone.
+    pub max_uploads_in_flight: u64,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        QuotaSettings {
+            max_hooks_per_academy: 1000,
+            // Two of the largest components accepted, or a hundred typical ones.
+            max_transformer_bytes_per_academy: 32 << 20,
+            max_uploads_in_flight_per_academy: 2,
+            max_uploads_in_flight: 4,
+        }
+    }
+}
+
+/// Per-token rate limits, token buckets (see `crate::quota`). A rate of 0:
+/// no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Events a token may post per second (a batch counts its events).
+    pub ingest_events_per_second: u32,
+    /// Events a token may post at once above that rate.
+    pub ingest_burst: u32,
+    /// API writes (POST, PUT, PATCH, DELETE, but ingest) a token may make per second.
+    pub api_writes_per_second: u32,
+    /// API writes a token may make at once above that rate.
+    pub api_writes_burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        // Above what one token posts in the load benchmark (about 110,000
+        // events/s in batches on 2 cores), so only a runaway client meets it.
+        RateLimitSettings {
+            ingest_events_per_second: 200_000,
+            ingest_burst: 20_000,
+            api_writes_per_second: 20,
+            api_writes_burst: 100,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    fn limit(per_second: u32, burst: u32) -> Option<RateLimit> {
+        (per_second > 0).then_some(RateLimit { per_second, burst })
     }
 }
 
@@ -267,6 +337,24 @@ impl Config {
                 cool_down: Duration::from_secs(self.plugin_breaker_cooldown_secs),
             },
             shutdown_grace: self.shutdown_grace,
+            quotas: self.quota_settings(),
+        }
+    }
+
+    /// The quotas and limits, `0` meaning none.
+    fn quota_settings(&self) -> quota::Settings {
+        let (quotas, rates) = (&self.quotas, &self.rate_limits);
+        quota::Settings {
+            stored: Quotas {
+                max_hooks: bound(quotas.max_hooks_per_academy),
+                max_transformer_bytes: bound(quotas.max_transformer_bytes_per_academy),
+            },
+            uploads: UploadBounds {
+                per_academy: bound(quotas.max_uploads_in_flight_per_academy),
+                total: bound(quotas.max_uploads_in_flight),
+            },
+            ingest: RateLimitSettings::limit(rates.ingest_events_per_second, rates.ingest_burst),
+            api_writes: RateLimitSettings::limit(rates.api_writes_per_second, rates.api_writes_burst),
         }
     }
 
@@ -283,6 +371,9 @@ impl Config {
         }
         if self.admin_token.as_ref().is_some_and(|token| token.expose().is_empty()) {
             return Err("must not be empty (leave it out instead)".into());
+        }
+        if self.rate_limits.ingest_burst == 0 || self.rate_limits.api_writes_burst == 0 {
+            return Err("must be at least 1 (a rate of 0 switches the limit off)".into());
         }
         Ok(())
     }

@@ -16,7 +16,9 @@ use std::time::Duration;
 use ::metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::quota::Limit;
 use crate::runtime::BUCKETS_US;
+use crate::store::ComponentTotals;
 use crate::store::delivery::EventOutcome;
 
 pub const EVENTS_INGESTED: &str = "wasmhook_events_ingested_total";
@@ -30,6 +32,10 @@ pub const PLUGIN_ERRORS: &str = "wasmhook_plugin_errors_total";
 pub const PLUGIN_DURATION: &str = "wasmhook_plugin_duration_seconds";
 pub const HTTP_REQUESTS: &str = "wasmhook_http_requests_total";
 pub const HTTP_DURATION: &str = "wasmhook_http_request_duration_seconds";
+pub const LIMIT_REFUSALS: &str = "wasmhook_limit_refusals_total";
+pub const UPLOADS_IN_FLIGHT: &str = "wasmhook_uploads_in_flight";
+pub const COMPONENTS_STORED: &str = "wasmhook_components_stored";
+pub const COMPONENT_BYTES_STORED: &str = "wasmhook_component_bytes_stored";
 
 /// What kind of series, and a histogram's bucket bounds (seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +73,7 @@ const PLUGIN_BUCKETS: [f64; BUCKETS_US.len()] = {
 const HTTP_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 /// Every series the engine exports.
-pub const SERIES: [Series; 11] = [
+pub const SERIES: [Series; 15] = [
     Series {
         name: EVENTS_INGESTED,
         kind: Kind::Counter,
@@ -134,6 +140,30 @@ pub const SERIES: [Series; 11] = [
         labels: &["route"],
         help: "Duration of API requests, by route template, in seconds.",
     },
+    Series {
+        name: LIMIT_REFUSALS,
+        kind: Kind::Counter,
+        labels: &["limit"],
+        help: "Requests refused by a quota or a limit, by the limit's setting: max_hooks_per_academy, max_transformer_bytes_per_academy (403), max_uploads_in_flight_per_academy, max_uploads_in_flight, ingest_events_per_second, api_writes_per_second (429).",
+    },
+    Series {
+        name: UPLOADS_IN_FLIGHT,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Component uploads being received or checked now, read when scraped.",
+    },
+    Series {
+        name: COMPONENTS_STORED,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Components (plugin versions, hook transformers) in the store, each stored once per sha256, read when scraped.",
+    },
+    Series {
+        name: COMPONENT_BYTES_STORED,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Bytes of the components in the store, read when scraped.",
+    },
 ];
 
 /// How often histogram samples are folded into their buckets when nobody
@@ -199,6 +229,9 @@ fn start_known_series_at_zero() {
         counter!(DELIVERIES, "result" => result, "status_class" => class).absolute(0);
     }
     counter!(DELIVERY_RETRIES).absolute(0);
+    for limit in Limit::ALL {
+        counter!(LIMIT_REFUSALS, "limit" => limit.name()).absolute(0);
+    }
 }
 
 /// An event's ingest outcome was decided.
@@ -245,6 +278,18 @@ fn status_class(status: Option<u16>) -> &'static str {
 pub fn queue(depth: u64, oldest_wait: Duration) {
     gauge!(QUEUE_DEPTH).set(depth as f64);
     gauge!(QUEUE_OLDEST_AGE).set(oldest_wait.as_secs_f64());
+}
+
+/// A request was refused by `limit`.
+pub fn limit_refused(limit: Limit) {
+    counter!(LIMIT_REFUSALS, "limit" => limit.name()).increment(1);
+}
+
+/// The uploads in flight and the stored components, as read now.
+pub fn storage(uploads_in_flight: u64, components: ComponentTotals) {
+    gauge!(UPLOADS_IN_FLIGHT).set(uploads_in_flight as f64);
+    gauge!(COMPONENTS_STORED).set(components.count as f64);
+    gauge!(COMPONENT_BYTES_STORED).set(components.bytes as f64);
 }
 
 /// An API request was answered.

@@ -19,6 +19,7 @@ use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError
 use crate::delivery::{DeliveryConfig, Dispatcher};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
+use crate::quota::{self, RequestLimits};
 use crate::runtime::{BreakerConfig, Limits, LoadError, Runtime, RuntimeConfig, SetupError, World};
 use crate::store::{Committer, Store, StoreError};
 
@@ -42,6 +43,8 @@ pub struct ServeOptions {
     pub breaker: BreakerConfig,
     /// How long a shutdown waits for requests and deliveries in flight.
     pub shutdown_grace: Duration,
+    /// Per-academy quotas, upload bounds and per-token rate limits.
+    pub quotas: quota::Settings,
 }
 
 /// Why the server could not start (or stopped).
@@ -145,6 +148,8 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         ready: Arc::new(AtomicBool::new(false)),
         metrics,
         targets: options.delivery.targets.clone(),
+        quotas: options.quotas.stored,
+        limits: Arc::new(RequestLimits::new(&options.quotas)),
     };
     Ok((state, dispatcher))
 }

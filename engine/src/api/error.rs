@@ -1,11 +1,15 @@
 //! Every error the API answers, as `{"detail", "slug", "status_code"}` (the
 //! hooks API's shape), from the status and slug the seed uses.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::quota::{Limit, Refused};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,11 +17,29 @@ pub struct ApiError {
     pub status: StatusCode,
     pub slug: &'static str,
     pub detail: String,
+    /// Sent as `Retry-After`, in whole seconds.
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, detail: detail.into() }
+        ApiError { status, slug, detail: detail.into(), retry_after: None }
+    }
+
+    /// A quota's or a limit's refusal, counted in `/metrics` here, where
+    /// every refusal becomes an answer: 403 `quota-exceeded` for what an
+    /// academy stores (waiting does not help), 429 `too-many-uploads` and
+    /// 429 `rate-limited` with `Retry-After` for what passes.
+    pub fn refused(refused: Refused) -> Self {
+        crate::metrics::limit_refused(refused.limit);
+        let (status, slug) = match refused.limit {
+            Limit::HooksPerAcademy | Limit::TransformerBytesPerAcademy => (StatusCode::FORBIDDEN, "quota-exceeded"),
+            Limit::UploadsInFlightPerAcademy | Limit::UploadsInFlight => {
+                (StatusCode::TOO_MANY_REQUESTS, "too-many-uploads")
+            }
+            Limit::IngestEvents | Limit::ApiWrites => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
+        };
+        ApiError { retry_after: refused.retry_after, ..ApiError::new(status, slug, refused.detail) }
     }
 
     /// 400 `validation-error`.
@@ -63,13 +85,28 @@ pub struct ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { detail: self.detail, slug: self.slug, status_code: self.status.as_u16() };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response.headers_mut().insert(RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
-/// A store failure is the engine's, not the caller's: 500, logged.
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        ApiError::refused(refused)
+    }
+}
+
+/// A store failure is the engine's, not the caller's: 500, logged. A
+/// quota's refusal is the caller's.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        if let StoreError::Refused(refused) = error {
+            return ApiError::refused(refused);
+        }
         tracing::error!(%error, "store error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store-error", "The store failed; nothing was changed.")
     }

@@ -7,12 +7,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::extract::Body;
+use super::extract::{Body, Producer};
 use super::hooks::is_slug;
 use super::{ApiError, AppState};
-use crate::auth::Caller;
 use crate::ingest::{IngestError, Item, NewEvent, session};
-use crate::store::Role;
 use crate::store::delivery::EventRecord;
 
 /// An event as an application reports it.
@@ -57,13 +55,6 @@ pub struct BatchReply {
 /// Most events one batch may carry.
 pub const MAX_BATCH: usize = 10_000;
 
-fn producer(caller: &Caller) -> Result<(), ApiError> {
-    match caller.role {
-        Role::Service | Role::Superadmin => Ok(()),
-        Role::Academy { .. } => Err(ApiError::forbidden()),
-    }
-}
-
 fn resolve(state: &AppState, input: EventInput, disable_webhooks: bool) -> Result<NewEvent, ApiError> {
     let event = state.ingest.resolve(input.event.as_deref(), input.action.as_deref()).map_err(ingest_error)?;
     let Some(academy) = input.academy.filter(|a| !a.is_empty()) else {
@@ -96,31 +87,32 @@ fn ingest_error(error: IngestError) -> ApiError {
     }
 }
 
-/// `POST /v1/events`.
+/// `POST /v1/events`: one event of the token's ingest rate.
 #[utoipa::path(post, path = "/v1/events", request_body = EventInput, responses((status = 202, body = EventRecord)))]
 pub async fn ingest(
     State(state): State<AppState>,
-    caller: Caller,
+    producer: Producer,
     Body(input): Body<EventInput>,
 ) -> Result<(StatusCode, Json<EventRecord>), ApiError> {
-    producer(&caller)?;
+    producer.spend(&state, 1)?;
     let event = resolve(&state, input, false)?;
     let mut records = state.ingest.ingest(vec![event]).await.map_err(ingest_error)?;
     Ok((StatusCode::ACCEPTED, Json(records.remove(0))))
 }
 
 /// `POST /v1/events/batch`: every event of the batch in one commit; with
-/// `session`, changes of one object coalesce first.
+/// `session`, changes of one object coalesce first. Each event it carries
+/// counts against the token's ingest rate.
 #[utoipa::path(post, path = "/v1/events/batch", request_body = BatchInput, responses((status = 202, body = BatchReply)))]
 pub async fn ingest_batch(
     State(state): State<AppState>,
-    caller: Caller,
+    producer: Producer,
     Body(batch): Body<BatchInput>,
 ) -> Result<(StatusCode, Json<BatchReply>), ApiError> {
-    producer(&caller)?;
     if batch.events.len() > MAX_BATCH {
         return Err(ApiError::validation(format!("at most {MAX_BATCH} events per batch")));
     }
+    producer.spend(&state, batch.events.len())?;
     let events = batch
         .events
         .into_iter()

@@ -1,36 +1,81 @@
 //! Request extractors: who is calling (from `Authorization: Token …`) and
 //! validated input. Each turns its failure into an [`ApiError`].
 
-use axum::body::Bytes;
+use axum::body::{Body as RequestBody, Bytes};
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use http_body_util::BodyExt as _;
 use serde::de::DeserializeOwned;
 
+use super::transformers::MAX_COMPONENT;
 use super::{ApiError, AppState};
 use crate::auth::{Caller, token_hash};
+use crate::quota::UploadSlot;
 use crate::store::{Hook, Role, Scope};
 
+/// The token's caller, or why there is none.
+fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let Some(token) = header.and_then(|h| h.strip_prefix("Token ").or_else(|| h.strip_prefix("Bearer "))) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "not-authenticated",
+            "Authentication credentials were not provided.",
+        ));
+    };
+    let hash = token_hash(token.trim());
+    if state.admin_token.as_ref().is_some_and(|admin| *admin == hash) {
+        return Ok(Caller { role: Role::Superadmin, token: hash });
+    }
+    match state.store.token(&hash)? {
+        Some(record) => Ok(Caller { role: record.role, token: hash }),
+        None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid-token", "Invalid token.")),
+    }
+}
+
+/// The caller, authenticated once per request (several extractors ask:
+/// the first keeps it in the request's extensions). A write through the API
+/// (any method but GET, HEAD, OPTIONS, TRACE) spends one of the token's API
+/// writes here, where the token is first known, so a refused write does no
+/// work; ingest routes take [`Producer`] instead, which spends events.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let Some(token) = header.and_then(|h| h.strip_prefix("Token ").or_else(|| h.strip_prefix("Bearer "))) else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "not-authenticated",
-                "Authentication credentials were not provided.",
-            ));
-        };
-        let hash = token_hash(token.trim());
-        if state.admin_token.as_ref().is_some_and(|admin| *admin == hash) {
-            return Ok(Caller { role: Role::Superadmin });
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
         }
-        match state.store.token(&hash)? {
-            Some(record) => Ok(Caller { role: record.role }),
-            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid-token", "Invalid token.")),
+        let caller = authenticate(parts, state)?;
+        if !parts.method.is_safe() {
+            state.limits.api_writes.take(&caller.token, 1)?;
+        }
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+/// A caller who posts events: a service or superadmin token (an academy's
+/// is refused). It spends no API write: the ingest handlers spend the
+/// token's events ([`Producer::spend`]) once they know how many.
+pub struct Producer(Caller);
+
+impl Producer {
+    /// Spends `events` of the token's ingest rate (a batch: all its events).
+    pub fn spend(&self, state: &AppState, events: usize) -> Result<(), ApiError> {
+        Ok(state.limits.ingest.take(&self.0.token, events as u64)?)
+    }
+}
+
+impl FromRequestParts<AppState> for Producer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = authenticate(parts, state)?;
+        match caller.role {
+            Role::Service | Role::Superadmin => Ok(Producer(caller)),
+            Role::Academy { .. } => Err(ApiError::forbidden()),
         }
     }
 }
@@ -113,15 +158,51 @@ fn bytes_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// A raw body (a component upload), its failures answered as `ApiError`s
-/// like every other (axum's own are plain text).
-pub struct RawBody(pub Bytes);
+/// A component upload's body, read only once the upload has a place among
+/// those in flight (`quota::UploadSlots`: per academy, the caller's; and in
+/// all), so parallel uploads cost memory only up to those bounds. The place
+/// is held while this value lives: while the handler checks and stores the
+/// component. A refused upload's body is read and thrown away (up to
+/// [`MAX_COMPONENT`]) before the 429, so the client, still sending it, gets
+/// the answer rather than a broken pipe.
+pub struct Upload {
+    pub bytes: Bytes,
+    _slot: UploadSlot,
+}
 
-impl<S: Send + Sync> FromRequest<S> for RawBody {
+impl FromRequest<AppState> for Upload {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(req, state).await.map(RawBody).map_err(bytes_rejection)
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, state).await?;
+        let academy = match &caller.role {
+            Role::Academy { academy } => Some(academy.as_str()),
+            Role::Superadmin | Role::Service => None,
+        };
+        match state.limits.uploads.acquire(academy) {
+            Ok(slot) => {
+                // Failures answered as `ApiError`s like every other (axum's own are plain text).
+                let bytes =
+                    Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(bytes_rejection)?;
+                Ok(Upload { bytes, _slot: slot })
+            }
+            Err(refused) => {
+                discard(body, MAX_COMPONENT).await;
+                Err(refused.into())
+            }
+        }
+    }
+}
+
+/// Reads and drops up to `limit` bytes of `body`.
+async fn discard(mut body: RequestBody, limit: usize) {
+    let mut read = 0;
+    while read <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |data| data.len()),
+            Some(Err(_)) | None => return,
+        }
     }
 }
 

@@ -249,7 +249,8 @@ pub async fn list(
 }
 
 /// `POST /v1/notify/hook/subscribe`: 201 with the hook and its signing
-/// secret, shown in full here and at `…/{id}/secret` only.
+/// secret, shown in full here and at `…/{id}/secret` only; 403
+/// `quota-exceeded` when the academy has as many hooks as it may.
 #[utoipa::path(post, path = "/v1/notify/hook/subscribe", request_body = HookInput, responses((status = 201, body = Created)))]
 pub async fn subscribe(
     State(state): State<AppState>,
@@ -279,7 +280,7 @@ pub async fn subscribe(
         timeout: changes.timeout.flatten(),
         auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
     };
-    let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() })?;
+    let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() }, state.quotas)?;
     tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");
     let secret = hook.secret.clone();
     Ok((StatusCode::CREATED, Json(Created { hook: HookView::of(&state, hook)?, secret })))

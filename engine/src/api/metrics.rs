@@ -12,7 +12,8 @@ use crate::time::now_ms;
 /// The content type of the Prometheus text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The metrics, with the queue's gauges read from the store now.
+/// The metrics, with the queue's and the components' gauges read from the
+/// store now.
 #[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, body = String,
     content_type = "text/plain; version=0.0.4",
     description = "Prometheus text format",
@@ -20,5 +21,6 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let queue = state.store.queue_summary()?;
     crate::metrics::queue(queue.depth, queue.oldest_wait(now_ms()));
+    crate::metrics::storage(state.limits.uploads.in_flight(), state.store.component_totals()?);
     Ok(([(CONTENT_TYPE, TEXT_FORMAT)], state.metrics.render()))
 }

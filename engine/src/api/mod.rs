@@ -16,6 +16,7 @@ mod observe;
 mod openapi;
 mod plugins;
 mod query;
+mod quotas;
 mod ready;
 mod samples;
 mod status;
@@ -40,8 +41,9 @@ pub use error::ApiError;
 use crate::catalog::Catalog;
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
+use crate::quota::RequestLimits;
 use crate::runtime::Runtime;
-use crate::store::Store;
+use crate::store::{Quotas, Store};
 use crate::targets::TargetPolicy;
 
 /// Largest request body accepted, in bytes.
@@ -66,6 +68,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Where hooks may deliver: literal-IP targets are checked at subscribe.
     pub targets: Arc<TargetPolicy>,
+    /// Per-academy quotas, which the store checks when hooks change.
+    pub quotas: Quotas,
+    /// Rate limits and upload bounds, checked as requests arrive.
+    pub limits: Arc<RequestLimits>,
 }
 
 impl AppState {
@@ -96,6 +102,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transformers::show, transformers::attach, transformers::detach).layer(component_upload()))
         .routes(routes!(dry_runs::transformer))
         .routes(routes!(hooks::rotate_secret))
+        .routes(routes!(quotas::show))
         .routes(routes!(samples::by_filter))
         .routes(routes!(samples::by_hook))
         .routes(routes!(deliveries::list))

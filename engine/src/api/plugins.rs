@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Body, PathParam, RawBody, Superadmin};
+use super::extract::{Body, PathParam, Superadmin, Upload};
 use super::{ApiError, AppState};
 use crate::bundled::{self, BUNDLED};
 use crate::runtime::{Digest, LimitOverrides, Limits, SerializerPlugin, VersionHealth, World};
@@ -39,7 +39,7 @@ pub async fn upload(
     State(state): State<AppState>,
     _: Superadmin,
     PathParam(name): PathParam<String>,
-    RawBody(bytes): RawBody,
+    Upload { bytes, .. }: Upload,
 ) -> Result<(StatusCode, Json<PluginVersion>), ApiError> {
     if !valid_name(&name) {
         return Err(ApiError::validation(format!("{name:?} is not a plugin name (letters, digits, '-', '_')")));

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::extract::{HookScope, PathParam, RawBody, ScopedHook};
+use super::extract::{HookScope, PathParam, ScopedHook, Upload};
 use super::{ApiError, AppState};
 use crate::runtime::Digest;
 use crate::store::AttachedTransformer;
@@ -17,14 +17,16 @@ pub const MAX_COMPONENT: usize = 16 << 20;
 
 /// `PUT /v1/notify/hook/subscribe/{id}/transformer` with the component as
 /// the raw body: validated (it compiles and implements `hook-transformer`)
-/// before it is stored.
+/// before it is stored (once per sha256), within the academy's quota of
+/// transformer bytes; the component it replaces is freed if nothing else
+/// uses it.
 #[utoipa::path(put, path = "/v1/notify/hook/subscribe/{id}/transformer", params(("id" = u64, Path)),
     request_body(content_type = "application/wasm", description = "The component"), responses((status = 200, body = AttachedTransformer)))]
 pub async fn attach(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
-    RawBody(bytes): RawBody,
+    Upload { bytes, .. }: Upload,
 ) -> Result<Json<AttachedTransformer>, ApiError> {
     // Checked after the body is read (not by the `ScopedHook` extractor,
     // which runs first): answering before reading an upload closes the
@@ -40,7 +42,7 @@ pub async fn attach(
         AttachedTransformer { sha256: Digest::of(&bytes).hex(), size: bytes.len(), uploaded_at: Time::now() };
     let hook = state
         .store
-        .set_transformer(&scope, id, Some((attached, &bytes)))?
+        .set_transformer(&scope, id, Some((attached, &bytes)), state.quotas)?
         .ok_or_else(|| ApiError::not_found("Hook"))?;
     tracing::info!(hook_id = id, sha256 = ?hook.transformer.as_ref().map(|t| &t.sha256), "transformer attached");
     hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
@@ -53,13 +55,14 @@ pub async fn show(ScopedHook(hook): ScopedHook) -> Result<Json<AttachedTransform
     hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
 }
 
-/// `DELETE /v1/notify/hook/subscribe/{id}/transformer`.
+/// `DELETE /v1/notify/hook/subscribe/{id}/transformer`: the component is
+/// freed if nothing else uses it.
 #[utoipa::path(delete, path = "/v1/notify/hook/subscribe/{id}/transformer", params(("id" = u64, Path)), responses((status = 204)))]
 pub async fn detach(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.set_transformer(&scope, id, None)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    state.store.set_transformer(&scope, id, None, state.quotas)?.ok_or_else(|| ApiError::not_found("Hook"))?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
-/// Why the store failed. Opening errors name the file; the others are I/O
-/// or corruption and answer 500 on the API.
+/// Why the store failed. Opening errors name the file; a quota's refusal
+/// is the caller's (4xx on the API); the others are I/O or corruption and
+/// answer 500 on the API.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the data directory {path} is in use by another wasmhook process")]
@@ -14,6 +15,9 @@ pub enum StoreError {
     Storage(String),
     #[error("a stored {what} record is corrupt: {message}")]
     Corrupt { what: &'static str, message: String },
+    /// A change refused by an academy's quota; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] crate::quota::Refused),
 }
 
 macro_rules! storage_error {

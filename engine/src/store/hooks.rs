@@ -7,7 +7,8 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, PLUGIN_BLOBS, meta};
+use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
+use super::usage::{Ledger, Quotas};
 use super::{HookIndex, Scope, Store, StoreError, next_id};
 use crate::runtime::Request;
 use crate::time::Time;
@@ -77,7 +78,7 @@ pub struct HookSettings {
 }
 
 /// A hook transformer component attached to a hook; its bytes are in the
-/// plugin blobs table under `sha256`.
+/// plugin blobs table under `sha256`, counted as one use (`blobs.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttachedTransformer {
     pub sha256: String,
@@ -143,7 +144,8 @@ impl HookChanges {
 }
 
 impl Store {
-    pub fn create_hook(&self, new: NewHook) -> Result<Hook, StoreError> {
+    /// Creates a hook, unless its academy has as many as `quotas` allow.
+    pub fn create_hook(&self, new: NewHook, quotas: Quotas) -> Result<Hook, StoreError> {
         let txn = self.db.begin_write()?;
         let now = Time::now();
         let hook = Hook {
@@ -155,6 +157,7 @@ impl Store {
             updated_at: now,
             transformer: None,
         };
+        Ledger::open(&txn, quotas)?.change(None, Some(&hook), None)?;
         txn.open_table(HOOKS)?.insert(hook.id, encode(&hook).as_slice())?;
         txn.commit()?;
         self.reload_hooks()?;
@@ -221,25 +224,27 @@ impl Store {
     }
 
     /// Deletes, in one transaction, every hook visible in `scope` that
-    /// `matches`; how many.
+    /// `matches`, and the transformer components no other hook or plugin
+    /// version uses; how many hooks.
     pub fn delete_hooks_where(&self, scope: &Scope, matches: impl Fn(&Hook) -> bool) -> Result<usize, StoreError> {
         let txn = self.db.begin_write()?;
         let deleted = {
             let mut hooks = txn.open_table(HOOKS)?;
             let mut doomed = Vec::new();
             for entry in hooks.iter()? {
-                let (id, bytes) = entry?;
-                let hook: Hook = decode("hook", bytes.value())?;
+                let hook: Hook = decode("hook", entry?.1.value())?;
                 if scope.sees(hook.academy.as_deref()) && matches(&hook) {
-                    doomed.push(id.value());
+                    doomed.push(hook);
                 }
             }
             let mut samples = txn.open_table(HOOK_SAMPLES)?;
             let mut stats = txn.open_table(HOOK_STATS)?;
-            for id in &doomed {
-                hooks.remove(id)?;
-                samples.remove(id)?;
-                stats.remove(id)?;
+            let mut ledger = Ledger::open(&txn, Quotas::default())?;
+            for hook in &doomed {
+                hooks.remove(hook.id)?;
+                samples.remove(hook.id)?;
+                stats.remove(hook.id)?;
+                ledger.change(Some(hook), None, None)?;
             }
             doomed.len()
         };
@@ -260,26 +265,29 @@ impl Store {
 
 impl Store {
     /// Attaches (`Some`) or detaches (`None`) a transformer to hook `id`,
-    /// storing its component; whether the hook exists in `scope`.
+    /// storing its component unless it is already stored and freeing the
+    /// one it replaces if nothing else uses it; refused when the academy's
+    /// transformers would take more bytes than `quotas` allow. `None` when
+    /// the hook does not exist in `scope`.
     pub fn set_transformer(
         &self,
         scope: &Scope,
         id: u64,
         transformer: Option<(AttachedTransformer, &[u8])>,
+        quotas: Quotas,
     ) -> Result<Option<Hook>, StoreError> {
         let txn = self.db.begin_write()?;
         let updated = {
             let mut hooks = txn.open_table(HOOKS)?;
             let hook = hooks.get(id)?.map(|bytes| decode::<Hook>("hook", bytes.value())).transpose()?;
             match hook {
-                Some(mut hook) if scope.sees(hook.academy.as_deref()) => {
-                    if let Some((attached, bytes)) = &transformer {
-                        txn.open_table(PLUGIN_BLOBS)?.insert(attached.sha256.as_bytes(), *bytes)?;
-                    }
-                    hook.transformer = transformer.map(|(attached, _)| attached);
-                    hook.updated_at = Time::now();
-                    hooks.insert(id, encode(&hook).as_slice())?;
-                    Some(hook)
+                Some(before) if scope.sees(before.academy.as_deref()) => {
+                    let (attached, bytes) =
+                        transformer.map_or((None, None), |(attached, bytes)| (Some(attached), Some(bytes)));
+                    let after = Hook { transformer: attached, updated_at: Time::now(), ..before.clone() };
+                    Ledger::open(&txn, quotas)?.change(Some(&before), Some(&after), bytes)?;
+                    hooks.insert(id, encode(&after).as_slice())?;
+                    Some(after)
                 }
                 _ => None,
             }
@@ -287,12 +295,5 @@ impl Store {
         txn.commit()?;
         self.reload_hooks()?;
         Ok(updated)
-    }
-
-    /// The component stored under `sha256`.
-    pub fn plugin_blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(PLUGIN_BLOBS)?;
-        Ok(table.get(sha256.as_bytes())?.map(|bytes| bytes.value().to_vec()))
     }
 }

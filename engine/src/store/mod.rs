@@ -6,6 +6,7 @@
 //! take a [`Scope`], so a lookup that forgets whose data it reads does not
 //! compile.
 
+mod blobs;
 mod catalog;
 mod codec;
 mod committer;
@@ -15,14 +16,17 @@ mod hook_index;
 mod hooks;
 pub mod parked;
 mod plugins;
+pub mod recount;
 mod status;
 pub mod tables;
 mod tokens;
+mod usage;
 
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
+pub use blobs::ComponentTotals;
 pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
 pub use hook_index::HookIndex;
@@ -30,6 +34,7 @@ pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats,
 pub use plugins::{PluginLimits, PluginVersion};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};
 pub use tokens::{Role, TokenRecord};
+pub use usage::{Quotas, Usage};
 
 use tables::{META, SCHEMA_VERSION, meta};
 
@@ -102,9 +107,11 @@ impl Store {
     }
 
     /// Records the schema version in a new file, refuses a file of another
-    /// version, and creates every table so readers never miss one.
+    /// version, creates every table so readers never miss one, and counts
+    /// the uses of components in a file written before they were counted.
     fn check_schema(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
+        let recount = !recount::counted(&txn)?;
         {
             let mut meta = txn.open_table(META)?;
             let found = meta.get(meta::SCHEMA_VERSION_KEY)?.map(|v| v.value());
@@ -132,9 +139,21 @@ impl Store {
             txn.open_table(tables::HOOK_ERRORS)?;
             txn.open_table(tables::PLUGINS)?;
             txn.open_table(tables::PLUGIN_BLOBS)?;
+            txn.open_table(tables::BLOB_REFS)?;
+            txn.open_table(tables::ACADEMY_USAGE)?;
+            txn.open_table(tables::ACADEMY_BLOBS)?;
             txn.open_table(tables::PLUGIN_LIMITS)?;
             txn.open_table(tables::PARKED)?;
             txn.open_table(tables::PARKED_COUNTS)?;
+        }
+        if recount {
+            let found = recount::recount(&txn)?;
+            tracing::info!(
+                components = found.components,
+                freed = found.freed,
+                freed_bytes = found.freed_bytes,
+                "counted the uses of stored components"
+            );
         }
         txn.commit()?;
         Ok(())

@@ -2,14 +2,12 @@
 //! components, which version of each name is active, and the limits a
 //! superadmin gave a name.
 
-use std::collections::HashSet;
-
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
+use super::blobs::Blobs;
 use super::codec::{decode, encode};
-use super::hooks::Hook;
-use super::tables::{HOOKS, PLUGIN_BLOBS, PLUGIN_LIMITS, PLUGINS};
+use super::tables::{PLUGIN_LIMITS, PLUGINS};
 use super::{Store, StoreError};
 use crate::runtime::LimitOverrides;
 use crate::time::Time;
@@ -34,7 +32,8 @@ pub struct PluginLimits {
 }
 
 impl Store {
-    /// Stores a new version of plugin `name` (not active yet).
+    /// Stores a new version of plugin `name` (not active yet); its component
+    /// is written unless it is stored already.
     pub fn add_plugin_version(&self, name: &str, sha256: String, bytes: &[u8]) -> Result<PluginVersion, StoreError> {
         let txn = self.db.begin_write()?;
         let record = {
@@ -50,7 +49,7 @@ impl Store {
                 active: false,
             };
             plugins.insert((name, record.version), encode(&record).as_slice())?;
-            txn.open_table(PLUGIN_BLOBS)?.insert(record.sha256.as_bytes(), bytes)?;
+            Blobs::open(&txn)?.retain(&record.sha256, Some(bytes))?;
             record
         };
         txn.commit()?;
@@ -129,18 +128,9 @@ impl Store {
             for entry in plugins.extract_from_if((name, 0)..=(name, u32::MAX), |_, _| true)? {
                 deleted.push(decode::<PluginVersion>("plugin version", entry?.1.value())?);
             }
-            let mut kept = HashSet::new();
-            for entry in plugins.iter()? {
-                kept.insert(decode::<PluginVersion>("plugin version", entry?.1.value())?.sha256);
-            }
-            for entry in txn.open_table(HOOKS)?.iter()? {
-                if let Some(transformer) = decode::<Hook>("hook", entry?.1.value())?.transformer {
-                    kept.insert(transformer.sha256);
-                }
-            }
-            let mut blobs = txn.open_table(PLUGIN_BLOBS)?;
-            for version in deleted.iter().filter(|v| !kept.contains(&v.sha256)) {
-                blobs.remove(version.sha256.as_bytes())?;
+            let mut blobs = Blobs::open(&txn)?;
+            for version in &deleted {
+                blobs.release(&version.sha256)?;
             }
             txn.open_table(PLUGIN_LIMITS)?.remove(name)?;
             deleted
@@ -170,5 +160,9 @@ mod tests {
         assert_eq!(store.plugin_blob("shared").unwrap().as_deref(), Some(&b"one"[..]));
         assert_eq!(store.plugin_blob("own").unwrap(), None);
         assert!(store.plugin_limits().unwrap().is_empty());
+        assert_eq!(store.component_totals().unwrap().count, 1);
+        store.delete_plugin("b").unwrap();
+        assert_eq!(store.plugin_blob("shared").unwrap(), None, "freed with its last version");
+        assert_eq!(store.component_totals().unwrap().count, 0);
     }
 }

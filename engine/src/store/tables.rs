@@ -53,8 +53,23 @@ pub const HOOK_ERRORS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new
 /// (plugin name, version) → plugin version metadata.
 pub const PLUGINS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("plugins");
 
-/// sha256 of a component → its bytes.
+/// sha256 of a component → its bytes: stored once however many plugin
+/// versions and hook transformers use it (see `blobs.rs`).
 pub const PLUGIN_BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("plugin_blobs");
+
+/// sha256 of a stored component → (its uses, its size in bytes). A use is a
+/// plugin version or a hook's transformer; the component is deleted in the
+/// transaction that drops its last use.
+pub const BLOB_REFS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("blob_refs");
+
+/// Academy → (its hooks, the bytes of the transformer components they
+/// use): what counts against its quotas, kept in step with the hooks by the
+/// transactions that change them (see `usage.rs`).
+pub const ACADEMY_USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new("academy_usage");
+
+/// (academy, sha256) → how many of the academy's hooks use that
+/// transformer component: it counts once against the academy's bytes.
+pub const ACADEMY_BLOBS: TableDefinition<(&str, &str), u64> = TableDefinition::new("academy_blobs");
 
 /// Plugin name → the limits a superadmin gave it (`LimitOverrides`).
 pub const PLUGIN_LIMITS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugin_limits");

@@ -1,0 +1,67 @@
+//! The one-shot step that derives the use counts of components and the
+//! academies' usage (`blobs.rs`, `usage.rs`) from the hooks and plugin
+//! versions, and deletes the components nothing uses: stores written before
+//! the counts existed kept every component ever uploaded.
+//!
+//! [`Store::open`] runs it when the `blob_refs` table does not exist yet.
+//! It is one function of a write transaction so that a schema migration
+//! step can call it as well; running it again recounts the same.
+
+use redb::{ReadableTable, ReadableTableMetadata, TableHandle, WriteTransaction};
+
+use super::StoreError;
+use super::codec::decode;
+use super::hooks::Hook;
+use super::plugins::PluginVersion;
+use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE, BLOB_REFS, HOOKS, PLUGINS};
+use super::usage::{Ledger, Quotas};
+
+/// What a recount found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recounted {
+    /// Components in use.
+    pub components: u64,
+    /// Components deleted because nothing used them, and their bytes.
+    pub freed: u64,
+    pub freed_bytes: u64,
+}
+
+/// Whether the counts were ever made in this file.
+pub(super) fn counted(txn: &WriteTransaction) -> Result<bool, StoreError> {
+    Ok(txn.list_tables()?.any(|table| table.name() == BLOB_REFS.name()))
+}
+
+/// Recounts every use from the hooks and plugin versions, inside `txn`,
+/// and deletes the components left unused.
+pub fn recount(txn: &WriteTransaction) -> Result<Recounted, StoreError> {
+    txn.delete_table(BLOB_REFS)?;
+    txn.delete_table(ACADEMY_USAGE)?;
+    txn.delete_table(ACADEMY_BLOBS)?;
+    let hooks = {
+        let table = txn.open_table(HOOKS)?;
+        let mut hooks = Vec::new();
+        for entry in table.iter()? {
+            hooks.push(decode::<Hook>("hook", entry?.1.value())?);
+        }
+        hooks
+    };
+    let versions = {
+        let table = txn.open_table(PLUGINS)?;
+        let mut versions = Vec::new();
+        for entry in table.iter()? {
+            versions.push(decode::<PluginVersion>("plugin version", entry?.1.value())?);
+        }
+        versions
+    };
+    let mut ledger = Ledger::open(txn, Quotas::default())?;
+    for version in &versions {
+        ledger.blobs.retain(&version.sha256, None)?;
+    }
+    for hook in &hooks {
+        ledger.change(None, Some(hook), None)?;
+    }
+    let (freed, freed_bytes) = ledger.blobs.free_unused()?;
+    drop(ledger);
+    let components = txn.open_table(BLOB_REFS)?.len()?;
+    Ok(Recounted { components, freed, freed_bytes })
+}
