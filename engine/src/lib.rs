@@ -12,6 +12,7 @@ pub mod config;
 pub mod delivery;
 pub mod ingest;
 pub mod metrics;
+pub mod names;
 pub mod runtime;
 pub mod server;
 pub mod store;

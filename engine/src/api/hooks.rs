@@ -16,22 +16,14 @@ use super::query::{Page, Pagination, comma_list, passes, present};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
+use crate::delivery::headers::check_hook_header;
+use crate::names::check_name;
 use crate::store::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Scope};
 use crate::targets::TargetPolicy;
 use crate::time::Time;
 
-/// Headers a hook may not set: the engine signs and frames every request.
-const RESERVED_HEADERS: &[&str] = &[
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "content-type",
-    "content-length",
-    "host",
-    "transfer-encoding",
-    "connection",
-    "user-agent",
-];
+/// Longest `service_id`, in bytes.
+const MAX_SERVICE_ID: usize = 100;
 
 /// A hook as the API shows it: seed 001's fields, then ours.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -107,10 +99,9 @@ impl HookInput {
         if let Some(target) = &self.target {
             validate_target(target, targets)?;
         }
-        if let Some(Some(service_id)) = &self.service_id
-            && (service_id.is_empty() || service_id.len() > 100)
-        {
-            return Err(ApiError::validation("service_id must be 1 to 100 characters"));
+        if let Some(Some(service_id)) = &self.service_id {
+            check_name(service_id, MAX_SERVICE_ID)
+                .map_err(|why| ApiError::validation(format!("service_id {why}")))?;
         }
         if let Some(headers) = &self.headers {
             validate_headers(headers)?;
@@ -167,14 +158,7 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> 
         return Err(ApiError::validation("at most 20 headers"));
     }
     for (name, value) in headers {
-        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
-            || axum::http::HeaderValue::from_str(value).is_err()
-        {
-            return Err(ApiError::validation(format!("header {name:?} is not a valid HTTP header")));
-        }
-        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(ApiError::validation(format!("header {name:?} is set by the engine and cannot be overridden")));
-        }
+        check_hook_header(name, value).map_err(|refused| ApiError::validation(refused.to_string()))?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! A job stays in the queue until its attempt is recorded, so a crash at
 //! any point redelivers it after the restart: at least once.
 
+pub mod headers;
 pub mod retry;
 pub mod signing;
 mod stages;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Dispatcher;
+use super::headers::{ENGINE_SET, check_sent_header};
 use super::signing::sign;
 use crate::runtime::Request;
 use crate::store::Hook;
@@ -42,7 +43,7 @@ enum NotSent {
 pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
     let scheduled_at = Time::from_second((job.due_ms / 1000) as i64);
     let ready = match prepare(dispatcher, &job) {
-        Ok(prepared) => transform(dispatcher, &job, prepared).await,
+        Ok(prepared) => transform(dispatcher, &job, prepared).await.and_then(check_headers),
         Err(not_sent) => Err(not_sent),
     };
     let result = match ready {
@@ -114,17 +115,28 @@ async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -
     }
 }
 
+/// Refuses a request whose headers the engine will not send: connection
+/// and framing headers, whether its transformer added them or the hook had
+/// them before they were refused at subscribe time. A failed attempt with
+/// the reason, as any transformer failure.
+fn check_headers(prepared: Prepared) -> Result<Prepared, NotSent> {
+    let refused = prepared.request.headers.iter().find_map(|(name, value)| check_sent_header(name, value).err());
+    match refused {
+        Some(refused) => Err(NotSent::Failed(prepared.hook, refused.to_string())),
+        None => Ok(prepared),
+    }
+}
+
 /// The headers sent: the request's own, minus anything the engine sets,
 /// plus the content type and the Standard Webhooks signature of the body
 /// actually sent.
 fn sign_headers(job: &Job, prepared: &Prepared) -> Vec<(String, String)> {
-    const ENGINE_HEADERS: [&str; 4] = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"];
     let timestamp = jiff::Timestamp::now().as_second();
     let mut headers: Vec<(String, String)> = prepared
         .request
         .headers
         .iter()
-        .filter(|(name, _)| !ENGINE_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+        .filter(|(name, _)| !ENGINE_SET.contains(&name.to_ascii_lowercase().as_str()))
         .cloned()
         .collect();
     headers.push(("content-type".to_owned(), "application/json".to_owned()));

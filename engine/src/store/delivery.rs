@@ -10,12 +10,13 @@ use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOO
 use super::{Hook, HookStats, Scope, Store, StoreError, next_id};
 use crate::time::Time;
 
-/// An ingested event and what came of it; also the idempotency record.
+/// An ingested event and what came of it, as the API answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventRecord {
+    /// Unique within its academy.
     pub id: String,
     pub event: String,
-    pub academy: Option<String>,
+    pub academy: String,
     pub received_at: Time,
     /// Delivery jobs queued for it.
     pub deliveries: u32,
@@ -23,6 +24,39 @@ pub struct EventRecord {
     pub outcome: EventOutcome,
     /// Ids of the follow-up events it produced.
     pub follow_ups: Vec<String>,
+}
+
+/// The idempotency record of an event: what the API answers, and for an
+/// event whose id the client chose, the digest of what it was posted with,
+/// so that a reuse of the id with other content is told apart from a
+/// retry. Records written before the digest existed (schema version 2),
+/// and those of generated ids and follow-ups, have none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub record: EventRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDigest>,
+}
+
+/// A sha256 of what identifies a request's content (see
+/// `ingest/idempotency.rs`), stored as hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentDigest(pub [u8; 32]);
+
+impl Serialize for ContentDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(ContentDigest(bytes))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -128,11 +162,11 @@ pub struct Deactivation {
 }
 
 impl Store {
-    /// The event ingested with id `id`.
-    pub fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
+    /// The event `academy` ingested with id `id`.
+    pub fn event(&self, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(EVENTS)?;
-        let record = table.get(id)?.map(|bytes| decode("event", bytes.value())).transpose()?;
+        let record = table.get((academy, id))?.map(|bytes| decode("event", bytes.value())).transpose()?;
         Ok(record)
     }
 
@@ -182,9 +216,10 @@ impl Store {
     }
 }
 
-/// Writes an event record (the idempotency key) and its jobs.
-pub fn insert_event(txn: &WriteTransaction, record: &EventRecord, jobs: &mut [Job]) -> Result<(), StoreError> {
-    txn.open_table(EVENTS)?.insert(record.id.as_str(), encode(record).as_slice())?;
+/// Writes an event record (the idempotency record) and its jobs.
+pub fn insert_event(txn: &WriteTransaction, event: &StoredEvent, jobs: &mut [Job]) -> Result<(), StoreError> {
+    let key = (event.record.academy.as_str(), event.record.id.as_str());
+    txn.open_table(EVENTS)?.insert(key, encode(event).as_slice())?;
     let mut table = txn.open_table(JOBS)?;
     for job in jobs {
         job.id = next_id(txn, meta::NEXT_JOB_ID)?;
@@ -193,10 +228,11 @@ pub fn insert_event(txn: &WriteTransaction, record: &EventRecord, jobs: &mut [Jo
     Ok(())
 }
 
-/// The event record `id`, inside a write transaction (idempotency check).
-pub fn find_event(txn: &WriteTransaction, id: &str) -> Result<Option<EventRecord>, StoreError> {
+/// The event record of (`academy`, `id`), inside a write transaction
+/// (idempotency check).
+pub fn find_event(txn: &WriteTransaction, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
     let table = txn.open_table(EVENTS)?;
-    let record = table.get(id)?.map(|bytes| decode("event", bytes.value())).transpose()?;
+    let record = table.get((academy, id))?.map(|bytes| decode("event", bytes.value())).transpose()?;
     Ok(record)
 }
 
@@ -337,9 +373,14 @@ impl Store {
         let mut pruned = Pruned::default();
         {
             let mut events = txn.open_table(EVENTS)?;
-            let old = old_keys(&events, "event", |r: &EventRecord| r.received_at < cutoff, |k: &str| k.to_owned())?;
-            for key in &old {
-                events.remove(key.as_str())?;
+            let old = old_keys(
+                &events,
+                "event",
+                |e: &StoredEvent| e.record.received_at < cutoff,
+                |(academy, id): (&str, &str)| (academy.to_owned(), id.to_owned()),
+            )?;
+            for (academy, id) in &old {
+                events.remove((academy.as_str(), id.as_str()))?;
             }
             pruned.events = old.len();
 

@@ -13,6 +13,7 @@ pub mod delivery;
 mod error;
 mod hook_index;
 mod hooks;
+mod migrate;
 pub mod parked;
 mod plugins;
 mod status;
@@ -101,26 +102,26 @@ impl Store {
         Ok(())
     }
 
-    /// Records the schema version in a new file, refuses a file of another
-    /// version, and creates every table so readers never miss one.
+    /// Records the schema version in a new file, migrates a file of an
+    /// older version it can migrate (in the same transaction), refuses a
+    /// file of any other version, and creates every table so readers never
+    /// miss one.
     fn check_schema(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         {
-            let mut meta = txn.open_table(META)?;
-            let found = meta.get(meta::SCHEMA_VERSION_KEY)?.map(|v| v.value());
+            let found = txn.open_table(META)?.get(meta::SCHEMA_VERSION_KEY)?.map(|v| v.value());
+            let found = found.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
             match found {
-                None => {
-                    meta.insert(meta::SCHEMA_VERSION_KEY, u64::from(SCHEMA_VERSION))?;
+                None | Some(SCHEMA_VERSION) => {}
+                Some(found) if migrate::can_migrate(found) => {
+                    tracing::info!(path = %self.path.display(), from = found, to = SCHEMA_VERSION, "migrating the store");
+                    migrate::migrate(&txn, found)?;
                 }
-                Some(found) if found == u64::from(SCHEMA_VERSION) => {}
                 Some(found) => {
-                    return Err(StoreError::SchemaVersion {
-                        path: self.path.clone(),
-                        found: u32::try_from(found).unwrap_or(u32::MAX),
-                        expected: SCHEMA_VERSION,
-                    });
+                    return Err(StoreError::SchemaVersion { path: self.path.clone(), found, expected: SCHEMA_VERSION });
                 }
             }
+            txn.open_table(META)?.insert(meta::SCHEMA_VERSION_KEY, u64::from(SCHEMA_VERSION))?;
             txn.open_table(tables::HOOKS)?;
             txn.open_table(tables::HOOK_STATS)?;
             txn.open_table(tables::HOOK_SAMPLES)?;
