@@ -45,7 +45,11 @@ impl EventId {
             return Err(NameError::TooLong { max: MAX_EVENT_ID });
         }
         if let Some((at, ch)) = id.char_indices().find(|(_, ch)| !ch.is_ascii_graphic()) {
-            return Err(if ch.is_control() { NameError::Control { at, ch } } else { NameError::NotVisibleAscii { at, ch } });
+            return Err(if ch.is_control() {
+                NameError::Control { at, ch }
+            } else {
+                NameError::NotVisibleAscii { at, ch }
+            });
         }
         Ok(EventId(id))
     }

@@ -373,7 +373,8 @@ mod tests {
     #[test]
     fn an_address_carried_by_nat64_6to4_or_teredo_is_judged_as_itself() {
         let strict = TargetPolicy::default();
-        let refusal = |policy: &TargetPolicy, ip: &str| policy.check_ip(None, ip.parse().unwrap()).err().map(|e| e.to_string());
+        let refusal =
+            |policy: &TargetPolicy, ip: &str| policy.check_ip(None, ip.parse().unwrap()).err().map(|e| e.to_string());
         assert_eq!(
             refusal(&strict, "64:ff9b::a9fe:a9fe").as_deref(),
             Some(
@@ -382,7 +383,9 @@ mod tests {
         );
         assert_eq!(
             refusal(&strict, "2002:7f00:1::1").as_deref(),
-            Some("target 2002:7f00:1::1 (6to4, for 127.0.0.1) is in a denied network (loopback); allow it with targets.allowed_networks")
+            Some(
+                "target 2002:7f00:1::1 (6to4, for 127.0.0.1) is in a denied network (loopback); allow it with targets.allowed_networks"
+            )
         );
         assert_eq!(refusal(&strict, "64:ff9b::808:808"), None, "NAT64 of a global address");
         assert_eq!(refusal(&strict, "2002:808:808::1"), None, "6to4 of a global address");

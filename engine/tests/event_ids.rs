@@ -97,7 +97,8 @@ async fn an_id_reused_with_other_content_is_a_conflict_and_a_retry_answers_the_f
     let conflict = "id \"x-1\" was already used in academy \"a1\" for an event with other content (another event or other data): post the same content again to get the first result, or use a new id";
     let other_data = s.service.post("/v1/events", &event("a1", "x-1", json!({"id": 1, "status": "LOST"}))).await;
     assert_error(&other_data, 409, "idempotency-conflict", conflict);
-    let other_event = json!({"event": "event.event_status_updated", "academy": "a1", "id": "x-1", "data": {"id": 1, "status": "OK"}});
+    let other_event =
+        json!({"event": "event.event_status_updated", "academy": "a1", "id": "x-1", "data": {"id": 1, "status": "OK"}});
     assert_error(&s.service.post("/v1/events", &other_event).await, 409, "idempotency-conflict", conflict);
 
     // In a batch, the conflict names its item and nothing of the batch is

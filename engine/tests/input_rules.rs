@@ -30,7 +30,10 @@ async fn token_names_and_roles_are_checked_together() {
     ] {
         assert_refused(&create(json!({"name": name, "role": "service"})).await, detail);
     }
-    assert_refused(&create(json!({"name": "x".repeat(201), "role": "service"})).await, "name must be at most 200 bytes");
+    assert_refused(
+        &create(json!({"name": "x".repeat(201), "role": "service"})).await,
+        "name must be at most 200 bytes",
+    );
 
     // `academy` belongs to the academy role only: never silently dropped.
     assert_refused(
@@ -42,7 +45,10 @@ async fn token_names_and_roles_are_checked_together() {
         "a service token has no academy: leave `academy` out, or create an `academy` token",
     );
     assert_refused(&create(json!({"name": "a", "role": "academy"})).await, "an academy token needs its `academy`");
-    assert_refused(&create(json!({"name": "a", "role": "academy", "academy": null})).await, "an academy token needs its `academy`");
+    assert_refused(
+        &create(json!({"name": "a", "role": "academy", "academy": null})).await,
+        "an academy token needs its `academy`",
+    );
     assert_refused(
         &create(json!({"name": "a", "role": "academy", "academy": "Not A Slug"})).await,
         "\"Not A Slug\" is not an academy slug",
@@ -66,7 +72,15 @@ async fn token_names_and_roles_are_checked_together() {
     ] {
         token(&admin, body).await;
     }
-    let roles: Vec<Value> = admin.get("/v1/admin/tokens").await.body.as_array().unwrap().iter().map(|t| json!([t["role"], t["academy"]])).collect();
+    let roles: Vec<Value> = admin
+        .get("/v1/admin/tokens")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| json!([t["role"], t["academy"]]))
+        .collect();
     assert_eq!(roles, [json!(["academy", "a1"]), json!(["service", null]), json!(["superadmin", null])]);
 }
 
@@ -80,7 +94,8 @@ async fn service_ids_must_be_printable_and_not_blank() {
     let dir = tempfile::tempdir().unwrap();
     let engine = start(dir.path(), &[]);
     let a = academy(&engine).await;
-    let hook = |service_id: &str| json!({"event": "form_entry.added", "target": "https://x.io/h", "service_id": service_id});
+    let hook =
+        |service_id: &str| json!({"event": "form_entry.added", "target": "https://x.io/h", "service_id": service_id});
     for (service_id, detail) in [
         ("prod\0", "service_id must not contain control characters ('\\0' at byte 4)"),
         ("a\r\nb", "service_id must not contain control characters ('\\r' at byte 1)"),
@@ -95,7 +110,10 @@ async fn service_ids_must_be_printable_and_not_blank() {
     let created = a.post("/v1/notify/hook/subscribe", &hook("production-v2")).await;
     assert_eq!(created.status, 201, "{created:?}");
     let path = format!("/v1/notify/hook/subscribe/{}", created.body["id"]);
-    assert_refused(&a.put(&path, &json!({"service_id": "\0"})).await, "service_id must not contain control characters ('\\0' at byte 0)");
+    assert_refused(
+        &a.put(&path, &json!({"service_id": "\0"})).await,
+        "service_id must not contain control characters ('\\0' at byte 0)",
+    );
     assert_eq!(a.get(&path).await.body["service_id"], "production-v2", "unchanged");
     assert_eq!(a.put(&path, &json!({"service_id": null})).await.body["service_id"], Value::Null, "null clears it");
 }
@@ -119,7 +137,8 @@ async fn connection_and_framing_headers_are_refused_on_hooks() {
         "Host",
         "Content-Length",
     ] {
-        let detail = format!("header {name:?} is a connection or framing header, which only the engine's HTTP client sets");
+        let detail =
+            format!("header {name:?} is a connection or framing header, which only the engine's HTTP client sets");
         assert_refused(&a.post("/v1/notify/hook/subscribe", &hook(name)).await, &detail);
     }
     assert_refused(

@@ -50,7 +50,10 @@ async fn a_version_2_store_is_migrated_and_its_queued_deliveries_are_sent() {
     // are failed attempts that say why, and nothing is sent.
     let refused = |body: &Value| {
         body["results"].as_array().is_some_and(|attempts| {
-            attempts.iter().filter(|a| a["error"].as_str().is_some_and(|e| e.contains("\"Upgrade\" is a connection"))).count()
+            attempts
+                .iter()
+                .filter(|a| a["error"].as_str().is_some_and(|e| e.contains("\"Upgrade\" is a connection")))
+                .count()
                 >= 2
         })
     };
@@ -61,9 +64,7 @@ async fn a_version_2_store_is_migrated_and_its_queued_deliveries_are_sent() {
     // The version 2 event records answer under their academy. They have no
     // content digest: the same id answers the first result, whatever the
     // content, as it did in version 2.
-    let event = |academy: &str, data: Value| {
-        json!({"event": "form_entry.won_or_lost", "academy": academy, "id": "v2-1", "data": data})
-    };
+    let event = |academy: &str, data: Value| json!({"event": "form_entry.won_or_lost", "academy": academy, "id": "v2-1", "data": data});
     let again = admin.post("/v1/events", &event("downtown-campus", lead())).await;
     assert_eq!(again.status, 202, "{again:?}");
     assert_eq!(again.body["deliveries"], 2, "the record of version 2: {again:?}");

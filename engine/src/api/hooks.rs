@@ -100,8 +100,7 @@ impl HookInput {
             validate_target(target, targets)?;
         }
         if let Some(Some(service_id)) = &self.service_id {
-            check_name(service_id, MAX_SERVICE_ID)
-                .map_err(|why| ApiError::validation(format!("service_id {why}")))?;
+            check_name(service_id, MAX_SERVICE_ID).map_err(|why| ApiError::validation(format!("service_id {why}")))?;
         }
         if let Some(headers) = &self.headers {
             validate_headers(headers)?;

@@ -81,8 +81,14 @@ mod tests {
 
     #[test]
     fn engine_headers_are_refused_on_hooks_and_replaced_for_transformers() {
-        assert_eq!(check_hook_header("Webhook-Signature", "x"), Err(HeaderRefusal::EngineSet("Webhook-Signature".into())));
-        assert_eq!(check_hook_header("content-type", "text/plain"), Err(HeaderRefusal::EngineSet("content-type".into())));
+        assert_eq!(
+            check_hook_header("Webhook-Signature", "x"),
+            Err(HeaderRefusal::EngineSet("Webhook-Signature".into()))
+        );
+        assert_eq!(
+            check_hook_header("content-type", "text/plain"),
+            Err(HeaderRefusal::EngineSet("content-type".into()))
+        );
         assert_eq!(check_sent_header("Content-Type", "application/json"), Ok(()));
     }
 

@@ -44,7 +44,9 @@ pub enum IngestError {
     )]
     Conflict { index: usize, academy: String, id: String },
     /// Two items of one request share an academy and an id.
-    #[error("id {id:?} of academy {academy:?} is already used by events[{first}] of this batch: an id is ingested once per academy")]
+    #[error(
+        "id {id:?} of academy {academy:?} is already used by events[{first}] of this batch: an id is ingested once per academy"
+    )]
     Repeated { index: usize, first: usize, academy: String, id: String },
     #[error("{0}")]
     Internal(String),

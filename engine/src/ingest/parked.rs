@@ -28,8 +28,8 @@ use tokio::sync::Notify;
 
 use super::{Ingest, IngestError, Item, NewEvent};
 use crate::catalog::EventDef;
-use crate::store::StoreError;
 use crate::names::EventId;
+use crate::store::StoreError;
 use crate::store::parked::{self, ParkedEvent, ParkedKey, Parking};
 use crate::time::Time;
 
