@@ -24,10 +24,9 @@ pub async fn list(
     State(state): State<AppState>,
     ScopedHook(hook): ScopedHook,
     QueryParams(paged): QueryParams<Paged>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    links: PageLinks,
 ) -> Result<Json<Page<Attempt>>, ApiError> {
-    Ok(Json(paged.pagination.page(state.store.attempts(&hook)?, &uri, &headers)?))
+    Ok(Json(paged.pagination.page(state.store.attempts(&hook)?, &links)?))
 }
 
 /// `POST /v1/notify/hook/{id}/deliveries/{delivery_id}/retry`: delivers the
@@ -73,8 +72,7 @@ pub async fn errors(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     QueryParams(paged): QueryParams<Paged>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    links: PageLinks,
 ) -> Result<Json<Page<HookErrorRecord>>, ApiError> {
-    Ok(Json(paged.pagination.page(state.store.hook_errors(&scope)?, &uri, &headers)?))
+    Ok(Json(paged.pagination.page(state.store.hook_errors(&scope)?, &links)?))
 }

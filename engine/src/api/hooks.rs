@@ -239,13 +239,12 @@ pub async fn list(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     QueryParams(filters): QueryParams<HookFilters>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    links: PageLinks,
 ) -> Result<Json<Page<HookView>>, ApiError> {
     let catalog = state.catalog();
     let hooks = state.store.hooks(&scope)?.into_iter().filter(|h| filters.matches(h, &catalog));
     let hooks = hooks.map(|hook| HookView::of(&state, hook)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(filters.pagination.page(hooks, &uri, &headers)?))
+    Ok(Json(filters.pagination.page(hooks, &links)?))
 }
 
 /// `POST /v1/notify/hook/subscribe`: 201 with the hook and its signing
