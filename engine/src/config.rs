@@ -315,7 +315,8 @@ impl Config {
         if self.delivery_concurrency == 0 {
             return Err("must be at least 1".into());
         }
-        let durations = [self.default_timeout, self.http.header_timeout, self.http.keepalive_timeout, self.http.body_timeout];
+        let durations =
+            [self.default_timeout, self.http.header_timeout, self.http.keepalive_timeout, self.http.body_timeout];
         if durations.iter().any(Duration::is_zero) {
             return Err("must be longer than 0 ms".into());
         }

@@ -138,12 +138,7 @@ pub const SERIES: [Series; 15] = [
         labels: &["route"],
         help: "Duration of API requests, by route template, in seconds.",
     },
-    Series {
-        name: HTTP_CONNECTIONS_OPEN,
-        kind: Kind::Gauge,
-        labels: &[],
-        help: "API connections open now.",
-    },
+    Series { name: HTTP_CONNECTIONS_OPEN, kind: Kind::Gauge, labels: &[], help: "API connections open now." },
     Series {
         name: HTTP_CONNECTIONS_MAX,
         kind: Kind::Gauge,

@@ -185,8 +185,8 @@ pub async fn serve(
             listener,
             api::router(state, options.http.body_timeout).into_make_service_with_connect_info::<ConnectionActivity>(),
         )
-            .with_graceful_shutdown(stopping.clone().cancelled_owned())
-            .into_future(),
+        .with_graceful_shutdown(stopping.clone().cancelled_owned())
+        .into_future(),
     );
     ready.store(true, Ordering::Relaxed);
     println!("wasmhook listening on http://{addr}");

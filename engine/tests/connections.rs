@@ -120,11 +120,12 @@ async fn a_thousand_stalled_connections_are_cut_while_the_api_keeps_answering() 
     // A new connection per request, as a load balancer's probes and
     // a busy application's clients open them.
     let normal = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-    let event = |n: usize| {
-        json!({"event": "asset.asset_status_updated", "academy": "downtown", "id": format!("n{n}"), "data": {"id": n}})
-    };
+    let event = |n: usize| json!({"event": "asset.asset_status_updated", "academy": "downtown", "id": format!("n{n}"), "data": {"id": n}});
     let ingest = |n: usize| {
-        normal.post(format!("{}/v1/events", engine.url)).header("authorization", format!("Token {service}")).json(&event(n))
+        normal
+            .post(format!("{}/v1/events", engine.url))
+            .header("authorization", format!("Token {service}"))
+            .json(&event(n))
     };
     assert_eq!(ingest(0).send().await.unwrap().status(), 202, "warm-up");
 
@@ -153,8 +154,12 @@ async fn a_thousand_stalled_connections_are_cut_while_the_api_keeps_answering() 
         let ingested = ingest(n).send().await.map(|r| r.status().as_u16());
         took.push(("ingest", ingested.ok(), sent.elapsed()));
     }
-    assert!(stalled.iter().all(|task| !task.is_finished()), "every stalled connection was open while the API was timed");
-    let slow: Vec<_> = took.iter().filter(|(_, status, took)| status.is_none() || *took >= Duration::from_millis(100)).collect();
+    assert!(
+        stalled.iter().all(|task| !task.is_finished()),
+        "every stalled connection was open while the API was timed"
+    );
+    let slow: Vec<_> =
+        took.iter().filter(|(_, status, took)| status.is_none() || *took >= Duration::from_millis(100)).collect();
     assert!(slow.is_empty(), "answers over 100 ms (or none) beside 1,000 stalled connections: {slow:?} of {took:?}");
     let expected = [("readyz", Some(200)), ("ingest", Some(202))];
     assert!(took.iter().all(|(what, status, _)| expected.contains(&(*what, *status))), "{took:?}");
@@ -181,7 +186,11 @@ async fn a_thousand_stalled_connections_are_cut_while_the_api_keeps_answering() 
             assert!(cut.answer.to_ascii_lowercase().contains("connection: close"), "{cut:?}");
         }
     }
-    let timeouts = |kind: &str| metric(&engine, &format!("wasmhook_http_timeouts_total{{kind=\"{kind}\"}}"));
+    let engine = &engine;
+    let timeouts = |kind: &str| {
+        let series = format!("wasmhook_http_timeouts_total{{kind=\"{kind}\"}}");
+        async move { metric(engine, &series).await }
+    };
     assert!(timeouts("header").await >= Some((2 * EACH) as f64), "silent connections and trickled heads");
     assert!(timeouts("body").await >= Some(EACH as f64));
     assert!(timeouts("idle").await >= Some(EACH as f64));
@@ -220,7 +229,8 @@ async fn beyond_the_cap_a_new_connection_waits_for_a_free_slot() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!ninth.is_finished(), "a ninth connection is not served while eight are open");
     drop(held.pop());
-    let answer = tokio::time::timeout(Duration::from_secs(10), ninth).await.expect("served once a slot is free").unwrap();
+    let answer =
+        tokio::time::timeout(Duration::from_secs(10), ninth).await.expect("served once a slot is free").unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
 
     let scrape = get_once(&address, "/metrics").await;

@@ -42,7 +42,8 @@ async fn links_are_relative_whatever_the_host() {
     let engine = start(dir.path(), &[]);
     let academy = academy_with_hooks(&engine, 101).await;
 
-    let (answer, page) = get_from_evil(&engine, "/v1/notify/hook/subscribe?like=example&limit=1&offset=1", &academy).await;
+    let (answer, page) =
+        get_from_evil(&engine, "/v1/notify/hook/subscribe?like=example&limit=1&offset=1", &academy).await;
     assert!(!answer.contains("evil.example"), "{answer}");
     assert_eq!(page["next"], "/v1/notify/hook/subscribe?like=example&limit=1&offset=2");
     assert_eq!(page["previous"], "/v1/notify/hook/subscribe?like=example&limit=1&offset=0");
@@ -52,10 +53,7 @@ async fn links_are_relative_whatever_the_host() {
     assert_eq!(page["next"], "/v1/notify/hook/subscribe?limit=1&offset=1");
 
     // The CLI follows them: 101 hooks are two pages of 100.
-    let list = wasmhook(
-        &["hooks", "list", "--json", "--url", &engine.url],
-        &[("WASMHOOK_TOKEN", academy.as_str())],
-    );
+    let list = wasmhook(&["hooks", "list", "--json", "--url", &engine.url], &[("WASMHOOK_TOKEN", academy.as_str())]);
     assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
     let hooks: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(hooks.as_array().unwrap().len(), 101);

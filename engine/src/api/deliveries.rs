@@ -1,12 +1,13 @@
 //! Delivery logs: a hook's attempts, replaying a delivery, hook errors.
 
 use axum::Json;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{HookScope, PathParam, QueryParams, ScopedHook};
+use super::links::PageLinks;
 use super::query::{Page, Pagination};
 use super::{ApiError, AppState};
 use crate::store::delivery::{Attempt, HookErrorRecord, Job, enqueue};

@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::extract::{Body, HookScope, PathParam, QueryParams, ScopedHook};
+use super::links::PageLinks;
 use super::query::{Page, Pagination, comma_list, passes, present};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;

@@ -129,7 +129,14 @@ mod tests {
         let parse = |text: &str| PublicUrl::try_from(text.to_owned()).map(String::from);
         assert_eq!(parse("https://hooks.example.com"), Ok("https://hooks.example.com".into()));
         assert_eq!(parse("http://10.0.0.5:8080/hooks/"), Ok("http://10.0.0.5:8080/hooks".into()));
-        for bad in ["hooks.example.com", "/v1", "ftp://example.com", "https://u:p@example.com", "https://e.com/?a=1", "https://e.com/#x"] {
+        for bad in [
+            "hooks.example.com",
+            "/v1",
+            "ftp://example.com",
+            "https://u:p@example.com",
+            "https://e.com/?a=1",
+            "https://e.com/#x",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -36,7 +36,7 @@ pub struct CappedListener {
 }
 
 impl CappedListener {
-    pub fn new(listener: TcpListener, max_connections: usize, timeouts: Timeouts) -> CappedListener {
+    pub(super) fn new(listener: TcpListener, max_connections: usize, timeouts: Timeouts) -> CappedListener {
         metrics::http_connection_limit(max_connections);
         CappedListener { listener, slots: Arc::new(Semaphore::new(max_connections)), timeouts, at_cap: false }
     }
