@@ -54,10 +54,9 @@ struct Cut {
     answer: String,
 }
 
-/// Stalls on `stream` as `stall` says until the engine closes it (or 30 s
-/// past the timeouts).
-async fn stall(mut stream: TcpStream, stall: Stall, token: String) -> Cut {
-    let opened = Instant::now();
+/// Stalls on `stream`, connected at `opened`, as `stall` says until the
+/// engine closes it (or 30 s past the timeouts).
+async fn stall(mut stream: TcpStream, opened: Instant, stall: Stall, token: String) -> Cut {
     let start = match stall {
         Stall::Silent => String::new(),
         Stall::Head => "POST /v1/events HTTP/1.1\r\nhost: test\r\nx-slow: ".to_owned(),
@@ -132,8 +131,11 @@ async fn a_thousand_stalled_connections_are_cut_while_the_api_keeps_answering() 
     let address = engine.url.strip_prefix("http://").unwrap().to_owned();
     let mut stalled = Vec::new();
     for n in 0..EACH * STALLS.len() {
+        // Taken before the connect: the engine's deadline starts at its
+        // accept, later.
+        let opened = Instant::now();
         let stream = TcpStream::connect(&address).await.expect("connect");
-        stalled.push(tokio::spawn(stall(stream, STALLS[n % STALLS.len()], service.clone())));
+        stalled.push(tokio::spawn(stall(stream, opened, STALLS[n % STALLS.len()], service.clone())));
     }
     // Until the engine has accepted them all (bounded; checked below).
     let mut open = None;

@@ -70,7 +70,7 @@ mod tests {
         assert_eq!(connection_cap(4096, 1024, 64), 1024 - 256 - 128);
         assert_eq!(connection_cap(100, 1024, 64), 100, "a lower setting is kept");
         assert_eq!(connection_cap(4096, 256, 64), MIN_CONNECTIONS, "never below the floor");
-        assert_eq!(connection_cap(4096, u64::MAX, usize::MAX), 4096);
+        assert_eq!(connection_cap(4096, u64::MAX, usize::MAX), MIN_CONNECTIONS, "no overflow");
     }
 
     #[test]
