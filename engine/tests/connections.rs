@@ -1,5 +1,5 @@
-//! Slow and idle clients against the real binary (issue 10, item 4): a
-//! thousand connections that stall (silent, a trickled head, a trickled
+//! Slow and idle clients against the real binary (issue 10, item 4):
+//! 1,100 connections that stall (silent, a trickled head, a trickled
 //! body, kept alive and idle) are held open while a normal client's new
 //! connections still get `/readyz` and an ingest answered in < 100 ms (the
 //! issue's check); the engine, started under a soft open-files limit of
@@ -15,14 +15,15 @@ use support::{ADMIN, Engine, files, start_with, start_with_open_files, token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The test's timeouts: short, and long enough for a thousand connections
+/// The test's timeouts: short, and long enough for 1,100 connections
 /// to be opened and the API measured before the first one passes.
 const HEADER: Duration = Duration::from_secs(6);
 const IDLE: Duration = Duration::from_secs(7);
 const BODY: Duration = Duration::from_secs(6);
 
-/// Stalled connections of each kind: a thousand in all.
-const EACH: usize = 250;
+/// Stalled connections of each kind: 1,100 in all, the issue's figure,
+/// more than a soft open-files limit of 1024 allows.
+const EACH: usize = 275;
 
 /// A trickling client sends a byte this often (the issue's clients sent
 /// one every 5 s): the bytes alone must not keep a connection open.
@@ -96,8 +97,8 @@ async fn metric(engine: &Engine, series: &str) -> Option<f64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_thousand_stalled_connections_are_cut_while_the_api_keeps_answering() {
-    // The test holds a thousand sockets, and the engine as many.
+async fn stalled_connections_beyond_1024_are_cut_while_the_api_keeps_answering() {
+    // The test holds 1,100 sockets, and the engine as many.
     if let Err(hard) = files::raise_own_limit(4096) {
         eprintln!("skipped: the open-files hard limit ({hard}) is below 4096");
         return;
@@ -156,16 +157,16 @@ async fn a_thousand_stalled_connections_are_cut_while_the_api_keeps_answering() 
         let ingested = ingest(n).send().await.map(|r| r.status().as_u16());
         took.push(("ingest", ingested.ok(), sent.elapsed()));
     }
+    let slow: Vec<_> =
+        took.iter().filter(|(_, status, took)| status.is_none() || *took >= Duration::from_millis(100)).collect();
+    assert!(slow.is_empty(), "answers over 100 ms (or none) beside 1,100 stalled connections: {slow:?} of {took:?}");
+    let expected = [("readyz", Some(200)), ("ingest", Some(202))];
+    assert!(took.iter().all(|(what, status, _)| expected.contains(&(*what, *status))), "{took:?}");
     assert!(
         stalled.iter().all(|task| !task.is_finished()),
         "every stalled connection was open while the API was timed"
     );
-    let slow: Vec<_> =
-        took.iter().filter(|(_, status, took)| status.is_none() || *took >= Duration::from_millis(100)).collect();
-    assert!(slow.is_empty(), "answers over 100 ms (or none) beside 1,000 stalled connections: {slow:?} of {took:?}");
-    let expected = [("readyz", Some(200)), ("ingest", Some(202))];
-    assert!(took.iter().all(|(what, status, _)| expected.contains(&(*what, *status))), "{took:?}");
-    assert!(open >= Some(1000.0), "the engine held the stalled connections at once: {open:?}");
+    assert!(open >= Some((EACH * STALLS.len()) as f64), "the engine held the stalled connections at once: {open:?}");
 
     let mut cuts = Vec::new();
     for task in stalled {
