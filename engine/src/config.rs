@@ -26,6 +26,7 @@ use crate::delivery::retry::{parse_duration, parse_schedule};
 use crate::delivery::{DeliveryConfig, RetryPolicy};
 use crate::runtime::{BreakerConfig, Limits};
 use crate::server::ServeOptions;
+use crate::store::space::SpaceFloor;
 use crate::targets::TargetPolicy;
 
 /// The prefix of the environment variables that are settings.
@@ -89,6 +90,8 @@ pub struct Config {
     /// How long a shutdown waits for requests and deliveries in flight.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// The disk-space guard.
+    pub storage: Storage,
     /// Which delivery targets are allowed.
     pub targets: Targets,
 }
@@ -116,6 +119,7 @@ impl Default for Config {
             plugin_breaker_cooldown_secs: breaker.cool_down.as_secs(),
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_secs(10),
+            storage: Storage::default(),
             targets: Targets::default(),
         }
     }
@@ -133,6 +137,25 @@ pub struct Targets {
     pub denied_networks: Vec<IpNet>,
     /// Refuse `http://` targets.
     pub require_https: bool,
+}
+
+/// The disk-space guard: writes that grow the store (events, hooks,
+/// uploads, catalogue changes) are refused while free space under the data
+/// directory is below the smaller of the two floors (see `store::space`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Floor as a percentage of the volume's size (0: no guard).
+    pub min_free_percent: u8,
+    /// Floor in bytes (0: no guard).
+    pub min_free_bytes: u64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        let floor = SpaceFloor::default();
+        Storage { min_free_percent: floor.percent, min_free_bytes: floor.bytes }
+    }
 }
 
 /// How log lines are written.
@@ -267,6 +290,7 @@ impl Config {
                 cool_down: Duration::from_secs(self.plugin_breaker_cooldown_secs),
             },
             shutdown_grace: self.shutdown_grace,
+            space_floor: SpaceFloor { percent: self.storage.min_free_percent, bytes: self.storage.min_free_bytes },
         }
     }
 
@@ -280,6 +304,9 @@ impl Config {
         }
         if self.plugin_max_deadline_ms == 0 {
             return Err("must be at least 1".into());
+        }
+        if self.storage.min_free_percent > 100 {
+            return Err("must be at most 100".into());
         }
         if self.admin_token.as_ref().is_some_and(|token| token.expose().is_empty()) {
             return Err("must not be empty (leave it out instead)".into());

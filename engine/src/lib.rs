@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backoff;
 pub mod bundled;
 pub mod catalog;
 pub mod config;

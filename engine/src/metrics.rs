@@ -30,6 +30,10 @@ pub const PLUGIN_ERRORS: &str = "wasmhook_plugin_errors_total";
 pub const PLUGIN_DURATION: &str = "wasmhook_plugin_duration_seconds";
 pub const HTTP_REQUESTS: &str = "wasmhook_http_requests_total";
 pub const HTTP_DURATION: &str = "wasmhook_http_request_duration_seconds";
+pub const STORE_AVAILABLE: &str = "wasmhook_store_available";
+pub const STORE_FAILED_COMMITS: &str = "wasmhook_store_failed_commits_total";
+pub const STORE_FREE_BYTES: &str = "wasmhook_store_free_bytes";
+pub const STORE_SPACE_LOW: &str = "wasmhook_store_space_low";
 
 /// What kind of series, and a histogram's bucket bounds (seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +71,7 @@ const PLUGIN_BUCKETS: [f64; BUCKETS_US.len()] = {
 const HTTP_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 /// Every series the engine exports.
-pub const SERIES: [Series; 11] = [
+pub const SERIES: [Series; 15] = [
     Series {
         name: EVENTS_INGESTED,
         kind: Kind::Counter,
@@ -134,6 +138,30 @@ pub const SERIES: [Series; 11] = [
         labels: &["route"],
         help: "Duration of API requests, by route template, in seconds.",
     },
+    Series {
+        name: STORE_AVAILABLE,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "1 while the store takes writes; 0 from a storage failure (disk full, I/O error) until the database is re-opened.",
+    },
+    Series {
+        name: STORE_FAILED_COMMITS,
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Write transactions the storage failed or refused (disk full, I/O error, or refused since one until the re-open).",
+    },
+    Series {
+        name: STORE_FREE_BYTES,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Free bytes on the volume of the data directory (for an unprivileged process), measured a few times a second.",
+    },
+    Series {
+        name: STORE_SPACE_LOW,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "1 while free space is below the floor (storage.min_free_percent, storage.min_free_bytes): writes that grow the store are refused.",
+    },
 ];
 
 /// How often histogram samples are folded into their buckets when nobody
@@ -199,6 +227,7 @@ fn start_known_series_at_zero() {
         counter!(DELIVERIES, "result" => result, "status_class" => class).absolute(0);
     }
     counter!(DELIVERY_RETRIES).absolute(0);
+    counter!(STORE_FAILED_COMMITS).absolute(0);
 }
 
 /// An event's ingest outcome was decided.
@@ -245,6 +274,22 @@ fn status_class(status: Option<u16>) -> &'static str {
 pub fn queue(depth: u64, oldest_wait: Duration) {
     gauge!(QUEUE_DEPTH).set(depth as f64);
     gauge!(QUEUE_OLDEST_AGE).set(oldest_wait.as_secs_f64());
+}
+
+/// Whether the store takes writes (see `store::Health`).
+pub fn store_available(available: bool) {
+    gauge!(STORE_AVAILABLE).set(if available { 1.0 } else { 0.0 });
+}
+
+/// The storage failed or refused a write transaction.
+pub fn store_commit_failed() {
+    counter!(STORE_FAILED_COMMITS).increment(1);
+}
+
+/// The latest measure of free space, and whether it is below the floor.
+pub fn store_space(free: u64, low: bool) {
+    gauge!(STORE_FREE_BYTES).set(free as f64);
+    gauge!(STORE_SPACE_LOW).set(if low { 1.0 } else { 0.0 });
 }
 
 /// An API request was answered.

@@ -20,6 +20,7 @@ use crate::delivery::{DeliveryConfig, Dispatcher};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
 use crate::runtime::{BreakerConfig, Limits, LoadError, Runtime, RuntimeConfig, SetupError, World};
+use crate::store::space::SpaceFloor;
 use crate::store::{Committer, Store, StoreError};
 
 /// How to run the server.
@@ -42,6 +43,8 @@ pub struct ServeOptions {
     pub breaker: BreakerConfig,
     /// How long a shutdown waits for requests and deliveries in flight.
     pub shutdown_grace: Duration,
+    /// The disk-space guard's floor under the data directory.
+    pub space_floor: SpaceFloor,
 }
 
 /// Why the server could not start (or stopped).
@@ -122,6 +125,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
     tracing::info!(events = catalog.len(), store = %store.path().display(), "catalogue loaded");
 
     let store = Arc::new(store);
+    crate::store::watch(&store, options.space_floor);
     let runtime = Arc::new(runtime);
     let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let committer = Committer::start(store.clone());

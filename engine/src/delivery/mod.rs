@@ -6,6 +6,7 @@
 //! A job stays in the queue until its attempt is recorded, so a crash at
 //! any point redelivers it after the restart: at least once.
 
+mod outage;
 pub mod retry;
 pub mod signing;
 mod stages;
@@ -21,7 +22,7 @@ use tokio_util::task::TaskTracker;
 pub use retry::RetryPolicy;
 
 use crate::runtime::{Runtime, TransformerPlugin};
-use crate::store::{Committer, Store};
+use crate::store::{Committer, Store, StoreError};
 use crate::targets::TargetPolicy;
 
 /// How deliveries are made.
@@ -58,8 +59,10 @@ pub struct Dispatcher {
     config: DeliveryConfig,
     /// Woken when jobs are queued.
     queued: Arc<Notify>,
-    /// Jobs being attempted now, so the scan does not claim them twice.
+    /// Jobs being attempted now, so the scan does not claim them twice,
+    /// and those held while the store refuses to record their attempts.
     in_flight: Mutex<HashSet<u64>>,
+    outage: Mutex<outage::Outage>,
     runtime: Arc<Runtime>,
     /// Hook transformers loaded so far, by sha256.
     transformers: Mutex<HashMap<String, Arc<TransformerPlugin>>>,
@@ -94,6 +97,7 @@ impl Dispatcher {
             config,
             queued,
             in_flight: Mutex::default(),
+            outage: Mutex::default(),
             runtime,
             transformers: Mutex::default(),
             stop: CancellationToken::new(),
@@ -107,6 +111,9 @@ impl Dispatcher {
         let _running = self.tasks.token();
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         while !self.stop.is_cancelled() {
+            if self.paused_by_store().await {
+                continue;
+            }
             let free = permits.available_permits();
             if free == 0 {
                 // Wait for a worker to finish before scanning again.
@@ -145,11 +152,11 @@ impl Dispatcher {
                 let this = self.clone();
                 self.tasks.spawn(async move {
                     let id = job.id;
-                    tokio::select! {
-                        () = stages::deliver(&this, job) => {}
-                        () = this.abandon.cancelled() => {}
-                    }
-                    this.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                    let recorded = tokio::select! {
+                        result = stages::deliver(&this, job) => Some(result),
+                        () = this.abandon.cancelled() => None,
+                    };
+                    this.finish(id, recorded);
                     drop(permit);
                     this.queued.notify_one();
                 });
@@ -167,10 +174,56 @@ impl Dispatcher {
         if tokio::time::timeout_at(deadline, self.tasks.wait()).await.is_ok() {
             return 0;
         }
-        let dropped = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let held = self.outage.lock().unwrap_or_else(|e| e.into_inner()).held();
+        let dropped = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len().saturating_sub(held);
         self.abandon.cancel();
         self.tasks.wait().await;
         dropped
+    }
+
+    /// While the store refuses writes, waits (backing off, see `outage.rs`)
+    /// and answers true: nothing is claimed. Once it takes them again, lets
+    /// the held jobs go, to be claimed again, and answers false.
+    async fn paused_by_store(&self) -> bool {
+        let writable = self.store.health().outage().is_none();
+        let gate = self.outage.lock().unwrap_or_else(|e| e.into_inner()).gate(writable);
+        match gate {
+            outage::Gate::Wait(delay) => {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = self.stop.cancelled() => {}
+                }
+                true
+            }
+            outage::Gate::Go(held) => {
+                if !held.is_empty() {
+                    tracing::info!(deliveries = held.len(), "the store takes writes again: unrecorded attempts are made once more");
+                    let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                    for id in &held {
+                        in_flight.remove(id);
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// Ends the claim on job `id` once its attempt is recorded (or dropped
+    /// at shutdown). When the store refused to record it, the job stays
+    /// claimed until the store takes writes again (see `outage.rs`); after
+    /// another failure it stays queued and is attempted again.
+    fn finish(&self, id: u64, recorded: Option<Result<(), StoreError>>) {
+        match recorded {
+            Some(Err(error)) if error.unavailable().is_some() => {
+                tracing::debug!(delivery_id = id, %error, "attempt not recorded: held until the store takes writes");
+                self.outage.lock().unwrap_or_else(|e| e.into_inner()).hold(id);
+                return;
+            }
+            Some(Err(error)) => tracing::error!(delivery_id = id, %error, "cannot record a delivery attempt"),
+            Some(Ok(())) => self.outage.lock().unwrap_or_else(|e| e.into_inner()).recorded(),
+            None => {}
+        }
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 
     /// The transformer component stored under `sha256`, compiled once.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::Dispatcher;
 use super::signing::sign;
 use crate::runtime::Request;
-use crate::store::Hook;
+use crate::store::{Hook, StoreError};
 use crate::store::delivery::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, record_attempt};
 use crate::time::Time;
 
@@ -39,13 +39,15 @@ enum NotSent {
     Failed(Arc<Hook>, String),
 }
 
-pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
+/// Attempts `job` and records the attempt; the error when it could not be
+/// recorded (the job then stays queued).
+pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) -> Result<(), StoreError> {
     let scheduled_at = Time::from_second((job.due_ms / 1000) as i64);
     let ready = match prepare(dispatcher, &job) {
         Ok(prepared) => transform(dispatcher, &job, prepared).await,
         Err(not_sent) => Err(not_sent),
     };
-    let result = match ready {
+    match ready {
         Ok(prepared) => {
             let headers = sign_headers(&job, &prepared);
             let sent = send(dispatcher, &prepared, &headers).await;
@@ -65,10 +67,6 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
             let payload = job.payload.clone();
             record(dispatcher, &job, scheduled_at, &hook, Vec::new(), payload, sent).await
         }
-    };
-    if let Err(error) = result {
-        // The job stays queued and is attempted again.
-        tracing::error!(%error, "cannot record a delivery attempt");
     }
 }
 
@@ -204,7 +202,7 @@ async fn record(
     headers: Vec<(String, String)>,
     payload: String,
     sent: Sent,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     let succeeded = sent.status.is_some_and(|s| (200..300).contains(&s));
     let attempt_number = job.attempts + 1;
     // A failure that deactivates the hook is not retried; the store
@@ -273,7 +271,7 @@ async fn cancel(
     job: Job,
     scheduled_at: Time,
     why: String,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     crate::metrics::delivery_cancelled();
     let attempt = Attempt {
         id: 0,
@@ -299,7 +297,7 @@ async fn cancel(
     Ok(())
 }
 
-fn drop_job(txn: &redb::WriteTransaction, job: &Job) -> Result<(), crate::store::StoreError> {
+fn drop_job(txn: &redb::WriteTransaction, job: &Job) -> Result<(), StoreError> {
     txn.open_table(crate::store::tables::JOBS)?.remove((job.due_ms, job.id))?;
     Ok(())
 }

@@ -114,6 +114,8 @@ impl Ingest {
     }
 
     async fn run(self: &Arc<Self>, events: Vec<NewEvent>, rerun: bool) -> Result<Vec<EventRecord>, IngestError> {
+        // Refused before the plugins run when the store would refuse it.
+        self.store.room()?;
         // Already ingested (the common retry case) skips the plugins.
         let mut known = Vec::with_capacity(events.len());
         for event in &events {

@@ -2,7 +2,7 @@
 //! hook errors. The write functions take a transaction so the committer can
 //! batch them; reads open their own.
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
@@ -255,7 +255,7 @@ pub fn record_attempt(
     // The hook record itself is read only when it changes or a hook error
     // needs its academy: recording a success does not decode it.
     let hook = |hooks: &redb::Table<u64, &[u8]>| -> Result<Hook, StoreError> {
-        let bytes = hooks.get(job.hook_id)?.ok_or_else(|| StoreError::Storage("the hook vanished".into()))?;
+        let bytes = hooks.get(job.hook_id)?.ok_or_else(|| StoreError::Corrupt { what: "hook", message: "vanished inside the transaction".into() })?;
         decode("hook", bytes.value())
     };
     if effect == HookEffect::Deactivate {

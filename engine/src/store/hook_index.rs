@@ -8,10 +8,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::codec::decode;
 use super::tables::HOOKS;
+use super::handle::Handle;
 use super::{Hook, Scope, StoreError};
 
 /// A snapshot of every hook.
@@ -22,7 +23,7 @@ pub struct HookIndex {
 }
 
 impl HookIndex {
-    fn load(db: &redb::Database) -> Result<HookIndex, StoreError> {
+    fn load(db: &Handle) -> Result<HookIndex, StoreError> {
         let txn = db.begin_read()?;
         let mut index = HookIndex::default();
         for entry in txn.open_table(HOOKS)?.iter()? {
@@ -63,7 +64,7 @@ impl HookCache {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub(super) fn rebuild(&self, db: &redb::Database) -> Result<(), StoreError> {
+    pub(super) fn rebuild(&self, db: &Handle) -> Result<(), StoreError> {
         let _one_at_a_time = self.rebuilding.lock().unwrap_or_else(|e| e.into_inner());
         let index = Arc::new(HookIndex::load(db)?);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = index;

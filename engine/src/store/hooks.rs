@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
@@ -144,6 +144,7 @@ impl HookChanges {
 
 impl Store {
     pub fn create_hook(&self, new: NewHook) -> Result<Hook, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let now = Time::now();
         let hook = Hook {
@@ -194,6 +195,7 @@ impl Store {
 
     /// Applies `changes` to hook `id` if it is visible in `scope`.
     pub fn update_hook(&self, scope: &Scope, id: u64, changes: HookChanges) -> Result<Option<Hook>, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let updated = {
             let mut table = txn.open_table(HOOKS)?;
@@ -267,6 +269,9 @@ impl Store {
         id: u64,
         transformer: Option<(AttachedTransformer, &[u8])>,
     ) -> Result<Option<Hook>, StoreError> {
+        if transformer.is_some() {
+            self.room()?;
+        }
         let txn = self.db.begin_write()?;
         let updated = {
             let mut hooks = txn.open_table(HOOKS)?;

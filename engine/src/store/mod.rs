@@ -11,20 +11,26 @@ mod codec;
 mod committer;
 pub mod delivery;
 mod error;
+mod handle;
+mod health;
 mod hook_index;
 mod hooks;
 pub mod parked;
 mod plugins;
+mod recovery;
+pub mod space;
 mod status;
 pub mod tables;
 mod tokens;
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 pub use committer::{CommitStats, Committer};
-pub use error::StoreError;
+pub use error::{StoreError, Unavailable};
+pub use health::Health;
+pub use recovery::{REOPEN_HEADROOM, watch};
 pub use hook_index::HookIndex;
 pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
 pub use plugins::{PluginLimits, PluginVersion};
@@ -53,9 +59,10 @@ impl Scope {
 }
 
 /// The store. Cheap to share behind an `Arc`; redb serialises writers and
-/// lets readers run concurrently.
+/// lets readers run concurrently. The database inside is re-opened after a
+/// storage failure (see `handle.rs`).
 pub struct Store {
-    db: Database,
+    db: handle::Handle,
     path: PathBuf,
     /// Tokens already checked, by hash: every API request authenticates, and
     /// a read transaction each time showed in the profile.
@@ -68,18 +75,13 @@ impl Store {
     /// The file name inside the data directory.
     pub const FILE_NAME: &str = "wasmhook.redb";
 
-    /// redb's page cache. Its default (1 GiB) would make the engine's memory
-    /// grow with the queue; the working set (hooks, the queue's head, recent
-    /// events) fits in far less.
-    pub const CACHE_SIZE: usize = 64 << 20;
-
     /// Opens (or creates) the store in `data_dir`. Another process holding
     /// it, or a file of another schema version, is a clear error.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(Self::FILE_NAME);
         let open_error = |message: String| StoreError::Open { path: path.clone(), message };
         std::fs::create_dir_all(data_dir).map_err(|e| open_error(e.to_string()))?;
-        let db = Database::builder().set_cache_size(Self::CACHE_SIZE).create(&path).map_err(|error| match error {
+        let db = handle::Handle::open(&path).map_err(|error| match error {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
             other => open_error(other.to_string()),
         })?;
@@ -92,6 +94,18 @@ impl Store {
     /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store takes writes, and why not.
+    pub fn health(&self) -> &Health {
+        &self.db.health
+    }
+
+    /// Refuses a write that grows the store (an event, a hook, an upload)
+    /// while the store takes no writes or free space is below the floor.
+    /// Deliveries' records and deletions do not ask.
+    pub fn room(&self) -> Result<(), StoreError> {
+        self.health().refusal().map_or(Ok(()), |why| Err(why.into()))
     }
 
     /// Whether the store can be read: a read transaction opens a table.

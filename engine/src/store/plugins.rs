@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
@@ -36,6 +36,7 @@ pub struct PluginLimits {
 impl Store {
     /// Stores a new version of plugin `name` (not active yet).
     pub fn add_plugin_version(&self, name: &str, sha256: String, bytes: &[u8]) -> Result<PluginVersion, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let record = {
             let mut plugins = txn.open_table(PLUGINS)?;
