@@ -123,7 +123,8 @@ fn per_webhook_id(received: &[Received]) -> BTreeMap<String, usize> {
 async fn engine_with_hook(data_dir: &Path, receiver: &Receiver, envs: &[(&str, &str)]) -> (Engine, Client, u64) {
     let engine = start_with(data_dir, &["--retry-schedule", "50ms,50ms,50ms"], envs, true);
     let admin = engine.client(ADMIN);
-    let academy = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
+    let academy =
+        engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
     let service = engine.client(&token(&admin, json!({"name": "app", "role": "service"})).await);
     let hook = academy
         .post("/v1/notify/hook/subscribe", &json!({"event": EVENT, "target": format!("{}/hook", receiver.url)}))
@@ -172,7 +173,8 @@ async fn a_full_disk_answers_503_pauses_deliveries_and_the_engine_heals_when_spa
     let mut refused = None;
     for i in 0..100 {
         let id = format!("during-{i}");
-        let (status, retry_after, body) = post(&engine, support::ADMIN, "/v1/events", &event(&id, json!({"blob": big}))).await;
+        let (status, retry_after, body) =
+            post(&engine, support::ADMIN, "/v1/events", &event(&id, json!({"blob": big}))).await;
         if status == 202 {
             acknowledged.push(id);
         } else {
@@ -181,7 +183,11 @@ async fn a_full_disk_answers_503_pauses_deliveries_and_the_engine_heals_when_spa
         }
     }
     let (refused_id, status, retry_after, body) = refused.expect("the full disk refused an event");
-    assert_eq!((status, body["slug"].as_str(), body["status_code"].as_u64()), (503, Some("storage-unavailable"), Some(503)), "{body}");
+    assert_eq!(
+        (status, body["slug"].as_str(), body["status_code"].as_u64()),
+        (503, Some("storage-unavailable"), Some(503)),
+        "{body}"
+    );
     let retry_after: u64 = retry_after.expect("Retry-After").parse().unwrap();
     assert!((1..=60).contains(&retry_after), "Retry-After: {retry_after}");
     let (status, ready) = readyz(&engine).await;
@@ -246,7 +252,9 @@ async fn a_full_disk_answers_503_pauses_deliveries_and_the_engine_heals_when_spa
         })
     );
 
-    let academy = engine.client(&token(&engine.client(ADMIN), json!({"name": "b", "role": "academy", "academy": "downtown-campus"})).await);
+    let academy = engine.client(
+        &token(&engine.client(ADMIN), json!({"name": "b", "role": "academy", "academy": "downtown-campus"})).await,
+    );
     let path = format!("/v1/notify/hook/{hook}/deliveries?limit=1000");
     let attempts = academy
         .poll(&path, |page| {
@@ -291,7 +299,8 @@ async fn below_the_space_floor_growth_is_refused_while_deliveries_and_deletions_
     assert_eq!(engine.terminate().code(), Some(0));
 
     // The same store, with a floor above the free space.
-    let floor = [("WASMHOOK_STORAGE_MIN_FREE_PERCENT", "100"), ("WASMHOOK_STORAGE_MIN_FREE_BYTES", "18446744073709551615")];
+    let floor =
+        [("WASMHOOK_STORAGE_MIN_FREE_PERCENT", "100"), ("WASMHOOK_STORAGE_MIN_FREE_BYTES", "18446744073709551615")];
     let engine = start_with(&data, &["--retry-schedule", "3s"], &floor, true);
     let admin = engine.client(ADMIN);
 
@@ -304,8 +313,14 @@ async fn below_the_space_floor_growth_is_refused_while_deliveries_and_deletions_
 
     let growth: [(&str, Value); 3] = [
         ("/v1/events", event("refused", json!({"n": 2}))),
-        ("/v1/notify/hook/subscribe", json!({"event": EVENT, "target": format!("{}/other", receiver.url), "academy": "downtown-campus"})),
-        ("/v1/catalog/events", json!({"name": "asset.lost", "action": "registry.Asset.lost", "description": "An asset was lost"})),
+        (
+            "/v1/notify/hook/subscribe",
+            json!({"event": EVENT, "target": format!("{}/other", receiver.url), "academy": "downtown-campus"}),
+        ),
+        (
+            "/v1/catalog/events",
+            json!({"name": "asset.lost", "action": "registry.Asset.lost", "description": "An asset was lost"}),
+        ),
     ];
     for (path, body) in &growth {
         let (status, retry_after, body) = post(&engine, ADMIN, path, body).await;

@@ -197,7 +197,10 @@ impl Dispatcher {
             }
             outage::Gate::Go(held) => {
                 if !held.is_empty() {
-                    tracing::info!(deliveries = held.len(), "the store takes writes again: unrecorded attempts are made once more");
+                    tracing::info!(
+                        deliveries = held.len(),
+                        "the store takes writes again: unrecorded attempts are made once more"
+                    );
                     let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
                     for id in &held {
                         in_flight.remove(id);

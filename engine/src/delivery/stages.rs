@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::Dispatcher;
 use super::signing::sign;
 use crate::runtime::Request;
-use crate::store::{Hook, StoreError};
 use crate::store::delivery::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, record_attempt};
+use crate::store::{Hook, StoreError};
 use crate::time::Time;
 
 /// The request for one attempt, before it is signed.
@@ -266,12 +266,7 @@ async fn record(
 }
 
 /// Ends a job that cannot be sent, with a recorded (cancelled) attempt.
-async fn cancel(
-    dispatcher: &Dispatcher,
-    job: Job,
-    scheduled_at: Time,
-    why: String,
-) -> Result<(), StoreError> {
+async fn cancel(dispatcher: &Dispatcher, job: Job, scheduled_at: Time, why: String) -> Result<(), StoreError> {
     crate::metrics::delivery_cancelled();
     let attempt = Attempt {
         id: 0,

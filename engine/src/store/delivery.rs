@@ -255,7 +255,9 @@ pub fn record_attempt(
     // The hook record itself is read only when it changes or a hook error
     // needs its academy: recording a success does not decode it.
     let hook = |hooks: &redb::Table<u64, &[u8]>| -> Result<Hook, StoreError> {
-        let bytes = hooks.get(job.hook_id)?.ok_or_else(|| StoreError::Corrupt { what: "hook", message: "vanished inside the transaction".into() })?;
+        let bytes = hooks
+            .get(job.hook_id)?
+            .ok_or_else(|| StoreError::Corrupt { what: "hook", message: "vanished inside the transaction".into() })?;
         decode("hook", bytes.value())
     };
     if effect == HookEffect::Deactivate {

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use redb::ReadableTable;
 
 use super::codec::decode;
-use super::tables::HOOKS;
 use super::handle::Handle;
+use super::tables::HOOKS;
 use super::{Hook, Scope, StoreError};
 
 /// A snapshot of every hook.

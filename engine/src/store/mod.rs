@@ -30,10 +30,10 @@ use redb::ReadableTable;
 pub use committer::{CommitStats, Committer};
 pub use error::{StoreError, Unavailable};
 pub use health::Health;
-pub use recovery::{REOPEN_HEADROOM, watch};
 pub use hook_index::HookIndex;
 pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
 pub use plugins::{PluginLimits, PluginVersion};
+pub use recovery::{REOPEN_HEADROOM, watch};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};
 pub use tokens::{Role, TokenRecord};
 

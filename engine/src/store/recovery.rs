@@ -113,3 +113,42 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{HookSettings, HttpMethod, NewHook, Role, Scope, Unavailable};
+    use super::*;
+
+    #[test]
+    fn a_reopen_keeps_what_was_committed_and_rebuilds_the_caches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let settings = HookSettings {
+            event: "e".into(),
+            target: "https://example.com/".into(),
+            service_id: None,
+            method: HttpMethod::Post,
+            headers: Default::default(),
+            is_active: true,
+            max_retries: None,
+            timeout: None,
+            auto_disable_after_failures: None,
+        };
+        let hook = store.create_hook(NewHook { academy: None, settings, secret: "whsec_x".into() }).unwrap();
+        let token = store.create_token(&[1; 32], "t".into(), Role::Service).unwrap();
+        assert_eq!(store.token(&[1; 32]).unwrap(), Some(token.clone()), "cached");
+        let in_flight = store.db.begin_read().unwrap();
+        store.db.health.failed(&Unavailable::Closed);
+
+        store.recover().unwrap();
+        assert!(store.health().outage().is_none());
+        // A read transaction begun before the re-open is refused, as the
+        // storage refusing, and does not keep the old database open.
+        let error = StoreError::from(in_flight.open_table(super::super::tables::HOOKS).unwrap_err());
+        assert!(matches!(error.unavailable(), Some(Unavailable::Closed)), "{error:?}");
+        assert_eq!(store.hook(&Scope::All, hook.id).unwrap().map(|h| h.id), Some(hook.id));
+        assert_eq!(store.token(&[1; 32]).unwrap(), Some(token));
+        assert!(store.revoke_token(1).unwrap(), "writes go to the new database");
+        assert_eq!(store.token(&[1; 32]).unwrap(), None);
+    }
+}
