@@ -24,6 +24,7 @@ mod transformers;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
@@ -66,6 +67,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Where hooks may deliver: literal-IP targets are checked at subscribe.
     pub targets: Arc<TargetPolicy>,
+    /// How long a rotated-out signing secret keeps signing.
+    pub signing_secret_overlap: Duration,
 }
 
 impl AppState {

@@ -21,8 +21,9 @@ pub struct Settings {
     flags: Flags,
 }
 
-/// One flag per setting (but the admin token, which stays out of the
-/// process list), named after its key; unset flags leave the key alone.
+/// One flag per setting (but the admin token and the secret keys, which
+/// stay out of the process list), named after its key; unset flags leave
+/// the key alone.
 #[derive(clap::Args, Serialize)]
 struct Flags {
     /// Address to listen on (port 0: any free port) [default: 127.0.0.1:8080].
@@ -73,6 +74,9 @@ struct Flags {
     /// How long a shutdown waits for requests and deliveries in flight [default: 10s].
     #[arg(long, value_name = "DURATION")]
     shutdown_grace: Option<String>,
+    /// How long a hook's previous signing secret keeps signing after a rotation [default: 24h].
+    #[arg(long, value_name = "DURATION")]
+    signing_secret_overlap: Option<String>,
 }
 
 impl Settings {
