@@ -16,10 +16,10 @@ use crate::api::{self, AppState};
 use crate::auth::token_hash;
 use crate::bundled::BUNDLED;
 use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError};
+use crate::data_dir::DataDirError;
 use crate::delivery::{DeliveryConfig, Dispatcher};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
-use crate::data_dir::DataDirError;
 use crate::runtime::{BreakerConfig, Limits, LoadError, Runtime, RuntimeConfig, SetupError, World};
 use crate::secrets::{KeyFileError, KeyId, LoadedKeys, OpenError, SecretKey};
 use crate::store::{Committer, Store, StoreError};
@@ -180,7 +180,8 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
 /// opened with them.
 fn open_store(options: &ServeOptions) -> Result<Store, ServeError> {
     crate::data_dir::prepare(&options.data_dir)?;
-    let keys = LoadedKeys::load(options.secret_keys.current.as_ref(), &options.secret_keys.previous, &options.data_dir)?;
+    let keys =
+        LoadedKeys::load(options.secret_keys.current.as_ref(), &options.secret_keys.previous, &options.data_dir)?;
     match Store::open(&options.data_dir, keys.keyring.clone()) {
         Ok(store) => Ok(store),
         Err(StoreError::Sealing { source: OpenError::UnknownKey { sealed_with, .. }, .. }) if keys.generated() => {

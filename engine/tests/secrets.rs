@@ -14,7 +14,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::receiver::{Receiver, Received, signed_by, verify};
+use support::receiver::{Received, Receiver, signed_by, verify};
 use support::{ADMIN, Client, Engine, start, start_failing_with, start_with};
 use wasmhook::secrets::KEY_FILE;
 use wasmhook::store::Store;
@@ -228,7 +228,10 @@ async fn a_key_rotation_keeps_secrets_readable_and_a_wrong_or_missing_key_stops_
     // Not a key: a configuration error naming the variable.
     let output = start_failing_with(dir.path(), &[], &[("WASMHOOK_SECRET_KEY", "hunter2")]);
     let error = one_line_error(&output);
-    assert!(error.starts_with("wasmhook: configuration: environment variable WASMHOOK_SECRET_KEY: secret_key: is not a key"));
+    assert!(
+        error
+            .starts_with("wasmhook: configuration: environment variable WASMHOOK_SECRET_KEY: secret_key: is not a key")
+    );
     assert!(!error.contains("hunter2"), "{error}");
 }
 

@@ -29,6 +29,7 @@ pub enum HttpMethod {
 /// and in the API, [`Sealed`] in the store (see `sealing.rs`), so a hook
 /// with plaintext secrets cannot be written by mistake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))] // `default` would ask S: Default
 pub struct Hook<S = String> {
     pub id: u64,
     /// The academy whose events it receives; `None` (superadmin hooks):
@@ -89,10 +90,7 @@ impl std::fmt::Display for Place<'_> {
 impl<S> Hook<S> {
     /// The same hook with each confidential value passed through `f`
     /// (sealing, opening), with its place.
-    pub fn try_map_confidential<T, E>(
-        self,
-        mut f: impl FnMut(Place<'_>, S) -> Result<T, E>,
-    ) -> Result<Hook<T>, E> {
+    pub fn try_map_confidential<T, E>(self, mut f: impl FnMut(Place<'_>, S) -> Result<T, E>) -> Result<Hook<T>, E> {
         let Hook { id, academy, settings, secret, previous_secret, created_at, updated_at, transformer } = self;
         let HookSettings {
             event,

@@ -30,7 +30,8 @@ pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
 pub use hook_index::HookIndex;
 pub use hooks::{
-    AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret, Rotation,
+    AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret,
+    Rotation,
 };
 pub use plugins::{PluginLimits, PluginVersion};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};

@@ -8,7 +8,6 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-
 use super::tables::{HOOKS, PLUGIN_BLOBS, PLUGIN_LIMITS, PLUGINS};
 use super::{Store, StoreError, sealing};
 use crate::runtime::LimitOverrides;
