@@ -37,14 +37,10 @@ pub const ENV_PREFIX: &str = "WASMHOOK_";
 /// other unknown `WASMHOOK_*` variable is refused (a misspelt setting).
 pub const NOT_SETTINGS: &[&str] = &["WASMHOOK_CONFIG", "WASMHOOK_TOKEN", "WASMHOOK_URL"];
 
-/// Variables with this prefix are left alone too: the build scripts export
-/// them to the tests and benchmarks, which pass them on to the engine.
-pub const NOT_SETTINGS_PREFIX: &str = "WASMHOOK_TEST_";
-
 /// Whether `name` is the environment variable of a setting (or of a
 /// misspelt one).
 fn is_setting_var(name: &str) -> bool {
-    name.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&name) && !name.starts_with(NOT_SETTINGS_PREFIX)
+    name.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&name)
 }
 
 /// Every setting of `wasmhook serve`. The README's configuration reference
@@ -595,7 +591,6 @@ mod tests {
             ("WASMHOOK_TARGETS_REQUIRE_HTTPS", "yes"),
             ("WASMHOOK_ADMIN_TOKEN", "s3cret"),
             ("WASMHOOK_TOKEN", "the plugin client's"),
-            ("WASMHOOK_TEST_HOSTILE_WASM", "/a/path"),
             ("WASMHOOK_CATALOG", ""),
             ("HOME", "/root"),
         ]);

@@ -249,6 +249,13 @@ pub async fn token(admin: &Client, body: Value) -> String {
     reply.body["token"].as_str().expect("token").to_owned()
 }
 
+/// The hostile test serializer (`tests/plugins/hostile`), built into a
+/// component the first time a test asks for it: only tests need it, so the
+/// engine's own build (a release build, say) never compiles it.
+pub fn hostile_wasm() -> Vec<u8> {
+    wasmhook_plugin_build::component_bytes("wasmhook-test-hostile")
+}
+
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("engine/ is in the workspace").to_path_buf()
