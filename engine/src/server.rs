@@ -183,7 +183,10 @@ fn open_store(options: &ServeOptions) -> Result<Store, ServeError> {
     let keys =
         LoadedKeys::load(options.secret_keys.current.as_ref(), &options.secret_keys.previous, &options.data_dir)?;
     match Store::open(&options.data_dir, keys.keyring.clone()) {
-        Ok(store) => Ok(store),
+        Ok(store) => {
+            keys.announce_generated();
+            Ok(store)
+        }
         Err(StoreError::Sealing { source: OpenError::UnknownKey { sealed_with, .. }, .. }) if keys.generated() => {
             let key_file = keys.forget_generated().unwrap_or_default();
             Err(ServeError::MissingKey { key_id: sealed_with, key_file })

@@ -250,7 +250,8 @@ async fn a_data_dir_from_before_sealing_opens_and_is_sealed() {
     assert!(store_holds(&data, SECRET) && store_holds(&data, HEADER), "the fixture holds them in plaintext");
 
     let receiver = Receiver::ok().await;
-    let engine = start_with(&data, &[], &[], true);
+    // JSON logs: the counts are checked as fields.
+    let engine = start_with(&data, &[], &[("WASMHOOK_LOG_FORMAT", "json")], true);
     assert_owner_only(&data);
     let admin = engine.client(ADMIN);
     assert_eq!(admin.get("/v1/notify/hook/subscribe/1/secret").await.body["secret"], SECRET);
@@ -268,7 +269,7 @@ async fn a_data_dir_from_before_sealing_opens_and_is_sealed() {
     verify(SECRET, &request);
     assert_eq!(request.header("authorization"), HEADER);
     let logs = engine.logs().join("\n");
-    assert!(logs.contains("plaintext_values=2") && logs.contains("attempts_redacted=1"), "{logs}");
+    assert!(logs.contains(r#""plaintext_values":2"#) && logs.contains(r#""attempts_redacted":1"#), "{logs}");
     stop(engine);
     for needle in [SECRET, SECRET.strip_prefix("whsec_").unwrap(), "legacy-header-value-7f3a"] {
         assert!(!store_holds(&data, needle), "{needle} is still in the store file");

@@ -54,11 +54,6 @@ impl LoadedKeys {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let key = SecretKey::generate();
                 write_new(&path, &key).map_err(|source| KeyFileError::Write { path: path.clone(), source })?;
-                tracing::warn!(
-                    path = %path.display(),
-                    key_id = %key.id(),
-                    "generated the key that seals hook secrets at rest: back it up with the store, the store's secrets cannot be read without it"
-                );
                 Ok(LoadedKeys { keyring: Arc::new(Keyring::new(&key, previous)), generated: Some(path) })
             }
             Err(source) => Err(KeyFileError::Read { path, source }),
@@ -68,6 +63,19 @@ impl LoadedKeys {
     /// Whether this start generated the key file.
     pub fn generated(&self) -> bool {
         self.generated.is_some()
+    }
+
+    /// Announces the key file this start generated, once the store opened
+    /// with it (so a start that then fails on a lost key says one thing
+    /// only: see [`LoadedKeys::forget_generated`]).
+    pub fn announce_generated(&self) {
+        if let Some(path) = &self.generated {
+            tracing::warn!(
+                path = %path.display(),
+                key_id = %self.keyring.current(),
+                "generated the key that seals hook secrets at rest: back it up with the store, the store's secrets cannot be read without it"
+            );
+        }
     }
 
     /// When the store holds values sealed with a key this start does not
