@@ -163,6 +163,7 @@ pub struct HookSettings<S = String> {
     pub service_id: Option<String>,
     pub method: HttpMethod,
     /// Extra request headers (never the signature headers).
+    #[schema(value_type = BTreeMap<String, String>)] // the API shows them opened
     pub headers: BTreeMap<String, S>,
     pub is_active: bool,
     /// Retries after the first attempt; `None`: the engine's default.
