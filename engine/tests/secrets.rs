@@ -324,3 +324,17 @@ async fn after_a_rotation_both_secrets_sign_until_the_overlap_ends() {
     let shown = admin.get(&format!("/v1/notify/hook/subscribe/{id}/secret")).await.body;
     assert_eq!(shown, json!({"secret": new, "previous_secret_expires_at": null}));
 }
+
+/// `config show` names the key settings without ever printing a key.
+#[test]
+fn config_show_redacts_the_keys_and_shows_the_overlap() {
+    let (key, previous) = (new_key(), new_key());
+    let envs = [("WASMHOOK_SECRET_KEY", key.as_str()), ("WASMHOOK_PREVIOUS_SECRET_KEYS", previous.as_str())];
+    let output = support::wasmhook(&["config", "show"], &envs);
+    assert!(output.status.success(), "{output:?}");
+    let shown = String::from_utf8(output.stdout).unwrap();
+    assert!(shown.contains(r#"secret_key = "<redacted>""#), "{shown}");
+    assert!(shown.contains(r#"previous_secret_keys = ["<redacted>"]"#), "{shown}");
+    assert!(shown.contains(r#"signing_secret_overlap = "24h""#), "{shown}");
+    assert!(!shown.contains(&key) && !shown.contains(&previous), "{shown}");
+}
