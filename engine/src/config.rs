@@ -26,7 +26,8 @@ use crate::catalog::CatalogMode;
 use crate::delivery::retry::{parse_duration, parse_schedule};
 use crate::delivery::{DeliveryConfig, RetryPolicy};
 use crate::runtime::{BreakerConfig, Limits};
-use crate::server::ServeOptions;
+use crate::secrets::{REDACTED, SecretKey};
+use crate::server::{SecretKeys, ServeOptions};
 use crate::targets::TargetPolicy;
 
 /// The prefix of the environment variables that are settings.
@@ -93,6 +94,17 @@ pub struct Config {
     pub http: Http,
     /// Which delivery targets are allowed.
     pub targets: Targets,
+    /// The key that seals hook secrets and custom header values in the
+    /// store (32 bytes in base64); unset: the data directory's key file,
+    /// generated on the first start. Never printed.
+    pub secret_key: Option<SecretKey>,
+    /// Keys that sealed the store before `secret_key`: accepted to open
+    /// its values, which are sealed again with `secret_key` at start.
+    pub previous_secret_keys: Vec<SecretKey>,
+    /// How long a hook's previous signing secret keeps signing beside the
+    /// new one after a rotation.
+    #[serde(with = "duration")]
+    pub signing_secret_overlap: Duration,
 }
 
 impl Default for Config {
@@ -121,6 +133,9 @@ impl Default for Config {
             public_url: None,
             http: Http::default(),
             targets: Targets::default(),
+            secret_key: None,
+            previous_secret_keys: Vec::new(),
+            signing_secret_overlap: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -191,7 +206,7 @@ pub enum LogFormat {
 pub struct Secret(String);
 
 impl Secret {
-    pub const REDACTED: &str = "<redacted>";
+    pub const REDACTED: &str = REDACTED;
 
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
@@ -307,6 +322,8 @@ impl Config {
             shutdown_grace: self.shutdown_grace,
             public_url: self.public_url.clone(),
             http: self.http.clone(),
+            secret_keys: SecretKeys { current: self.secret_key.clone(), previous: self.previous_secret_keys.clone() },
+            signing_secret_overlap: self.signing_secret_overlap,
         }
     }
 

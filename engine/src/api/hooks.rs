@@ -17,7 +17,7 @@ use super::query::{Page, Pagination, comma_list, passes, present};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
-use crate::store::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Scope};
+use crate::store::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Rotation, Scope};
 use crate::targets::TargetPolicy;
 use crate::time::Time;
 
@@ -347,24 +347,37 @@ pub async fn unsubscribe_matching(
     Ok(Json(json!({"details": format!("Unsubscribed from {deleted} hooks")})))
 }
 
-/// `GET /v1/notify/hook/subscribe/{id}/secret`.
+/// `GET /v1/notify/hook/subscribe/{id}/secret`: the signing secret, and
+/// until when the previous one (after a rotation) still signs beside it.
 #[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}/secret", params(("id" = u64, Path)), responses((status = 200,
-    body = Object, example = json!({"secret": "whsec_…"}))))]
+    body = Object, example = json!({"secret": "whsec_…", "previous_secret_expires_at": null}))))]
 pub async fn secret(ScopedHook(hook): ScopedHook) -> Json<Value> {
-    Json(json!({"secret": hook.secret}))
+    Json(secret_view(&hook))
 }
 
 /// `POST /v1/notify/hook/subscribe/{id}/secret/rotate`: a new secret, in
-/// force for the next delivery.
+/// force for the next delivery; the old one keeps signing beside it until
+/// `previous_secret_expires_at` (the engine's `signing_secret_overlap`), so
+/// receivers can switch over.
 #[utoipa::path(post, path = "/v1/notify/hook/subscribe/{id}/secret/rotate", params(("id" = u64, Path)), responses((
-    status = 200, body = Object, example = json!({"secret": "whsec_…"}))))]
+    status = 200, body = Object, example = json!({"secret": "whsec_…", "previous_secret_expires_at": "2025-01-16T10:30:00Z"}))))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
 ) -> Result<Json<Value>, ApiError> {
-    let changes = HookChanges { secret: Some(generate_secret()), ..HookChanges::default() };
+    let rotation = Rotation { secret: generate_secret(), overlap: state.signing_secret_overlap };
+    let changes = HookChanges { secret: Some(rotation), ..HookChanges::default() };
     let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
-    tracing::info!(hook_id = id, "hook secret rotated");
-    Ok(Json(json!({"secret": hook.secret})))
+    let view = secret_view(&hook);
+    tracing::info!(hook_id = id, previous_secret_expires_at = %view["previous_secret_expires_at"], "hook secret rotated");
+    Ok(Json(view))
+}
+
+/// `{"secret", "previous_secret_expires_at"}`: the second is `null` when
+/// only the current secret signs.
+fn secret_view(hook: &Hook) -> Value {
+    let now = Time::now();
+    let previous = hook.previous_secret.as_ref().map(|previous| previous.expires_at).filter(|expires| now < *expires);
+    json!({"secret": hook.secret, "previous_secret_expires_at": previous})
 }

@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Dispatcher;
-use super::signing::sign;
+use super::signing::sign_with_each;
 use crate::runtime::Request;
 use crate::store::Hook;
-use crate::store::delivery::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, record_attempt};
+use crate::store::delivery::{
+    Attempt, AttemptOutcome, Deactivation, ENGINE_HEADERS, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers,
+    record_attempt,
+};
 use crate::time::Time;
 
 /// The request for one attempt, before it is signed.
@@ -118,22 +121,21 @@ async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -
 /// plus the content type and the Standard Webhooks signature of the body
 /// actually sent.
 fn sign_headers(job: &Job, prepared: &Prepared) -> Vec<(String, String)> {
-    const ENGINE_HEADERS: [&str; 4] = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"];
-    let timestamp = jiff::Timestamp::now().as_second();
-    let mut headers: Vec<(String, String)> = prepared
-        .request
-        .headers
-        .iter()
-        .filter(|(name, _)| !ENGINE_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
-        .cloned()
-        .collect();
+    let now = Time::now();
+    let timestamp = now.as_second();
+    let engine_sets =
+        |name: &str| ENGINE_HEADERS.iter().chain([&SIGNATURE_HEADER]).any(|engine| name.eq_ignore_ascii_case(engine));
+    let mut headers: Vec<(String, String)> =
+        prepared.request.headers.iter().filter(|(name, _)| !engine_sets(name)).cloned().collect();
     headers.push(("content-type".to_owned(), "application/json".to_owned()));
     headers.push(("webhook-id".to_owned(), job.webhook_id.clone()));
     headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
     // A secret that does not decode is caught when the hook is created;
-    // an empty signature makes receivers refuse rather than trust.
-    let signature = sign(&prepared.hook.secret, &job.webhook_id, timestamp, &prepared.request.body).unwrap_or_default();
-    headers.push(("webhook-signature".to_owned(), signature));
+    // an empty signature makes receivers refuse rather than trust. The
+    // previous secret signs too while its rotation overlap lasts.
+    let secrets = prepared.hook.signing_secrets(now);
+    let signature = sign_with_each(secrets, &job.webhook_id, timestamp, &prepared.request.body).unwrap_or_default();
+    headers.push((SIGNATURE_HEADER.to_owned(), signature));
     headers
 }
 
@@ -247,7 +249,7 @@ async fn record(
         attempt: attempt_number,
         scheduled_at,
         sent_at: sent.sent_at,
-        request_headers: headers.into_iter().filter(|(name, _)| name != "webhook-signature").collect(),
+        request_headers: log_headers(headers),
         payload,
         response_status: sent.status,
         response_body: sent.body,

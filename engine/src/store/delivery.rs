@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
 use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, JOBS, meta};
-use super::{Hook, HookStats, Scope, Store, StoreError, next_id};
+use super::{Hook, HookStats, Scope, Store, StoreError, next_id, sealing};
+use crate::secrets::{REDACTED, Sealed};
 use crate::time::Time;
 
 /// An ingested event and what came of it; also the idempotency record.
@@ -68,6 +69,7 @@ pub struct Attempt {
     pub attempt: u32,
     pub scheduled_at: Time,
     pub sent_at: Time,
+    /// The headers sent, as [`log_headers`] keeps them.
     pub request_headers: Vec<(String, String)>,
     pub payload: String,
     pub response_status: Option<u16>,
@@ -87,6 +89,32 @@ pub enum AttemptOutcome {
     Failed,
     /// The hook's transformer cancelled the delivery.
     Cancelled,
+}
+
+/// The headers the engine sets on every request, whose values an attempt
+/// record keeps.
+pub const ENGINE_HEADERS: [&str; 3] = ["content-type", "webhook-id", "webhook-timestamp"];
+
+/// The signature header: never recorded (it is worthless after the fact,
+/// and one less thing to leak).
+pub const SIGNATURE_HEADER: &str = "webhook-signature";
+
+/// The headers of a request as its attempt record keeps them: the engine's
+/// with their values, the others (the hook's custom headers, those its
+/// transformer set), which often carry credentials, by name only, the
+/// signature not at all.
+pub fn log_headers(headers: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case(SIGNATURE_HEADER))
+        .map(|(name, value)| {
+            if ENGINE_HEADERS.iter().any(|engine| name.eq_ignore_ascii_case(engine)) {
+                (name, value)
+            } else {
+                (name, REDACTED.to_owned())
+            }
+        })
+        .collect()
 }
 
 /// A failure to show integrators (seed 001's `HookError`).
@@ -254,14 +282,15 @@ pub fn record_attempt(
 
     // The hook record itself is read only when it changes or a hook error
     // needs its academy: recording a success does not decode it.
-    let hook = |hooks: &redb::Table<u64, &[u8]>| -> Result<Hook, StoreError> {
+    // Neither needs the hook's secrets: the record stays sealed.
+    let hook = |hooks: &redb::Table<u64, &[u8]>| -> Result<Hook<Sealed>, StoreError> {
         let bytes = hooks.get(job.hook_id)?.ok_or_else(|| StoreError::Storage("the hook vanished".into()))?;
-        decode("hook", bytes.value())
+        sealing::decode_sealed(bytes.value())
     };
     if effect == HookEffect::Deactivate {
         let mut changed = hook(&hooks)?;
         changed.settings.is_active = false;
-        hooks.insert(changed.id, encode(&changed).as_slice())?;
+        hooks.insert(changed.id, sealing::encode_sealed(&changed).as_slice())?;
     }
     match attempt.outcome {
         AttemptOutcome::Succeeded => {
@@ -378,4 +407,33 @@ where
         }
     }
     Ok(old)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_logs_keep_engine_header_values_and_custom_header_names() {
+        let sent = [
+            ("Authorization", "Bearer hunter2"),
+            ("X-Api-Key", "k"),
+            ("content-type", "application/json"),
+            ("webhook-id", "msg_1_2"),
+            ("webhook-timestamp", "1700000000"),
+            ("webhook-signature", "v1,abc"),
+        ];
+        let logged = log_headers(sent.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
+        let logged: Vec<(&str, &str)> = logged.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(
+            logged,
+            [
+                ("Authorization", REDACTED),
+                ("X-Api-Key", REDACTED),
+                ("content-type", "application/json"),
+                ("webhook-id", "msg_1_2"),
+                ("webhook-timestamp", "1700000000"),
+            ]
+        );
+    }
 }

@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::secrets::OpenError;
+
 /// Why the store failed. Opening errors name the file; the others are I/O
 /// or corruption and answer 500 on the API.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -14,6 +16,9 @@ pub enum StoreError {
     Storage(String),
     #[error("a stored {what} record is corrupt: {message}")]
     Corrupt { what: &'static str, message: String },
+    /// A hook's sealed value does not open (see `crate::secrets`).
+    #[error("hook {hook}'s {place} {source}")]
+    Sealing { hook: u64, place: String, source: OpenError },
 }
 
 macro_rules! storage_error {
@@ -26,4 +31,4 @@ macro_rules! storage_error {
     )*};
 }
 
-storage_error!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+storage_error!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError, redb::CompactionError);

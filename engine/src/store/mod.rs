@@ -15,22 +15,29 @@ mod hook_index;
 mod hooks;
 pub mod parked;
 mod plugins;
+mod reseal;
+mod sealing;
 mod status;
 pub mod tables;
 mod tokens;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 pub use committer::{CommitStats, Committer};
 pub use error::StoreError;
 pub use hook_index::HookIndex;
-pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
+pub use hooks::{
+    AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret,
+    Rotation,
+};
 pub use plugins::{PluginLimits, PluginVersion};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};
 pub use tokens::{Role, TokenRecord};
 
+use crate::secrets::Keyring;
 use tables::{META, SCHEMA_VERSION, meta};
 
 /// Whose data a request may see.
@@ -62,6 +69,9 @@ pub struct Store {
     tokens: tokens::TokenCache,
     /// Every hook, in memory (see `hook_index.rs`).
     hooks: hook_index::HookCache,
+    /// Seals the hooks' confidential values when written, opens them when
+    /// read (see `sealing.rs`).
+    keyring: Arc<Keyring>,
 }
 
 impl Store {
@@ -73,18 +83,25 @@ impl Store {
     /// events) fits in far less.
     pub const CACHE_SIZE: usize = 64 << 20;
 
-    /// Opens (or creates) the store in `data_dir`. Another process holding
-    /// it, or a file of another schema version, is a clear error.
-    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+    /// Opens (or creates, owner only) the store in `data_dir`, whose hooks'
+    /// confidential values are sealed with `keyring`. Another process
+    /// holding it, a file of another schema version, or a sealed value that
+    /// `keyring` cannot open is a clear error. Values in plaintext or sealed
+    /// with a previous key are sealed with the current key first (see
+    /// `reseal.rs`).
+    pub fn open(data_dir: &Path, keyring: Arc<Keyring>) -> Result<Store, StoreError> {
         let path = data_dir.join(Self::FILE_NAME);
         let open_error = |message: String| StoreError::Open { path: path.clone(), message };
-        std::fs::create_dir_all(data_dir).map_err(|e| open_error(e.to_string()))?;
+        crate::data_dir::create_private_dir(data_dir).map_err(|e| open_error(e.to_string()))?;
+        // redb creates its file with the umask's mode: it is created first.
+        crate::data_dir::touch_private_file(&path).map_err(|e| open_error(e.to_string()))?;
         let db = Database::builder().set_cache_size(Self::CACHE_SIZE).create(&path).map_err(|error| match error {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
             other => open_error(other.to_string()),
         })?;
-        let store = Store { db, path, tokens: tokens::TokenCache::default(), hooks: Default::default() };
+        let mut store = Store { db, path, tokens: tokens::TokenCache::default(), hooks: Default::default(), keyring };
         store.check_schema()?;
+        reseal::run(&mut store.db, &store.keyring)?;
         store.reload_hooks()?;
         Ok(store)
     }
@@ -111,6 +128,8 @@ impl Store {
             match found {
                 None => {
                     meta.insert(meta::SCHEMA_VERSION_KEY, u64::from(SCHEMA_VERSION))?;
+                    // A new store has no attempt of an engine before sealing.
+                    meta.insert(meta::ATTEMPT_HEADERS_REDACTED, 1)?;
                 }
                 Some(found) if found == u64::from(SCHEMA_VERSION) => {}
                 Some(found) => {
@@ -166,18 +185,24 @@ fn next_id(txn: &redb::WriteTransaction, name: &str) -> Result<u64, StoreError> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::secrets::SecretKey;
+
+    /// A keyring of a new random key, for stores in tests.
+    pub(crate) fn keyring() -> Arc<Keyring> {
+        Arc::new(Keyring::new(&SecretKey::generate(), &[]))
+    }
 
     #[test]
     fn a_file_of_another_schema_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), keyring()).unwrap();
         let txn = store.db.begin_write().unwrap();
         txn.open_table(META).unwrap().insert(meta::SCHEMA_VERSION_KEY, 99).unwrap();
         txn.commit().unwrap();
         drop(store);
-        let error = Store::open(dir.path()).err().unwrap();
+        let error = Store::open(dir.path(), keyring()).err().unwrap();
         assert!(matches!(error, StoreError::SchemaVersion { found: 99, expected: SCHEMA_VERSION, .. }), "{error}");
         let expected = format!("has store schema version 99, this wasmhook reads version {SCHEMA_VERSION}");
         assert!(error.to_string().ends_with(&expected), "{error}");
@@ -186,8 +211,8 @@ mod tests {
     #[test]
     fn a_second_handle_on_the_same_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let _store = Store::open(dir.path()).unwrap();
-        let error = Store::open(dir.path()).err().unwrap();
+        let _store = Store::open(dir.path(), keyring()).unwrap();
+        let error = Store::open(dir.path(), keyring()).err().unwrap();
         assert!(matches!(error, StoreError::InUse { .. }), "{error}");
     }
 }

@@ -19,6 +19,10 @@ pub mod meta {
     pub const NEXT_JOB_ID: &str = "next_job_id";
     pub const NEXT_ATTEMPT_ID: &str = "next_attempt_id";
     pub const NEXT_ERROR_ID: &str = "next_error_id";
+    /// Set once the custom header values that engines before sealing kept
+    /// in attempt records are redacted (see `reseal.rs`); set at creation
+    /// in a new store.
+    pub const ATTEMPT_HEADERS_REDACTED: &str = "attempt_headers_redacted";
 }
 
 /// Hook id → `Hook`.

@@ -21,8 +21,9 @@ pub struct Settings {
     flags: Flags,
 }
 
-/// One flag per setting (but the admin token, which stays out of the
-/// process list), named after its key; unset flags leave the key alone.
+/// One flag per setting (but the admin token and the secret keys, which
+/// stay out of the process list), named after its key; unset flags leave
+/// the key alone.
 #[derive(clap::Args, Serialize)]
 struct Flags {
     /// Address to listen on (port 0: any free port) [default: 127.0.0.1:8080].
@@ -76,6 +77,9 @@ struct Flags {
     /// The address clients reach the API at, which links start with [default: none, links are relative].
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// How long a hook's previous signing secret keeps signing after a rotation [default: 24h].
+    #[arg(long, value_name = "DURATION")]
+    signing_secret_overlap: Option<String>,
 }
 
 impl Settings {
