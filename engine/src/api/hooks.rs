@@ -4,6 +4,7 @@
 //! one, hooks that receive every academy's events.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
@@ -92,6 +93,13 @@ pub struct HookInput {
     timeout: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
     auto_disable_after_failures: Option<Option<u32>>,
+    /// Attempts in flight at once to this hook, 1 to 1000; `null`: the
+    /// engine's `delivery_max_in_flight_per_hook`.
+    #[serde(default, deserialize_with = "present")]
+    max_in_flight: Option<Option<u32>>,
+    /// Deliveries started per second at most, 1 to 10000; `null`: no limit.
+    #[serde(default, deserialize_with = "present")]
+    rate_limit: Option<Option<u32>>,
     /// Superadmins only, at creation: the academy the hook belongs to.
     academy: Option<String>,
 }
@@ -118,6 +126,8 @@ impl HookInput {
         check_range("max_retries", self.max_retries, 0, 20)?;
         check_range("timeout", self.timeout, 1, 300)?;
         check_range("auto_disable_after_failures", self.auto_disable_after_failures, 1, 1000)?;
+        check_range("max_in_flight", self.max_in_flight, 1, 1000)?;
+        check_range("rate_limit", self.rate_limit, 1, 10_000)?;
         Ok(HookChanges {
             event: self.event,
             target: self.target,
@@ -128,6 +138,9 @@ impl HookInput {
             max_retries: self.max_retries,
             timeout: self.timeout,
             auto_disable_after_failures: self.auto_disable_after_failures,
+            // In range, so never 0.
+            max_in_flight: self.max_in_flight.map(|cap| cap.and_then(NonZeroU32::new)),
+            rate_limit: self.rate_limit.map(|rate| rate.and_then(NonZeroU32::new)),
             secret: None,
         })
     }
@@ -278,6 +291,8 @@ pub async fn subscribe(
         max_retries: changes.max_retries.flatten(),
         timeout: changes.timeout.flatten(),
         auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
+        max_in_flight: changes.max_in_flight.flatten(),
+        rate_limit: changes.rate_limit.flatten(),
     };
     let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() })?;
     tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");

@@ -1,6 +1,7 @@
 //! Hooks: an academy's subscription of one endpoint to one event.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable};
@@ -74,6 +75,16 @@ pub struct HookSettings {
     pub timeout: Option<u32>,
     /// Consecutive failures that deactivate the hook; `None`: never.
     pub auto_disable_after_failures: Option<u32>,
+    /// Attempts in flight at once to this hook; `None`: the engine's
+    /// default. Never 0, which would stop its deliveries for good.
+    #[serde(default)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub max_in_flight: Option<NonZeroU32>,
+    /// Deliveries started per second at most, for receivers that ask for
+    /// a limit; `None`: no limit.
+    #[serde(default)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    pub rate_limit: Option<NonZeroU32>,
 }
 
 /// A hook transformer component attached to a hook; its bytes are in the
@@ -117,6 +128,8 @@ pub struct HookChanges {
     pub max_retries: Option<Option<u32>>,
     pub timeout: Option<Option<u32>>,
     pub auto_disable_after_failures: Option<Option<u32>>,
+    pub max_in_flight: Option<Option<NonZeroU32>>,
+    pub rate_limit: Option<Option<NonZeroU32>>,
     pub secret: Option<String>,
 }
 
@@ -137,6 +150,8 @@ impl HookChanges {
         set(&mut settings.max_retries, self.max_retries);
         set(&mut settings.timeout, self.timeout);
         set(&mut settings.auto_disable_after_failures, self.auto_disable_after_failures);
+        set(&mut settings.max_in_flight, self.max_in_flight);
+        set(&mut settings.rate_limit, self.rate_limit);
         set(&mut hook.secret, self.secret);
         hook.updated_at = Time::now();
     }
