@@ -14,16 +14,10 @@ const BUNDLED: &[(&str, &str, &str)] = &[
     ("slack-transformer", "wasmhook-plugin-slack-transformer", "HookTransformer"),
 ];
 
-/// Built alongside, for the engine's end-to-end tests only (not embedded).
-const TEST_PLUGIN: &str = "wasmhook-test-hostile";
-
 fn main() {
     wasmhook_plugin_build::rerun_if_sources_change();
-    let mut packages: Vec<&str> = BUNDLED.iter().map(|(_, package, _)| *package).collect();
-    packages.push(TEST_PLUGIN);
-    let mut wasm = wasmhook_plugin_build::build_components(&packages);
-    let test_plugin = wasm.pop().expect("one path per package");
-    println!("cargo:rustc-env=WASMHOOK_TEST_HOSTILE_WASM={}", test_plugin.display());
+    let packages: Vec<&str> = BUNDLED.iter().map(|(_, package, _)| *package).collect();
+    let wasm = wasmhook_plugin_build::build_components(&packages);
 
     let mut code =
         String::from("/// Every plugin bundled in this binary.\npub static BUNDLED: &[BundledPlugin] = &[\n");

@@ -22,6 +22,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::api::PublicUrl;
 use crate::catalog::CatalogMode;
 use crate::delivery::retry::{parse_duration, parse_schedule};
 use crate::delivery::{DeliveryConfig, RetryPolicy};
@@ -37,14 +38,10 @@ pub const ENV_PREFIX: &str = "WASMHOOK_";
 /// other unknown `WASMHOOK_*` variable is refused (a misspelt setting).
 pub const NOT_SETTINGS: &[&str] = &["WASMHOOK_CONFIG", "WASMHOOK_TOKEN", "WASMHOOK_URL"];
 
-/// Variables with this prefix are left alone too: the build scripts export
-/// them to the tests and benchmarks, which pass them on to the engine.
-pub const NOT_SETTINGS_PREFIX: &str = "WASMHOOK_TEST_";
-
 /// Whether `name` is the environment variable of a setting (or of a
 /// misspelt one).
 fn is_setting_var(name: &str) -> bool {
-    name.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&name) && !name.starts_with(NOT_SETTINGS_PREFIX)
+    name.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&name)
 }
 
 /// Every setting of `wasmhook serve`. The README's configuration reference
@@ -93,6 +90,11 @@ pub struct Config {
     /// How long a shutdown waits for requests and deliveries in flight.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// The address clients reach the API at, which links are built from;
+    /// unset: links are relative.
+    pub public_url: Option<PublicUrl>,
+    /// The API's connections: timeouts and cap.
+    pub http: Http,
     /// Which delivery targets are allowed.
     pub targets: Targets,
 }
@@ -121,6 +123,8 @@ impl Default for Config {
             plugin_breaker_cooldown_secs: breaker.cool_down.as_secs(),
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_secs(10),
+            public_url: None,
+            http: Http::default(),
             targets: Targets::default(),
         }
     }
@@ -138,6 +142,40 @@ pub struct Targets {
     pub denied_networks: Vec<IpNet>,
     /// Refuse `http://` targets.
     pub require_https: bool,
+}
+
+/// The API's connections, guarded against clients that stall
+/// (`crate::connections`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// How long a request head may take, from its first byte (from the
+    /// accept, for a connection's first request).
+    #[serde(with = "duration")]
+    pub header_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    #[serde(with = "duration")]
+    pub keepalive_timeout: Duration,
+    /// How long a request body may take, from its head (then 408).
+    #[serde(with = "duration")]
+    pub body_timeout: Duration,
+    /// Connections open at once, at most; lowered at start to fit the
+    /// open-files limit.
+    pub max_connections: usize,
+}
+
+impl Default for Http {
+    /// nginx's keep-alive (75 s) and body (60 s) timeouts; a header timeout
+    /// shorter than its 60 s, as a head comes in a packet or two; a cap of
+    /// a few thousand connections, which a raised open-files limit allows.
+    fn default() -> Self {
+        Http {
+            header_timeout: Duration::from_secs(20),
+            keepalive_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+        }
+    }
 }
 
 /// How log lines are written.
@@ -273,6 +311,8 @@ impl Config {
                 cool_down: Duration::from_secs(self.plugin_breaker_cooldown_secs),
             },
             shutdown_grace: self.shutdown_grace,
+            public_url: self.public_url.clone(),
+            http: self.http.clone(),
         }
     }
 
@@ -281,8 +321,13 @@ impl Config {
         if self.delivery_concurrency == 0 {
             return Err("must be at least 1".into());
         }
-        if self.default_timeout.is_zero() {
+        let durations =
+            [self.default_timeout, self.http.header_timeout, self.http.keepalive_timeout, self.http.body_timeout];
+        if durations.iter().any(Duration::is_zero) {
             return Err("must be longer than 0 ms".into());
+        }
+        if self.http.max_connections == 0 {
+            return Err("must be at least 1".into());
         }
         if self.plugin_max_deadline_ms == 0 {
             return Err("must be at least 1".into());
@@ -582,9 +627,11 @@ mod tests {
             ("WASMHOOK_LOG_FORMAT", "json"),
             ("WASMHOOK_TARGETS_DENIED_NETWORKS", "192.168.0.0/16, fd00::/8"),
             ("WASMHOOK_TARGETS_REQUIRE_HTTPS", "yes"),
+            ("WASMHOOK_HTTP_HEADER_TIMEOUT", "5s"),
+            ("WASMHOOK_HTTP_MAX_CONNECTIONS", "100"),
+            ("WASMHOOK_PUBLIC_URL", "https://hooks.example.com/"),
             ("WASMHOOK_ADMIN_TOKEN", "s3cret"),
             ("WASMHOOK_TOKEN", "the plugin client's"),
-            ("WASMHOOK_TEST_HOSTILE_WASM", "/a/path"),
             ("WASMHOOK_CATALOG", ""),
             ("HOME", "/root"),
         ]);
@@ -599,6 +646,9 @@ mod tests {
         assert_eq!(config.targets.allowed_networks, ["10.0.0.0/8".parse::<IpNet>().unwrap()]);
         assert_eq!(config.targets.denied_networks.len(), 2);
         assert!(config.targets.require_https);
+        assert_eq!((config.http.header_timeout, config.http.max_connections), (Duration::from_secs(5), 100));
+        assert_eq!(config.http.keepalive_timeout, Duration::from_secs(75), "the default");
+        assert_eq!(config.public_url.as_ref().map(PublicUrl::as_str), Some("https://hooks.example.com"));
         assert_eq!(config.admin_token.as_ref().map(Secret::expose), Some("s3cret"));
         assert_eq!(config.catalog, None, "an empty variable is unset");
         assert!(!format!("{config:?}").contains("s3cret"));
@@ -626,6 +676,12 @@ mod tests {
         );
         assert_eq!(load("targets = 3\n"), "F:1: targets: invalid type: integer `3`, expected struct Targets");
         assert!(load("shutdown_grace = \"soon\"\n").starts_with("F:1: shutdown_grace: \"soon\" is not a duration"));
+        assert_eq!(load("[http]\nbody_timeout = \"0s\"\n"), "F:2: http.body_timeout: must be longer than 0 ms");
+        assert_eq!(load("[http]\nmax_connections = 0\n"), "F:2: http.max_connections: must be at least 1");
+        assert_eq!(
+            load("public_url = \"https://hooks.example.com/?a=1\"\n"),
+            "F:1: public_url: \"https://hooks.example.com/?a=1\" must not have a query or a fragment"
+        );
         assert_eq!(load("\nlisten = [\n"), "F:2: unclosed array, expected `]`");
 
         let env_error = |vars: &[(&str, &str)]| Config::load(None, env(vars), &Map::new()).unwrap_err().to_string();

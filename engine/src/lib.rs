@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bundled;
 pub mod catalog;
 pub mod config;
+pub mod connections;
 pub mod delivery;
 pub mod ingest;
 pub mod metrics;

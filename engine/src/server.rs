@@ -1,5 +1,6 @@
 //! `wasmhook serve`: opens the store, loads the catalogue and the plugins,
-//! and serves the API until a shutdown signal; then stops accepting
+//! and serves the API (on connections guarded against stalling clients,
+//! see [`crate::connections`]) until a shutdown signal; then stops accepting
 //! requests, lets those in flight and the deliveries in flight finish
 //! within the grace period, waits for pending commits and closes the store.
 
@@ -12,10 +13,12 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, PublicUrl};
 use crate::auth::token_hash;
 use crate::bundled::BUNDLED;
 use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError};
+use crate::config::Http;
+use crate::connections::{self, ConnectionActivity};
 use crate::delivery::{DeliveryConfig, Dispatcher};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
@@ -42,6 +45,10 @@ pub struct ServeOptions {
     pub breaker: BreakerConfig,
     /// How long a shutdown waits for requests and deliveries in flight.
     pub shutdown_grace: Duration,
+    /// Where clients reach the API: links start with it (relative without).
+    pub public_url: Option<PublicUrl>,
+    /// The API's connections: timeouts and cap.
+    pub http: Http,
 }
 
 /// Why the server could not start (or stopped).
@@ -145,6 +152,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         ready: Arc::new(AtomicBool::new(false)),
         metrics,
         targets: options.delivery.targets.clone(),
+        public_url: options.public_url.clone(),
     };
     Ok((state, dispatcher))
 }
@@ -165,6 +173,7 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Bind { addr: options.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    let listener = connections::guarded(listener, &options.http, options.delivery.concurrency);
     let (store, committer, ready) = (state.store.clone(), state.ingest.committer.clone(), state.ready.clone());
     let delivering = tokio::spawn(dispatcher.clone().run());
     let pruning = tokio::spawn(prune_forever(store.clone(), options.retention_days));
@@ -172,9 +181,12 @@ pub async fn serve(
 
     let stopping = CancellationToken::new();
     let mut server = Box::pin(
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(stopping.clone().cancelled_owned())
-            .into_future(),
+        axum::serve(
+            listener,
+            api::router(state, options.http.body_timeout).into_make_service_with_connect_info::<ConnectionActivity>(),
+        )
+        .with_graceful_shutdown(stopping.clone().cancelled_owned())
+        .into_future(),
     );
     ready.store(true, Ordering::Relaxed);
     println!("wasmhook listening on http://{addr}");

@@ -287,10 +287,10 @@ async fn list_filters_and_pagination_follow_the_seed() {
         (json!(4), 3, Value::Null)
     );
     let next = page["next"].as_str().unwrap();
-    assert!(next.ends_with("/v1/notify/hook/subscribe?limit=3&offset=3"), "{next}");
-    let second = s.a.get(next.strip_prefix(&s.engine.url).unwrap()).await.body;
+    assert_eq!(next, "/v1/notify/hook/subscribe?limit=3&offset=3", "relative (no public_url)");
+    let second = s.a.get(next).await.body;
     assert_eq!((second["results"].as_array().unwrap().len(), second["next"].clone()), (1, Value::Null));
-    assert!(second["previous"].as_str().unwrap().ends_with("limit=3&offset=0"));
+    assert_eq!(second["previous"], "/v1/notify/hook/subscribe?limit=3&offset=0");
     let bad = s.a.get("/v1/notify/hook/subscribe?limit=many").await;
     assert_eq!((bad.status, bad.body["slug"].clone()), (400, json!("validation-error")));
 }

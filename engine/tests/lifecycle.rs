@@ -152,7 +152,7 @@ async fn serializer_versions_are_uploaded_activated_and_rolled_back_at_run_time(
     let (admin, service) = (engine.client(ADMIN), engine.client(&service_token));
 
     // v1: an echo serializer (the test plugin) replaces the bundled marketing one.
-    let echo = std::fs::read(env!("WASMHOOK_TEST_HOSTILE_WASM")).unwrap();
+    let echo = support::hostile_wasm();
     // Academies cannot upload serializers (a small body: the engine answers
     // before reading it).
     let academy = engine.client(&academy_token);

@@ -9,11 +9,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use support::receiver::Receiver;
-use support::{ADMIN, Client, start, token};
-
-fn hostile_wasm() -> Vec<u8> {
-    std::fs::read(env!("WASMHOOK_TEST_HOSTILE_WASM")).unwrap()
-}
+use support::{ADMIN, Client, hostile_wasm, start, token};
 
 fn fixture() -> Value {
     let path = support::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use wasmhook::runtime::Event;
 
-/// The hostile serializer component (see `tests/plugins/hostile`).
+/// The hostile serializer component (see `tests/plugins/hostile`), built
+/// the first time a test asks for it.
 pub fn hostile_wasm() -> Vec<u8> {
-    std::fs::read(env!("WASMHOOK_TEST_HOSTILE_WASM")).expect("hostile plugin built by build.rs")
+    wasmhook_plugin_build::component_bytes("wasmhook-test-hostile")
 }
 
 /// One documented payload: a source object, what a bundled serializer must

@@ -171,13 +171,18 @@ fn oversized_input_and_output_are_refused() {
 
 #[test]
 fn logs_are_bounded_and_printed_output_is_captured() {
-    let limits = *runtime().limits();
-    let call = runtime().serialize(&hostile(), &event("hostile.log_flood", json!({})));
+    let rt = runtime();
+    let limits = *rt.limits();
+    // Ten thousand host calls can outlast the default 100 ms deadline in a
+    // debug build on a busy machine; the deadline is not what is checked here.
+    rt.activate("log-flood", 1, &hostile());
+    rt.set_limits("log-flood", &LimitOverrides { deadline_ms: Some(1000), ..LimitOverrides::default() }).unwrap();
+    let call = rt.serialize(&rt.serializer("log-flood").unwrap(), &event("hostile.log_flood", json!({})));
     assert!(matches!(call.result, Ok(Decision::Skip { .. })), "{:?}", call.result);
     assert_eq!(call.logs.len(), limits.max_log_lines + 1, "kept lines plus the 'dropped' line");
     assert!(call.logs.last().unwrap().message.contains("more log lines dropped"));
 
-    let call = runtime().serialize(&hostile(), &event("hostile.stdout", json!({})));
+    let call = rt.serialize(&hostile(), &event("hostile.stdout", json!({})));
     let messages: Vec<_> = call.logs.iter().map(|l| l.message.as_str()).collect();
     assert_eq!(messages, ["written to stdout", "written to stderr"]);
 }

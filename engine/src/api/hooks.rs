@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 
 use axum::Json;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::extract::{Body, HookScope, PathParam, QueryParams, ScopedHook};
+use super::links::PageLinks;
 use super::query::{Page, Pagination, comma_list, passes, present};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
@@ -252,13 +253,12 @@ pub async fn list(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     QueryParams(filters): QueryParams<HookFilters>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    links: PageLinks,
 ) -> Result<Json<Page<HookView>>, ApiError> {
     let catalog = state.catalog();
     let hooks = state.store.hooks(&scope)?.into_iter().filter(|h| filters.matches(h, &catalog));
     let hooks = hooks.map(|hook| HookView::of(&state, hook)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(filters.pagination.page(hooks, &uri, &headers)?))
+    Ok(Json(filters.pagination.page(hooks, &links)?))
 }
 
 /// `POST /v1/notify/hook/subscribe`: 201 with the hook and its signing

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod files;
 pub mod receiver;
 
 use std::io::{BufRead, BufReader};
@@ -33,13 +34,24 @@ pub fn start(data_dir: &Path, args: &[&str]) -> Engine {
 /// As [`start`], with extra environment variables, and standard error
 /// collected (see [`Engine::logs`]) when `collect_logs`.
 pub fn start_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)], collect_logs: bool) -> Engine {
+    let mut command = command(data_dir, args);
+    command.envs(envs.iter().copied());
+    launch(command, data_dir, collect_logs)
+}
+
+/// As [`start_with`] (standard error not collected), under a soft
+/// open-files limit of `soft_limit`.
+pub fn start_with_open_files(data_dir: &Path, args: &[&str], envs: &[(&str, &str)], soft_limit: u64) -> Engine {
+    let mut command = command(data_dir, args);
+    command.envs(envs.iter().copied());
+    files::with_soft_limit(&mut command, soft_limit);
+    launch(command, data_dir, false)
+}
+
+/// Spawns `command` (a `wasmhook serve`) and waits until it listens.
+fn launch(mut command: Command, data_dir: &Path, collect_logs: bool) -> Engine {
     let stderr = if collect_logs { Stdio::piped() } else { Stdio::inherit() };
-    let mut child = command(data_dir, args)
-        .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("spawn");
+    let mut child = command.stdout(Stdio::piped()).stderr(stderr).spawn().expect("spawn");
     let logs = child.stderr.take().map(|stderr| {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let collected = logs.clone();
@@ -247,6 +259,13 @@ pub async fn token(admin: &Client, body: Value) -> String {
     let reply = admin.post("/v1/admin/tokens", &body).await;
     assert_eq!(reply.status, 201, "{reply:?}");
     reply.body["token"].as_str().expect("token").to_owned()
+}
+
+/// The hostile test serializer (`tests/plugins/hostile`), built into a
+/// component the first time a test asks for it: only tests need it, so the
+/// engine's own build (a release build, say) never compiles it.
+pub fn hostile_wasm() -> Vec<u8> {
+    wasmhook_plugin_build::component_bytes("wasmhook-test-hostile")
 }
 
 /// The workspace's root directory.

@@ -1,16 +1,24 @@
-//! Compiles plugin crates of this workspace into WebAssembly components, from
-//! a build script.
+//! Compiles plugin crates of this workspace into WebAssembly components,
+//! from a build script or a test run by cargo.
 //!
-//! The engine embeds the bundled plugins and the tests load hostile ones, so
-//! both need `.wasm` files before they compile. A build script cannot depend
-//! on artifacts of another target, so it runs a nested
+//! The engine embeds the bundled plugins (its build script) and the tests
+//! load hostile ones (built when a test first asks for one, so a release
+//! build of the engine never compiles them). A build script cannot depend on
+//! artifacts of another target, so this runs a nested
 //! `cargo build --target wasm32-wasip2` over the workspace, in a target
 //! directory of its own (the outer build holds the lock on the usual one).
+//!
+//! The `wasm32-wasip2` standard library is checked first: rustup does not
+//! add a `rust-toolchain.toml` target by itself everywhere (not with
+//! `RUSTUP_AUTO_INSTALL=0`, common in CI images), and without it the nested
+//! build fails deep inside with "can't find crate for `std`".
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
-/// The component target; `rust-toolchain.toml` makes rustup install it.
+/// The component target (see [`ensure_target`]).
 pub const TARGET: &str = "wasm32-wasip2";
 /// The profile bundled plugins are built with (see the workspace manifest).
 pub const PROFILE: &str = "plugin";
@@ -20,6 +28,9 @@ pub const PROFILE: &str = "plugin";
 /// exit status when the build fails: the build script reports it.
 pub fn build_components(packages: &[&str]) -> Vec<PathBuf> {
     let workspace = workspace_root();
+    if let Err(message) = ensure_target(&workspace) {
+        panic!("{message}");
+    }
     let target_dir = workspace.join("target").join("wasm-plugins");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
 
@@ -52,6 +63,55 @@ pub fn build_components(packages: &[&str]) -> Vec<PathBuf> {
     packages.iter().map(|p| out.join(format!("{}.wasm", p.replace('-', "_")))).collect()
 }
 
+/// The component of `package`, for a test: built the first time this
+/// process asks for it, then read from where it was built.
+pub fn component_bytes(package: &str) -> Vec<u8> {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let path = {
+        let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+        let path = built.entry(package.to_owned()).or_insert_with(|| {
+            let [path] = build_components(&[package]).try_into().expect("one path per package");
+            path
+        });
+        path.clone()
+    };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Makes sure the toolchain that builds the workspace has the standard
+/// library of [`TARGET`]: when it is missing, adds it with rustup (as
+/// `rust-toolchain.toml` asks) and says so; when that cannot be done,
+/// returns the one line that tells the user what to run.
+pub fn ensure_target(workspace: &Path) -> Result<(), String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .current_dir(workspace)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let installed = |sysroot: &Path| sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir();
+    if sysroot.as_deref().is_some_and(installed) {
+        return Ok(());
+    }
+    let missing = format!(
+        "the Rust target {TARGET} is not installed and `rustup target add {TARGET}` failed: run it, then build again"
+    );
+    let added = Command::new("rustup")
+        .current_dir(workspace)
+        .args(["target", "add", TARGET])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !added {
+        return Err(missing);
+    }
+    println!(
+        "cargo:warning=installed the Rust target {TARGET} with `rustup target add {TARGET}` (plugins are built for it)"
+    );
+    Ok(())
+}
+
 /// Tells cargo to rerun the build script when any plugin source, the SDK or
 /// the contract changes.
 pub fn rerun_if_sources_change() {
@@ -61,12 +121,12 @@ pub fn rerun_if_sources_change() {
     }
 }
 
-/// The workspace of the package whose build script runs: read when the
-/// script runs, not baked in when this crate compiles, so a shared target
-/// directory (several checkouts) never points a build at another checkout.
-/// The packages that build plugins (`engine`, `tests`) sit one level below
-/// the workspace root.
+/// The workspace of the package whose build script or test runs: read at
+/// run time (cargo sets `CARGO_MANIFEST_DIR` for both), not baked in when
+/// this crate compiles, so a shared target directory (several checkouts)
+/// never points a build at another checkout. The packages that build
+/// plugins (`engine`, `tests`) sit one level below the workspace root.
 fn workspace_root() -> PathBuf {
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("called from a build script");
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo (a build script or a test)");
     Path::new(&manifest).join("..").canonicalize().expect("workspace root")
 }

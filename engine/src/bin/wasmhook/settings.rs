@@ -76,6 +76,9 @@ struct Flags {
     /// How long a shutdown waits for requests and deliveries in flight [default: 10s].
     #[arg(long, value_name = "DURATION")]
     shutdown_grace: Option<String>,
+    /// The address clients reach the API at, which links start with [default: none, links are relative].
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
 }
 
 impl Settings {
