@@ -98,9 +98,6 @@ pub struct HookInput {
     /// engine's `delivery_max_in_flight_per_hook`.
     #[serde(default, deserialize_with = "present")]
     max_in_flight: Option<Option<u32>>,
-    /// Deliveries started per second at most, 1 to 10000; `null`: no limit.
-    #[serde(default, deserialize_with = "present")]
-    rate_limit: Option<Option<u32>>,
     /// Superadmins only, at creation: the academy the hook belongs to.
     academy: Option<String>,
 }
@@ -128,7 +125,6 @@ impl HookInput {
         check_range("timeout", self.timeout, 1, 300)?;
         check_range("auto_disable_after_failures", self.auto_disable_after_failures, 1, 1000)?;
         check_range("max_in_flight", self.max_in_flight, 1, 1000)?;
-        check_range("rate_limit", self.rate_limit, 1, 10_000)?;
         Ok(HookChanges {
             event: self.event,
             target: self.target,
@@ -141,7 +137,6 @@ impl HookInput {
             auto_disable_after_failures: self.auto_disable_after_failures,
             // In range, so never 0.
             max_in_flight: self.max_in_flight.map(|cap| cap.and_then(NonZeroU32::new)),
-            rate_limit: self.rate_limit.map(|rate| rate.and_then(NonZeroU32::new)),
             secret: None,
         })
     }
@@ -292,7 +287,6 @@ pub async fn subscribe(
         timeout: changes.timeout.flatten(),
         auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
         max_in_flight: changes.max_in_flight.flatten(),
-        rate_limit: changes.rate_limit.flatten(),
     };
     let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() })?;
     tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");

@@ -14,14 +14,11 @@
 //! recorded: the cap bounds what the receiver sees at once, and recording
 //! a slow receiver's answer is as quick as a fast one's. The job itself
 //! stays claimed until it is recorded, so no pass claims it twice.
-//!
-//! A hook with a `rate_limit` is also paced (see [`Pace`]).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::num::{NonZeroU32, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -42,76 +39,18 @@ struct State {
     jobs: HashSet<u64>,
     /// Per hook, its slots held (only hooks holding some).
     slots: HashMap<u64, usize>,
-    /// Per rate-limited hook, its pace (only hooks that are not back to a
-    /// full burst).
-    paces: HashMap<u64, Pace>,
 }
 
-/// What bounds the claims of one hook.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    cap: usize,
-    rate: Option<NonZeroU32>,
-}
-
-impl Limits {
-    /// `hook`'s own limits, else the engine's cap (also for a hook deleted
-    /// since its jobs were queued).
-    fn of(hook: Option<&Arc<Hook>>, default_cap: NonZeroUsize) -> Limits {
-        let settings = hook.map(|hook| &hook.settings);
-        Limits {
-            cap: settings.and_then(|s| s.max_in_flight).map_or(default_cap.get(), |cap| cap.get() as usize),
-            rate: settings.and_then(|s| s.rate_limit),
-        }
-    }
+/// `hook`'s cap: its own, else the engine's `default_cap` (also for a hook
+/// deleted since its jobs were queued).
+fn cap_of(hook: Option<&Arc<Hook>>, default_cap: NonZeroUsize) -> usize {
+    hook.and_then(|hook| hook.settings.max_in_flight).map_or(default_cap.get(), |cap| cap.get() as usize)
 }
 
 impl State {
-    /// How many more of `hook_id`'s jobs may be claimed at `now`, and, when
-    /// its pace alone forbids any, when it allows one.
-    fn room(&self, hook_id: u64, limits: Limits, now: Instant) -> (usize, Option<Instant>) {
-        let room = limits.cap.saturating_sub(self.slots.get(&hook_id).copied().unwrap_or(0));
-        let Some(rate) = limits.rate else { return (room, None) };
-        let pace = self.paces.get(&hook_id);
-        let allowed = Pace::allowed(pace, rate, now);
-        let wait = (room > 0 && allowed == 0).then(|| pace.map_or(now, |pace| pace.next_at(rate)));
-        (room.min(allowed), wait)
-    }
-}
-
-/// A hook's rate limit of `rate` deliveries per second, as a virtual clock
-/// (the generic cell rate algorithm): each delivery moves `full_at` one
-/// interval (1/`rate` s) later, from now at the earliest, and a delivery may
-/// start while `full_at` is less than one second ahead. So a hook that was
-/// quiet may start `rate` deliveries at once, then `rate` per second. One
-/// instant per hook, and none once `full_at` has passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Pace {
-    full_at: Instant,
-}
-
-impl Pace {
-    const WINDOW: Duration = Duration::from_secs(1);
-
-    fn interval(rate: NonZeroU32) -> Duration {
-        Self::WINDOW / rate.get()
-    }
-
-    /// How many deliveries may start at `now`.
-    fn allowed(pace: Option<&Pace>, rate: NonZeroU32, now: Instant) -> usize {
-        let ahead = pace.map_or(Duration::ZERO, |pace| pace.full_at.saturating_duration_since(now));
-        let left = Self::WINDOW.saturating_sub(ahead);
-        usize::try_from(left.as_nanos() / Self::interval(rate).as_nanos()).unwrap_or(usize::MAX)
-    }
-
-    /// When one more may start.
-    fn next_at(&self, rate: NonZeroU32) -> Instant {
-        self.full_at - (Self::WINDOW - Self::interval(rate))
-    }
-
-    /// The pace after one more delivery starts at `now`.
-    fn spend(pace: Option<Pace>, rate: NonZeroU32, now: Instant) -> Pace {
-        Pace { full_at: pace.map_or(now, |pace| pace.full_at.max(now)) + Self::interval(rate) }
+    /// How many more of `hook_id`'s jobs may be claimed under `cap`.
+    fn room(&self, hook_id: u64, cap: usize) -> usize {
+        cap.saturating_sub(self.slots.get(&hook_id).copied().unwrap_or(0))
     }
 }
 
@@ -140,9 +79,7 @@ impl InFlight {
     }
 
     /// Up to `workers` due jobs to claim now, each hook within its room
-    /// (its cap: its own, else `default_cap`; and its pace). The paces of
-    /// the hooks served move on here. `next_due_ms` is also the earliest
-    /// time a paced hook may start another delivery.
+    /// under its cap (its own, else `default_cap`).
     pub(super) fn select(
         &self,
         store: &Store,
@@ -151,36 +88,13 @@ impl InFlight {
         workers: usize,
     ) -> Result<DueJobs, StoreError> {
         let hooks = store.hook_index();
-        let now = Instant::now();
-        let mut state = self.lock();
-        state.paces.retain(|_, pace| pace.full_at > now);
-        let mut paced_until: Option<Instant> = None;
-        let mut due = {
-            let state = &*state;
-            store.due_jobs(
-                now_ms,
-                workers,
-                |hook_id| {
-                    let (room, wait) = state.room(hook_id, Limits::of(hooks.get(hook_id), default_cap), now);
-                    if let Some(wait) = wait {
-                        paced_until = Some(paced_until.map_or(wait, |until| until.min(wait)));
-                    }
-                    room
-                },
-                |job_id| state.jobs.contains(&job_id),
-            )?
-        };
-        for job in &due.jobs {
-            if let Some(rate) = Limits::of(hooks.get(job.hook_id), default_cap).rate {
-                let pace = Pace::spend(state.paces.get(&job.hook_id).copied(), rate, now);
-                state.paces.insert(job.hook_id, pace);
-            }
-        }
-        if let Some(at) = paced_until {
-            let at_ms = now_ms + u64::try_from(at.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX) + 1;
-            due.next_due_ms = Some(due.next_due_ms.map_or(at_ms, |due_ms| due_ms.min(at_ms)));
-        }
-        Ok(due)
+        let state = self.lock();
+        store.due_jobs(
+            now_ms,
+            workers,
+            |hook_id| state.room(hook_id, cap_of(hooks.get(hook_id), default_cap)),
+            |job_id| state.jobs.contains(&job_id),
+        )
     }
 
     /// Claims `job` and one of its hook's slots.
@@ -222,6 +136,9 @@ impl Drop for HookSlot {
 mod tests {
     use std::collections::BTreeMap;
 
+    use std::num::NonZeroU32;
+    use std::time::Duration;
+
     use super::*;
     use crate::store::delivery::enqueue;
     use crate::store::{Committer, HookSettings, HttpMethod, NewHook};
@@ -243,10 +160,6 @@ mod tests {
         }
 
         fn hook(&self, max_in_flight: Option<u32>) -> u64 {
-            self.paced_hook(max_in_flight, None)
-        }
-
-        fn paced_hook(&self, max_in_flight: Option<u32>, rate_limit: Option<u32>) -> u64 {
             let settings = HookSettings {
                 event: "form_entry.added".into(),
                 target: "https://x.io/h".into(),
@@ -258,7 +171,6 @@ mod tests {
                 timeout: None,
                 auto_disable_after_failures: None,
                 max_in_flight: max_in_flight.and_then(NonZeroU32::new),
-                rate_limit: rate_limit.and_then(NonZeroU32::new),
             };
             self.store.create_hook(NewHook { academy: None, settings, secret: "whsec_x".into() }).unwrap().id
         }
@@ -312,10 +224,15 @@ mod tests {
         let mut claims = claims.into_iter();
         let (first_job, first_slot) = claims.next().unwrap();
         drop(first_slot);
-        assert!(tokio::time::timeout(Duration::from_secs(1), released.notified()).await.is_ok(), "the dispatcher is woken");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), released.notified()).await.is_ok(),
+            "the dispatcher is woken"
+        );
         let due = in_flight.select(&q.store, CAP, 1000, 64).unwrap();
         assert_eq!(hooks_of(&due.jobs), [default]);
-        assert!(due.jobs[0].id != first_job.job_id && !claims.as_slice().iter().any(|(c, _)| c.job_id == due.jobs[0].id));
+        assert!(
+            due.jobs[0].id != first_job.job_id && !claims.as_slice().iter().any(|(c, _)| c.job_id == due.jobs[0].id)
+        );
         drop(first_job);
         assert_eq!(in_flight.len(), 4);
     }
@@ -334,50 +251,5 @@ mod tests {
         // Nothing due yet: when to look again.
         let early = in_flight.select(&q.store, CAP, 10, 64).unwrap();
         assert_eq!((early.jobs.len(), early.next_due_ms), (0, Some(50)));
-    }
-
-    #[tokio::test]
-    async fn a_paced_hook_gets_a_burst_then_its_rate_and_a_time_to_look_again() {
-        let q = Queue::new();
-        let paced = q.paced_hook(Some(100), Some(4));
-        q.queue(paced, 10, 100).await;
-        let in_flight = InFlight::new(Arc::new(Notify::new()));
-        let now_ms = crate::time::now_ms();
-        let due = in_flight.select(&q.store, CAP, now_ms, 64).unwrap();
-        assert_eq!(due.jobs.len(), 4, "a burst of one second's worth");
-        let _claims: Vec<_> = due.jobs.iter().map(|job| in_flight.claim(job)).collect();
-        let again = in_flight.select(&q.store, CAP, now_ms, 64).unwrap();
-        assert!(again.jobs.is_empty());
-        let wake = again.next_due_ms.expect("when the pace allows one more");
-        assert!((now_ms + 200..=now_ms + 260).contains(&wake), "a quarter of a second later: {wake} - {now_ms}");
-    }
-
-    #[test]
-    fn a_pace_allows_its_rate_per_second() {
-        let rate = NonZeroU32::new(4).unwrap();
-        let start = Instant::now();
-        assert_eq!(Pace::allowed(None, rate, start), 4);
-        let mut pace = None;
-        for _ in 0..4 {
-            pace = Some(Pace::spend(pace, rate, start));
-        }
-        let spent = pace.unwrap();
-        assert_eq!(Pace::allowed(Some(&spent), rate, start), 0);
-        assert_eq!(spent.next_at(rate), start + Duration::from_millis(250));
-        assert_eq!(Pace::allowed(Some(&spent), rate, start + Duration::from_millis(249)), 0);
-        assert_eq!(Pace::allowed(Some(&spent), rate, start + Duration::from_millis(250)), 1);
-        assert_eq!(Pace::allowed(Some(&spent), rate, start + Duration::from_millis(600)), 2);
-        assert_eq!(Pace::allowed(Some(&spent), rate, start + Duration::from_secs(5)), 4, "never more than a burst");
-        // Spending after a quiet while starts from now, not from the past.
-        let later = start + Duration::from_secs(5);
-        assert_eq!(Pace::spend(Some(spent), rate, later).full_at, later + Duration::from_millis(250));
-        // Rates that do not divide a second.
-        let three = NonZeroU32::new(3).unwrap();
-        let mut pace = None;
-        for _ in 0..3 {
-            assert!(Pace::allowed(pace.as_ref(), three, start) > 0);
-            pace = Some(Pace::spend(pace, three, start));
-        }
-        assert_eq!(Pace::allowed(pace.as_ref(), three, start), 0);
     }
 }

@@ -80,11 +80,6 @@ pub struct HookSettings {
     #[serde(default)]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<NonZeroU32>,
-    /// Deliveries started per second at most, for receivers that ask for
-    /// a limit; `None`: no limit.
-    #[serde(default)]
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
-    pub rate_limit: Option<NonZeroU32>,
 }
 
 /// A hook transformer component attached to a hook; its bytes are in the
@@ -129,7 +124,6 @@ pub struct HookChanges {
     pub timeout: Option<Option<u32>>,
     pub auto_disable_after_failures: Option<Option<u32>>,
     pub max_in_flight: Option<Option<NonZeroU32>>,
-    pub rate_limit: Option<Option<NonZeroU32>>,
     pub secret: Option<String>,
 }
 
@@ -151,7 +145,6 @@ impl HookChanges {
         set(&mut settings.timeout, self.timeout);
         set(&mut settings.auto_disable_after_failures, self.auto_disable_after_failures);
         set(&mut settings.max_in_flight, self.max_in_flight);
-        set(&mut settings.rate_limit, self.rate_limit);
         set(&mut hook.secret, self.secret);
         hook.updated_at = Time::now();
     }

@@ -285,10 +285,15 @@ mod tests {
         // Hook 1 at its cap: only hook 2's job, and hook 1's jobs unread.
         let mut asked = Vec::new();
         let due = store
-            .due_jobs(1000, 64, |hook| {
-                asked.push(hook);
-                if hook == 1 { 0 } else { 4 }
-            }, |_| false)
+            .due_jobs(
+                1000,
+                64,
+                |hook| {
+                    asked.push(hook);
+                    if hook == 1 { 0 } else { 4 }
+                },
+                |_| false,
+            )
             .unwrap();
         assert_eq!(ids(&due), [queued[50].id]);
         assert_eq!(asked, [1, 2], "one question per hook with due jobs");
@@ -364,6 +369,8 @@ mod tests {
             assert_eq!(due.jobs.len(), 1);
         }
         let heads = started.elapsed() / passes;
-        println!("one pass with 100,000 due jobs of a hook at its cap: walking JOBS {walk:?}, over the heads {heads:?}");
+        println!(
+            "one pass with 100,000 due jobs of a hook at its cap: walking JOBS {walk:?}, over the heads {heads:?}"
+        );
     }
 }
