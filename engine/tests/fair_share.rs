@@ -1,9 +1,8 @@
 //! Fair share across hooks, against the real binary and receivers on
 //! 127.0.0.1: a hook whose receiver sleeps holds only its own cap of
 //! attempts in flight, so another academy's delivery is not delayed; the
-//! engine's cap and a hook's own hold at the receiver; a hook's rate limit
-//! paces it; the hook fields are validated; a queue stored before the
-//! per-hook index is still delivered.
+//! engine's cap and a hook's own hold at the receiver; the hook field is
+//! validated; a queue stored before the per-hook index is still delivered.
 
 mod support;
 
