@@ -226,7 +226,10 @@ mod tests {
     }
 
     /// The index tables, as (hook, due, id) and (due, hook) keys.
-    fn index(store: &Store) -> (Vec<(u64, u64, u64)>, Vec<(u64, u64)>) {
+    /// `HOOK_JOBS` keys and `HOOK_HEADS` keys.
+    type Index = (Vec<(u64, u64, u64)>, Vec<(u64, u64)>);
+
+    fn index(store: &Store) -> Index {
         let txn = store.db.begin_read().unwrap();
         let by_hook = txn.open_table(HOOK_JOBS).unwrap();
         let heads = txn.open_table(HOOK_HEADS).unwrap();
