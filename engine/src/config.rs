@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,9 @@ pub struct Config {
     pub catalog_mode: CatalogMode,
     /// Deliveries in flight at once.
     pub delivery_concurrency: usize,
+    /// Deliveries in flight at once to one hook, for hooks without their
+    /// own `max_in_flight`.
+    pub delivery_max_in_flight_per_hook: NonZeroUsize,
     /// Delays before each retry of a failed delivery.
     #[serde(with = "schedule")]
     pub retry_schedule: Vec<Duration>,
@@ -119,6 +123,7 @@ impl Default for Config {
             catalog: None,
             catalog_mode: CatalogMode::Extend,
             delivery_concurrency: delivery.concurrency,
+            delivery_max_in_flight_per_hook: delivery.max_in_flight_per_hook,
             retry_schedule: delivery.retry.schedule,
             default_timeout: delivery.default_timeout,
             disable_webhooks: false,
@@ -301,6 +306,7 @@ impl Config {
             admin_token: self.admin_token.as_ref().map(|token| token.expose().to_owned()),
             delivery: DeliveryConfig {
                 concurrency: self.delivery_concurrency,
+                max_in_flight_per_hook: self.delivery_max_in_flight_per_hook,
                 retry: RetryPolicy { schedule: self.retry_schedule.clone(), ..RetryPolicy::default() },
                 default_timeout: self.default_timeout,
                 targets: Arc::new(TargetPolicy::new(self.targets.clone())),

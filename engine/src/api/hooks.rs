@@ -4,6 +4,7 @@
 //! one, hooks that receive every academy's events.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 
 use axum::Json;
 use axum::extract::State;
@@ -93,6 +94,10 @@ pub struct HookInput {
     timeout: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
     auto_disable_after_failures: Option<Option<u32>>,
+    /// Attempts in flight at once to this hook, 1 to 1000; `null`: the
+    /// engine's `delivery_max_in_flight_per_hook`.
+    #[serde(default, deserialize_with = "present")]
+    max_in_flight: Option<Option<u32>>,
     /// Superadmins only, at creation: the academy the hook belongs to.
     academy: Option<String>,
 }
@@ -119,6 +124,7 @@ impl HookInput {
         check_range("max_retries", self.max_retries, 0, 20)?;
         check_range("timeout", self.timeout, 1, 300)?;
         check_range("auto_disable_after_failures", self.auto_disable_after_failures, 1, 1000)?;
+        check_range("max_in_flight", self.max_in_flight, 1, 1000)?;
         Ok(HookChanges {
             event: self.event,
             target: self.target,
@@ -129,6 +135,8 @@ impl HookInput {
             max_retries: self.max_retries,
             timeout: self.timeout,
             auto_disable_after_failures: self.auto_disable_after_failures,
+            // In range, so never 0.
+            max_in_flight: self.max_in_flight.map(|cap| cap.and_then(NonZeroU32::new)),
             secret: None,
         })
     }
@@ -278,6 +286,7 @@ pub async fn subscribe(
         max_retries: changes.max_retries.flatten(),
         timeout: changes.timeout.flatten(),
         auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
+        max_in_flight: changes.max_in_flight.flatten(),
     };
     let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() })?;
     tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");

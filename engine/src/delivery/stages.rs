@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Dispatcher;
+use super::claims::HookSlot;
 use super::signing::sign_with_each;
 use crate::runtime::Request;
 use crate::store::Hook;
@@ -12,6 +13,7 @@ use crate::store::delivery::{
     Attempt, AttemptOutcome, Deactivation, ENGINE_HEADERS, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers,
     record_attempt,
 };
+use crate::store::queue::QueueWriter;
 use crate::time::Time;
 
 /// The request for one attempt, before it is signed.
@@ -42,16 +44,15 @@ enum NotSent {
     Failed(Arc<Hook>, String),
 }
 
-pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
+/// Makes one attempt of `job` and records it. `slot` (one of the hook's
+/// slots, see `claims.rs`) is released as soon as the receiver has
+/// answered, before the attempt is recorded.
+pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) {
     let scheduled_at = Time::from_second((job.due_ms / 1000) as i64);
-    let ready = match prepare(dispatcher, &job) {
-        Ok(prepared) => transform(dispatcher, &job, prepared).await,
-        Err(not_sent) => Err(not_sent),
-    };
-    let result = match ready {
-        Ok(prepared) => {
-            let headers = sign_headers(&job, &prepared);
-            let sent = send(dispatcher, &prepared, &headers).await;
+    let answered = attempt(dispatcher, &job).await;
+    drop(slot);
+    let result = match answered {
+        Ok((prepared, headers, sent)) => {
             record(dispatcher, &job, scheduled_at, &prepared.hook, headers, prepared.request.body, sent).await
         }
         Err(NotSent::HookGone) => dispatcher.committer.commit(move |txn| drop_job(txn, &job)).await,
@@ -73,6 +74,15 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
         // The job stays queued and is attempted again.
         tracing::error!(%error, "cannot record a delivery attempt");
     }
+}
+
+/// Prepares, signs and sends the request: what the receiver answered, or
+/// why nothing was sent.
+async fn attempt(dispatcher: &Dispatcher, job: &Job) -> Result<(Prepared, Vec<(String, String)>, Sent), NotSent> {
+    let prepared = transform(dispatcher, job, prepare(dispatcher, job)?).await?;
+    let headers = sign_headers(job, &prepared);
+    let sent = send(dispatcher, &prepared, &headers).await;
+    Ok((prepared, headers, sent))
 }
 
 /// Loads the hook and builds its request.
@@ -302,6 +312,5 @@ async fn cancel(
 }
 
 fn drop_job(txn: &redb::WriteTransaction, job: &Job) -> Result<(), crate::store::StoreError> {
-    txn.open_table(crate::store::tables::JOBS)?.remove((job.due_ms, job.id))?;
-    Ok(())
+    QueueWriter::open(txn)?.remove(job)
 }

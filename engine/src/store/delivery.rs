@@ -6,7 +6,8 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, JOBS, meta};
+use super::queue::QueueWriter;
+use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
 use super::{Hook, HookStats, Scope, Store, StoreError, next_id, sealing};
 use crate::secrets::{REDACTED, Sealed};
 use crate::time::Time;
@@ -164,31 +165,6 @@ impl Store {
         Ok(record)
     }
 
-    /// Up to `limit` jobs due at `now_ms`, in due order, skipping `skip`.
-    pub fn due_jobs(&self, now_ms: u64, limit: usize, skip: impl Fn(u64) -> bool) -> Result<Vec<Job>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(JOBS)?;
-        let mut jobs = Vec::new();
-        for entry in table.range(..=(now_ms, u64::MAX))? {
-            let (key, bytes) = entry?;
-            if skip(key.value().1) {
-                continue;
-            }
-            jobs.push(decode("job", bytes.value())?);
-            if jobs.len() == limit {
-                break;
-            }
-        }
-        Ok(jobs)
-    }
-
-    /// When the earliest job is due, if any.
-    pub fn next_due_ms(&self) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(JOBS)?;
-        Ok(table.first()?.map(|(key, _)| key.value().0))
-    }
-
     /// A hook's attempts, newest first.
     pub fn attempts(&self, hook: &Hook) -> Result<Vec<Attempt>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -213,10 +189,10 @@ impl Store {
 /// Writes an event record (the idempotency key) and its jobs.
 pub fn insert_event(txn: &WriteTransaction, record: &EventRecord, jobs: &mut [Job]) -> Result<(), StoreError> {
     txn.open_table(EVENTS)?.insert(record.id.as_str(), encode(record).as_slice())?;
-    let mut table = txn.open_table(JOBS)?;
+    let mut queue = QueueWriter::open(txn)?;
     for job in jobs {
         job.id = next_id(txn, meta::NEXT_JOB_ID)?;
-        table.insert((job.due_ms, job.id), encode(job).as_slice())?;
+        queue.push(job)?;
     }
     Ok(())
 }
@@ -231,8 +207,7 @@ pub fn find_event(txn: &WriteTransaction, id: &str) -> Result<Option<EventRecord
 /// Queues `job` again (a replay), with a new delivery id.
 pub fn enqueue(txn: &WriteTransaction, job: &mut Job) -> Result<(), StoreError> {
     job.id = next_id(txn, meta::NEXT_JOB_ID)?;
-    txn.open_table(JOBS)?.insert((job.due_ms, job.id), encode(job).as_slice())?;
-    Ok(())
+    QueueWriter::open(txn)?.push(job)
 }
 
 /// Records a hook error.
@@ -255,8 +230,8 @@ pub fn record_attempt(
     mut next: NextStep,
     deactivation: Deactivation,
 ) -> Result<HookEffect, StoreError> {
-    let mut jobs = txn.open_table(JOBS)?;
-    jobs.remove((job.due_ms, job.id))?;
+    let mut queue = QueueWriter::open(txn)?;
+    queue.remove(job)?;
     let mut hooks = txn.open_table(HOOKS)?;
     if hooks.get(job.hook_id)?.is_none() {
         return Ok(HookEffect::None); // deleted meanwhile: nothing to record
@@ -274,8 +249,7 @@ pub fn record_attempt(
         });
     }
     if let NextStep::Retry { due_ms } = next {
-        let retried = Job { due_ms, attempts: job.attempts + 1, ..job.clone() };
-        jobs.insert((due_ms, job.id), encode(&retried).as_slice())?;
+        queue.push(&Job { due_ms, attempts: job.attempts + 1, ..job.clone() })?;
     }
     attempt.id = next_id(txn, meta::NEXT_ATTEMPT_ID)?;
     txn.open_table(ATTEMPTS)?.insert((job.hook_id, attempt.id), encode(&attempt).as_slice())?;

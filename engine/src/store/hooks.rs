@@ -1,6 +1,7 @@
 //! Hooks: an academy's subscription of one endpoint to one event.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,6 +103,7 @@ impl<S> Hook<S> {
             max_retries,
             timeout,
             auto_disable_after_failures,
+            max_in_flight,
         } = settings;
         let headers = headers
             .into_iter()
@@ -124,6 +126,7 @@ impl<S> Hook<S> {
             max_retries,
             timeout,
             auto_disable_after_failures,
+            max_in_flight,
         };
         Ok(Hook { id, academy, settings, secret, previous_secret, created_at, updated_at, transformer })
     }
@@ -172,6 +175,11 @@ pub struct HookSettings<S = String> {
     pub timeout: Option<u32>,
     /// Consecutive failures that deactivate the hook; `None`: never.
     pub auto_disable_after_failures: Option<u32>,
+    /// Attempts in flight at once to this hook; `None`: the engine's
+    /// default. Never 0, which would stop its deliveries for good.
+    #[serde(default)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub max_in_flight: Option<NonZeroU32>,
 }
 
 /// A hook transformer component attached to a hook; its bytes are in the
@@ -215,6 +223,7 @@ pub struct HookChanges {
     pub max_retries: Option<Option<u32>>,
     pub timeout: Option<Option<u32>>,
     pub auto_disable_after_failures: Option<Option<u32>>,
+    pub max_in_flight: Option<Option<NonZeroU32>>,
     pub secret: Option<Rotation>,
 }
 
@@ -243,6 +252,7 @@ impl HookChanges {
         set(&mut settings.max_retries, self.max_retries);
         set(&mut settings.timeout, self.timeout);
         set(&mut settings.auto_disable_after_failures, self.auto_disable_after_failures);
+        set(&mut settings.max_in_flight, self.max_in_flight);
         let now = Time::now();
         if let Some(Rotation { secret, overlap }) = self.secret {
             let old = std::mem::replace(&mut hook.secret, secret);

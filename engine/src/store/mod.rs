@@ -15,6 +15,7 @@ mod hook_index;
 mod hooks;
 pub mod parked;
 mod plugins;
+pub mod queue;
 mod reseal;
 mod sealing;
 mod status;
@@ -147,6 +148,8 @@ impl Store {
             txn.open_table(tables::CATALOG)?;
             txn.open_table(tables::EVENTS)?;
             txn.open_table(tables::JOBS)?;
+            txn.open_table(tables::HOOK_JOBS)?;
+            txn.open_table(tables::HOOK_HEADS)?;
             txn.open_table(tables::ATTEMPTS)?;
             txn.open_table(tables::HOOK_ERRORS)?;
             txn.open_table(tables::PLUGINS)?;
@@ -154,6 +157,11 @@ impl Store {
             txn.open_table(tables::PLUGIN_LIMITS)?;
             txn.open_table(tables::PARKED)?;
             txn.open_table(tables::PARKED_COUNTS)?;
+            if meta.get(meta::QUEUE_BY_HOOK)?.is_none() {
+                let jobs = queue::backfill(&txn)?;
+                meta.insert(meta::QUEUE_BY_HOOK, 1)?;
+                tracing::info!(jobs, "delivery queue indexed by hook");
+            }
         }
         txn.commit()?;
         Ok(())

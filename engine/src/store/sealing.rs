@@ -68,6 +68,7 @@ mod tests {
                 max_retries: None,
                 timeout: None,
                 auto_disable_after_failures: None,
+                max_in_flight: None,
             },
             secret: "whsec_current".into(),
             previous_secret: Some(PreviousSecret { secret: "whsec_previous".into(), expires_at: Time::now() }),

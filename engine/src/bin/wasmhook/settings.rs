@@ -41,6 +41,9 @@ struct Flags {
     /// Deliveries in flight at once [default: 64].
     #[arg(long)]
     delivery_concurrency: Option<usize>,
+    /// Deliveries in flight at once to one hook, for hooks without their own `max_in_flight` [default: 4].
+    #[arg(long)]
+    delivery_max_in_flight_per_hook: Option<usize>,
     /// Delays before each retry of a failed delivery (units ms, s, m, h) [default: 1m,5m,15m,1h].
     #[arg(long, value_name = "DELAYS")]
     retry_schedule: Option<String>,
