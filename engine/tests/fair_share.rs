@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use support::receiver::Receiver;
-use support::{ADMIN, Client, Engine, start, token};
+use support::{ADMIN, Client, Engine, Tenants, start};
 
 const EVENT: &str = "asset.asset_status_updated";
 
@@ -29,10 +29,7 @@ struct Setup {
 async fn setup(args: &[&str]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let engine = start(dir.path(), args);
-    let admin = engine.client(ADMIN);
-    let a = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
-    let b = engine.client(&token(&admin, json!({"name": "b", "role": "academy", "academy": "uptown"})).await);
-    let service = engine.client(&token(&admin, json!({"name": "app", "role": "service"})).await);
+    let Tenants { a, b, service, .. } = Tenants::of(&engine).await;
     Setup { _dir: dir, engine, a, b, service }
 }
 

@@ -141,6 +141,7 @@ mod tests {
 
     use super::*;
     use crate::store::delivery::enqueue;
+    use crate::store::queue::tests::job;
     use crate::store::{Committer, HookSettings, HttpMethod, NewHook};
 
     const CAP: NonZeroUsize = NonZeroUsize::new(2).unwrap();
@@ -180,17 +181,7 @@ mod tests {
             self.committer
                 .commit(move |txn| {
                     for _ in 0..n {
-                        let mut job = Job {
-                            id: 0,
-                            due_ms,
-                            event_id: "evt".into(),
-                            event: "form_entry.added".into(),
-                            hook_id,
-                            webhook_id: "msg".into(),
-                            payload: "{}".into(),
-                            attempts: 0,
-                        };
-                        enqueue(txn, &mut job)?;
+                        enqueue(txn, &mut job(hook_id, due_ms))?;
                     }
                     Ok(())
                 })

@@ -180,11 +180,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::tables::{META, meta};
 
-    fn job(hook_id: u64, due_ms: u64) -> Job {
+    /// A job of `hook_id` due at `due_ms` (its id is given at enqueue).
+    pub(crate) fn job(hook_id: u64, due_ms: u64) -> Job {
         Job {
             id: 0,
             due_ms,

@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const ADMIN: &str = "test-admin-token";
 
@@ -259,6 +259,29 @@ pub async fn token(admin: &Client, body: Value) -> String {
     let reply = admin.post("/v1/admin/tokens", &body).await;
     assert_eq!(reply.status, 201, "{reply:?}");
     reply.body["token"].as_str().expect("token").to_owned()
+}
+
+/// The clients most API tests act as: the superadmin, two academies and a
+/// service (which posts for any academy).
+pub struct Tenants {
+    pub admin: Client,
+    /// Academy `downtown-campus`.
+    pub a: Client,
+    /// Academy `uptown`.
+    pub b: Client,
+    pub service: Client,
+}
+
+impl Tenants {
+    /// Creates the academy and service tokens on `engine`.
+    pub async fn of(engine: &Engine) -> Tenants {
+        let admin = engine.client(ADMIN);
+        let a =
+            engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
+        let b = engine.client(&token(&admin, json!({"name": "b", "role": "academy", "academy": "uptown"})).await);
+        let service = engine.client(&token(&admin, json!({"name": "app", "role": "service"})).await);
+        Tenants { admin, a, b, service }
+    }
 }
 
 /// The hostile test serializer (`tests/plugins/hostile`), built into a
