@@ -123,9 +123,10 @@ async fn the_data_dir_is_owner_only_and_an_open_one_is_tightened_at_start() {
     }
     let engine = start_with(&data, &[], &[], true);
     assert_owner_only(&data);
-    let logs = engine.logs().join("\n");
+    let key_file = format!("{}", data.join(KEY_FILE).display());
+    let logs = engine.logs_once(&key_file).await.join("\n");
     assert!(logs.contains("tightened permissions in the data directory"), "{logs}");
-    assert!(logs.contains(&format!("{}", data.join(KEY_FILE).display())), "each change is logged: {logs}");
+    assert!(logs.contains(&key_file), "each change is logged: {logs}");
 }
 
 #[tokio::test]
@@ -199,8 +200,9 @@ async fn a_key_rotation_keeps_secrets_readable_and_a_wrong_or_missing_key_stops_
     // The new key, the old one as previous: everything is re-sealed.
     let rotation = [("WASMHOOK_SECRET_KEY", new_key.as_str()), ("WASMHOOK_PREVIOUS_SECRET_KEYS", old_key.as_str())];
     let engine = start_with(dir.path(), &[], &rotation, true);
-    let logs = engine.logs().join("\n");
-    assert!(logs.contains("sealed the store's hook secrets and header values with the current key"), "{logs}");
+    let sealed = "sealed the store's hook secrets and header values with the current key";
+    let logs = engine.logs_once(sealed).await.join("\n");
+    assert!(logs.contains(sealed), "{logs}");
     stop(engine);
 
     // The old key is no longer needed.
@@ -268,7 +270,7 @@ async fn a_data_dir_from_before_sealing_opens_and_is_sealed() {
     let request = deliver(&admin, &receiver, "/legacy", "after-sealing").await;
     verify(SECRET, &request);
     assert_eq!(request.header("authorization"), HEADER);
-    let logs = engine.logs().join("\n");
+    let logs = engine.logs_once("attempts_redacted").await.join("\n");
     assert!(logs.contains(r#""plaintext_values":2"#) && logs.contains(r#""attempts_redacted":1"#), "{logs}");
     stop(engine);
     for needle in [SECRET, SECRET.strip_prefix("whsec_").unwrap(), "legacy-header-value-7f3a"] {

@@ -143,6 +143,22 @@ impl Engine {
     pub fn logs(&self) -> Vec<String> {
         self.logs.as_ref().expect("logs are collected").lock().unwrap().clone()
     }
+
+    /// The lines of standard error once one contains `needle` (or after
+    /// 10 s, for the caller's assertion to show them): a thread reads
+    /// them, so a line written before the listening line may not be
+    /// collected yet when [`start_with`] returns.
+    pub async fn logs_once(&self, needle: &str) -> Vec<String> {
+        let mut lines = self.logs();
+        for _ in 0..100 {
+            if lines.iter().any(|line| line.contains(needle)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            lines = self.logs();
+        }
+        lines
+    }
 }
 
 impl Drop for Engine {
