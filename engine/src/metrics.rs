@@ -34,6 +34,10 @@ pub const STORE_AVAILABLE: &str = "wasmhook_store_available";
 pub const STORE_FAILED_COMMITS: &str = "wasmhook_store_failed_commits_total";
 pub const STORE_FREE_BYTES: &str = "wasmhook_store_free_bytes";
 pub const STORE_SPACE_LOW: &str = "wasmhook_store_space_low";
+pub const HTTP_CONNECTIONS_OPEN: &str = "wasmhook_http_connections_open";
+pub const HTTP_CONNECTIONS_MAX: &str = "wasmhook_http_connections_max";
+pub const HTTP_CONNECTIONS_AT_CAP: &str = "wasmhook_http_connections_at_cap_total";
+pub const HTTP_TIMEOUTS: &str = "wasmhook_http_timeouts_total";
 
 /// What kind of series, and a histogram's bucket bounds (seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,7 +75,7 @@ const PLUGIN_BUCKETS: [f64; BUCKETS_US.len()] = {
 const HTTP_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 /// Every series the engine exports.
-pub const SERIES: [Series; 15] = [
+pub const SERIES: [Series; 19] = [
     Series {
         name: EVENTS_INGESTED,
         kind: Kind::Counter,
@@ -162,6 +166,25 @@ pub const SERIES: [Series; 15] = [
         labels: &[],
         help: "1 while free space is below the floor (storage.min_free_percent, storage.min_free_bytes): writes that grow the store are refused.",
     },
+    Series { name: HTTP_CONNECTIONS_OPEN, kind: Kind::Gauge, labels: &[], help: "API connections open now." },
+    Series {
+        name: HTTP_CONNECTIONS_MAX,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "The most API connections open at once: http.max_connections, lowered to fit the open-files limit.",
+    },
+    Series {
+        name: HTTP_CONNECTIONS_AT_CAP,
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Times every API connection slot was taken when the engine went to accept the next connection: new connections then waited in the listen backlog until one closed.",
+    },
+    Series {
+        name: HTTP_TIMEOUTS,
+        kind: Kind::Counter,
+        labels: &["kind"],
+        help: "API connections cut because the client stalled, by kind: header (a request head, or a new connection's first, not complete within http.header_timeout), idle (kept alive without a request for http.keepalive_timeout), body (a request body not complete within http.body_timeout: answered 408).",
+    },
 ];
 
 /// How often histogram samples are folded into their buckets when nobody
@@ -228,6 +251,10 @@ fn start_known_series_at_zero() {
     }
     counter!(DELIVERY_RETRIES).absolute(0);
     counter!(STORE_FAILED_COMMITS).absolute(0);
+    counter!(HTTP_CONNECTIONS_AT_CAP).absolute(0);
+    for kind in [HttpTimeout::Header, HttpTimeout::Idle, HttpTimeout::Body] {
+        counter!(HTTP_TIMEOUTS, "kind" => kind.label()).absolute(0);
+    }
 }
 
 /// An event's ingest outcome was decided.
@@ -297,6 +324,53 @@ pub fn http_request(route: &str, method: &str, status: u16, duration: Duration) 
     let (route, method) = (route.to_owned(), method.to_owned());
     counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status.to_string()).increment(1);
     histogram!(HTTP_DURATION, "route" => route).record(duration.as_secs_f64());
+}
+
+/// Why a client's connection was cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpTimeout {
+    /// A request head (or a new connection's first) arrived too slowly.
+    Header,
+    /// A kept-alive connection stayed idle too long.
+    Idle,
+    /// A request body arrived too slowly.
+    Body,
+}
+
+impl HttpTimeout {
+    /// Its `kind` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            HttpTimeout::Header => "header",
+            HttpTimeout::Idle => "idle",
+            HttpTimeout::Body => "body",
+        }
+    }
+}
+
+/// An API connection was accepted.
+pub fn http_connection_opened() {
+    gauge!(HTTP_CONNECTIONS_OPEN).increment(1.0);
+}
+
+/// An API connection was closed.
+pub fn http_connection_closed() {
+    gauge!(HTTP_CONNECTIONS_OPEN).decrement(1.0);
+}
+
+/// The connection cap, once sized.
+pub fn http_connection_limit(max: usize) {
+    gauge!(HTTP_CONNECTIONS_MAX).set(max as f64);
+}
+
+/// Every connection slot was taken when the listener went to accept.
+pub fn http_connections_at_cap() {
+    counter!(HTTP_CONNECTIONS_AT_CAP).increment(1);
+}
+
+/// A stalled client's connection (or request) was cut.
+pub fn http_timeout(timeout: HttpTimeout) {
+    counter!(HTTP_TIMEOUTS, "kind" => timeout.label()).increment(1);
 }
 
 /// The series of one serializer version, registered once (at activation)

@@ -8,20 +8,21 @@
 
 use std::time::Duration;
 
+use super::claims::Claimed;
 use crate::backoff::Backoff;
 
 /// What the dispatcher's loop does next.
-#[derive(Debug, PartialEq, Eq)]
 pub(super) enum Gate {
     /// The store refuses writes: wait this long, then look again.
     Wait(Duration),
-    /// The store takes writes: release these held jobs, and go on.
-    Go(Vec<u64>),
+    /// The store takes writes: these held jobs are released (when
+    /// dropped), and the dispatcher goes on.
+    Go(Vec<Claimed>),
 }
 
 pub(super) struct Outage {
-    /// Jobs whose attempt could not be recorded.
-    held: Vec<u64>,
+    /// Jobs whose attempt could not be recorded, still claimed.
+    held: Vec<Claimed>,
     backoff: Backoff,
 }
 
@@ -32,10 +33,11 @@ impl Default for Outage {
 }
 
 impl Outage {
-    /// The attempt of job `id` could not be recorded: the storage refuses
-    /// writes. The job stays claimed until the store takes them again.
-    pub(super) fn hold(&mut self, id: u64) {
-        self.held.push(id);
+    /// The attempt of a claimed job could not be recorded: the storage
+    /// refuses writes. The job stays claimed until the store takes them
+    /// again.
+    pub(super) fn hold(&mut self, job: Claimed) {
+        self.held.push(job);
     }
 
     /// An attempt was recorded: the store works.
@@ -56,21 +58,47 @@ impl Outage {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::Notify;
+
+    use super::super::claims::InFlight;
     use super::*;
+    use crate::store::queue::tests::job;
+
+    fn ids(gate: Gate) -> Vec<u64> {
+        match gate {
+            Gate::Go(held) => held.iter().map(Claimed::job_id).collect(),
+            Gate::Wait(delay) => panic!("waits {delay:?}"),
+        }
+    }
+
+    fn wait_ms(gate: Gate) -> u128 {
+        match gate {
+            Gate::Wait(delay) => delay.as_millis(),
+            Gate::Go(_) => panic!("goes"),
+        }
+    }
 
     #[test]
-    fn held_jobs_wait_for_the_store_and_the_waits_grow_until_a_record_succeeds() {
+    fn held_jobs_stay_claimed_until_the_store_is_back_and_the_waits_grow_until_a_record_succeeds() {
+        let in_flight = InFlight::new(Arc::new(Notify::new()));
+        let claim = |id| {
+            let (claimed, _slot) = in_flight.claim(&crate::store::delivery::Job { id, ..job(1, 0) });
+            claimed
+        };
         let mut outage = Outage::default();
-        assert_eq!(outage.gate(true), Gate::Go(vec![]));
-        outage.hold(7);
-        outage.hold(9);
-        let waits: Vec<Gate> = (0..3).map(|_| outage.gate(false)).collect();
-        assert_eq!(waits, [100, 200, 400].map(|ms| Gate::Wait(Duration::from_millis(ms))));
-        assert_eq!(outage.held(), 2);
-        assert_eq!(outage.gate(true), Gate::Go(vec![7, 9]), "released once, when the store is back");
-        assert_eq!(outage.gate(true), Gate::Go(vec![]));
-        assert_eq!(outage.gate(false), Gate::Wait(Duration::from_millis(800)), "a relapse waits longer");
+        assert_eq!(ids(outage.gate(true)), [0u64; 0]);
+        outage.hold(claim(7));
+        outage.hold(claim(9));
+        let waits: Vec<u128> = (0..3).map(|_| wait_ms(outage.gate(false))).collect();
+        assert_eq!(waits, [100, 200, 400]);
+        assert_eq!((outage.held(), in_flight.len()), (2, 2), "still claimed");
+        assert_eq!(ids(outage.gate(true)), [7, 9], "released once, when the store is back");
+        assert_eq!(in_flight.len(), 0, "and no longer claimed");
+        assert_eq!(ids(outage.gate(true)), [0u64; 0]);
+        assert_eq!(wait_ms(outage.gate(false)), 800, "a relapse waits longer");
         outage.recorded();
-        assert_eq!(outage.gate(false), Gate::Wait(Duration::from_millis(100)));
+        assert_eq!(wait_ms(outage.gate(false)), 100);
     }
 }

@@ -5,9 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Dispatcher;
-use super::signing::sign;
+use super::claims::HookSlot;
+use super::signing::sign_with_each;
 use crate::runtime::Request;
-use crate::store::delivery::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, record_attempt};
+use crate::store::delivery::{
+    Attempt, AttemptOutcome, Deactivation, ENGINE_HEADERS, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers,
+    record_attempt,
+};
+use crate::store::queue::QueueWriter;
 use crate::store::{Hook, StoreError};
 use crate::time::Time;
 
@@ -39,18 +44,16 @@ enum NotSent {
     Failed(Arc<Hook>, String),
 }
 
-/// Attempts `job` and records the attempt; the error when it could not be
-/// recorded (the job then stays queued).
-pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) -> Result<(), StoreError> {
+/// Makes one attempt of `job` and records it: the error when it could not
+/// be recorded (the job then stays queued). `slot` (one of the hook's
+/// slots, see `claims.rs`) is released as soon as the receiver has
+/// answered, before the attempt is recorded.
+pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -> Result<(), StoreError> {
     let scheduled_at = Time::from_second((job.due_ms / 1000) as i64);
-    let ready = match prepare(dispatcher, &job) {
-        Ok(prepared) => transform(dispatcher, &job, prepared).await,
-        Err(not_sent) => Err(not_sent),
-    };
-    match ready {
-        Ok(prepared) => {
-            let headers = sign_headers(&job, &prepared);
-            let sent = send(dispatcher, &prepared, &headers).await;
+    let answered = attempt(dispatcher, &job).await;
+    drop(slot);
+    match answered {
+        Ok((prepared, headers, sent)) => {
             record(dispatcher, &job, scheduled_at, &prepared.hook, headers, prepared.request.body, sent).await
         }
         Err(NotSent::HookGone) => dispatcher.committer.commit(move |txn| drop_job(txn, &job)).await,
@@ -68,6 +71,15 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) -> Result<(), Sto
             record(dispatcher, &job, scheduled_at, &hook, Vec::new(), payload, sent).await
         }
     }
+}
+
+/// Prepares, signs and sends the request: what the receiver answered, or
+/// why nothing was sent.
+async fn attempt(dispatcher: &Dispatcher, job: &Job) -> Result<(Prepared, Vec<(String, String)>, Sent), NotSent> {
+    let prepared = transform(dispatcher, job, prepare(dispatcher, job)?).await?;
+    let headers = sign_headers(job, &prepared);
+    let sent = send(dispatcher, &prepared, &headers).await;
+    Ok((prepared, headers, sent))
 }
 
 /// Loads the hook and builds its request.
@@ -116,22 +128,21 @@ async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -
 /// plus the content type and the Standard Webhooks signature of the body
 /// actually sent.
 fn sign_headers(job: &Job, prepared: &Prepared) -> Vec<(String, String)> {
-    const ENGINE_HEADERS: [&str; 4] = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"];
-    let timestamp = jiff::Timestamp::now().as_second();
-    let mut headers: Vec<(String, String)> = prepared
-        .request
-        .headers
-        .iter()
-        .filter(|(name, _)| !ENGINE_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
-        .cloned()
-        .collect();
+    let now = Time::now();
+    let timestamp = now.as_second();
+    let engine_sets =
+        |name: &str| ENGINE_HEADERS.iter().chain([&SIGNATURE_HEADER]).any(|engine| name.eq_ignore_ascii_case(engine));
+    let mut headers: Vec<(String, String)> =
+        prepared.request.headers.iter().filter(|(name, _)| !engine_sets(name)).cloned().collect();
     headers.push(("content-type".to_owned(), "application/json".to_owned()));
     headers.push(("webhook-id".to_owned(), job.webhook_id.clone()));
     headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
     // A secret that does not decode is caught when the hook is created;
-    // an empty signature makes receivers refuse rather than trust.
-    let signature = sign(&prepared.hook.secret, &job.webhook_id, timestamp, &prepared.request.body).unwrap_or_default();
-    headers.push(("webhook-signature".to_owned(), signature));
+    // an empty signature makes receivers refuse rather than trust. The
+    // previous secret signs too while its rotation overlap lasts.
+    let secrets = prepared.hook.signing_secrets(now);
+    let signature = sign_with_each(secrets, &job.webhook_id, timestamp, &prepared.request.body).unwrap_or_default();
+    headers.push((SIGNATURE_HEADER.to_owned(), signature));
     headers
 }
 
@@ -245,7 +256,7 @@ async fn record(
         attempt: attempt_number,
         scheduled_at,
         sent_at: sent.sent_at,
-        request_headers: headers.into_iter().filter(|(name, _)| name != "webhook-signature").collect(),
+        request_headers: log_headers(headers),
         payload,
         response_status: sent.status,
         response_body: sent.body,
@@ -293,6 +304,5 @@ async fn cancel(dispatcher: &Dispatcher, job: Job, scheduled_at: Time, why: Stri
 }
 
 fn drop_job(txn: &redb::WriteTransaction, job: &Job) -> Result<(), StoreError> {
-    txn.open_table(crate::store::tables::JOBS)?.remove((job.due_ms, job.id))?;
-    Ok(())
+    QueueWriter::open(txn)?.remove(job)
 }

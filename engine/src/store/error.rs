@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::space::LowSpace;
+use crate::secrets::OpenError;
 
 /// Why the store failed. Opening errors name the file. [`Unavailable`] is
 /// the storage refusing writes for now (answered 503, and healed by the
@@ -23,6 +24,9 @@ pub enum StoreError {
     Storage(#[source] Arc<redb::Error>),
     #[error("a stored {what} record is corrupt: {message}")]
     Corrupt { what: &'static str, message: String },
+    /// A hook's sealed value does not open (see `crate::secrets`).
+    #[error("hook {hook}'s {place} {source}")]
+    Sealing { hook: u64, place: String, source: OpenError },
 }
 
 /// Why the store takes no writes now. Each heals without a restart: the
@@ -90,7 +94,7 @@ macro_rules! redb_error {
     )*};
 }
 
-redb_error!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+redb_error!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError, redb::CompactionError);
 
 #[cfg(test)]
 mod tests {

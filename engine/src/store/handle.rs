@@ -86,6 +86,16 @@ impl Handle {
         Ok(())
     }
 
+    /// Compacts the file (releases the pages freed since), while the store
+    /// is still being opened and nothing else uses it.
+    pub(super) fn compact(&mut self) -> Result<(), StoreError> {
+        let current = self.current.get_mut().unwrap_or_else(|e| e.into_inner());
+        match current {
+            Some(db) => db.compact().map(drop).map_err(StoreError::from),
+            None => Err(Unavailable::Closed.into()),
+        }
+    }
+
     /// Starts an outage when `result` is a storage failure.
     fn watch<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         if let Err(StoreError::Unavailable(why @ Unavailable::Io(_))) = &result {

@@ -19,6 +19,8 @@ pub struct Health {
     /// outage and no shortage of space.
     clear: AtomicBool,
     state: Mutex<State>,
+    /// Notified when an outage ends, so the dispatcher resumes at once.
+    back: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -36,7 +38,7 @@ struct Outage {
 impl Health {
     pub(super) fn new(path: PathBuf) -> Health {
         crate::metrics::store_available(true);
-        Health { path, clear: AtomicBool::new(true), state: Mutex::default() }
+        Health { path, clear: AtomicBool::new(true), state: Mutex::default(), back: tokio::sync::Notify::new() }
     }
 
     /// The storage failed with `why`: an outage starts, unless one is on.
@@ -64,6 +66,13 @@ impl Health {
         );
         crate::metrics::store_available(true);
         self.clear.store(state.low_space.is_none(), Ordering::Release);
+        self.back.notify_waiters();
+    }
+
+    /// Completes when the current outage ends (taken before checking for
+    /// one, so an end in between is not missed once awaited).
+    pub fn recovered_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.back.notified()
     }
 
     /// The latest measure of the space under the data directory, and the

@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn parking_is_capped_per_plugin_and_counts_failures_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
         for id in ["1", "2"] {
             assert_eq!(write(&store, |txn| park(txn, event("p", id), 2).unwrap()), Parking::Parked);
         }

@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn a_reopen_keeps_what_was_committed_and_rebuilds_the_caches() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), super::super::tests::keyring()).unwrap();
         let settings = HookSettings {
             event: "e".into(),
             target: "https://example.com/".into(),
@@ -133,6 +133,7 @@ mod tests {
             max_retries: None,
             timeout: None,
             auto_disable_after_failures: None,
+            max_in_flight: None,
         };
         let hook = store.create_hook(NewHook { academy: None, settings, secret: "whsec_x".into() }).unwrap();
         let token = store.create_token(&[1; 32], "t".into(), Role::Service).unwrap();
