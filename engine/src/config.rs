@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,9 @@ use crate::catalog::CatalogMode;
 use crate::delivery::retry::{parse_duration, parse_schedule};
 use crate::delivery::{DeliveryConfig, RetryPolicy};
 use crate::runtime::{BreakerConfig, Limits};
-use crate::server::ServeOptions;
+use crate::secrets::{REDACTED, SecretKey};
+use crate::server::{SecretKeys, ServeOptions};
+use crate::store::space::SpaceFloor;
 use crate::targets::TargetPolicy;
 
 /// The prefix of the environment variables that are settings.
@@ -60,6 +63,9 @@ pub struct Config {
     pub catalog_mode: CatalogMode,
     /// Deliveries in flight at once.
     pub delivery_concurrency: usize,
+    /// Deliveries in flight at once to one hook, for hooks without their
+    /// own `max_in_flight`.
+    pub delivery_max_in_flight_per_hook: NonZeroUsize,
     /// Delays before each retry of a failed delivery.
     #[serde(with = "schedule")]
     pub retry_schedule: Vec<Duration>,
@@ -91,8 +97,21 @@ pub struct Config {
     pub public_url: Option<PublicUrl>,
     /// The API's connections: timeouts and cap.
     pub http: Http,
+    /// The disk-space guard.
+    pub storage: Storage,
     /// Which delivery targets are allowed.
     pub targets: Targets,
+    /// The key that seals hook secrets and custom header values in the
+    /// store (32 bytes in base64); unset: the data directory's key file,
+    /// generated on the first start. Never printed.
+    pub secret_key: Option<SecretKey>,
+    /// Keys that sealed the store before `secret_key`: accepted to open
+    /// its values, which are sealed again with `secret_key` at start.
+    pub previous_secret_keys: Vec<SecretKey>,
+    /// How long a hook's previous signing secret keeps signing beside the
+    /// new one after a rotation.
+    #[serde(with = "duration")]
+    pub signing_secret_overlap: Duration,
 }
 
 impl Default for Config {
@@ -107,6 +126,7 @@ impl Default for Config {
             catalog: None,
             catalog_mode: CatalogMode::Extend,
             delivery_concurrency: delivery.concurrency,
+            delivery_max_in_flight_per_hook: delivery.max_in_flight_per_hook,
             retry_schedule: delivery.retry.schedule,
             default_timeout: delivery.default_timeout,
             disable_webhooks: false,
@@ -120,7 +140,11 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             public_url: None,
             http: Http::default(),
+            storage: Storage::default(),
             targets: Targets::default(),
+            secret_key: None,
+            previous_secret_keys: Vec::new(),
+            signing_secret_overlap: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -173,6 +197,25 @@ impl Default for Http {
     }
 }
 
+/// The disk-space guard: writes that grow the store (events, hooks,
+/// uploads, catalogue changes) are refused while free space under the data
+/// directory is below the smaller of the two floors (see `store::space`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Floor as a percentage of the volume's size (0: no guard).
+    pub min_free_percent: u8,
+    /// Floor in bytes (0: no guard).
+    pub min_free_bytes: u64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        let floor = SpaceFloor::default();
+        Storage { min_free_percent: floor.percent, min_free_bytes: floor.bytes }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -191,7 +234,7 @@ pub enum LogFormat {
 pub struct Secret(String);
 
 impl Secret {
-    pub const REDACTED: &str = "<redacted>";
+    pub const REDACTED: &str = REDACTED;
 
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
@@ -286,6 +329,7 @@ impl Config {
             admin_token: self.admin_token.as_ref().map(|token| token.expose().to_owned()),
             delivery: DeliveryConfig {
                 concurrency: self.delivery_concurrency,
+                max_in_flight_per_hook: self.delivery_max_in_flight_per_hook,
                 retry: RetryPolicy { schedule: self.retry_schedule.clone(), ..RetryPolicy::default() },
                 default_timeout: self.default_timeout,
                 targets: Arc::new(TargetPolicy::new(self.targets.clone())),
@@ -307,6 +351,9 @@ impl Config {
             shutdown_grace: self.shutdown_grace,
             public_url: self.public_url.clone(),
             http: self.http.clone(),
+            secret_keys: SecretKeys { current: self.secret_key.clone(), previous: self.previous_secret_keys.clone() },
+            signing_secret_overlap: self.signing_secret_overlap,
+            space_floor: SpaceFloor { percent: self.storage.min_free_percent, bytes: self.storage.min_free_bytes },
         }
     }
 
@@ -325,6 +372,9 @@ impl Config {
         }
         if self.plugin_max_deadline_ms == 0 {
             return Err("must be at least 1".into());
+        }
+        if self.storage.min_free_percent > 100 {
+            return Err("must be at most 100".into());
         }
         if self.admin_token.as_ref().is_some_and(|token| token.expose().is_empty()) {
             return Err("must not be empty (leave it out instead)".into());

@@ -30,6 +30,10 @@ pub const PLUGIN_ERRORS: &str = "wasmhook_plugin_errors_total";
 pub const PLUGIN_DURATION: &str = "wasmhook_plugin_duration_seconds";
 pub const HTTP_REQUESTS: &str = "wasmhook_http_requests_total";
 pub const HTTP_DURATION: &str = "wasmhook_http_request_duration_seconds";
+pub const STORE_AVAILABLE: &str = "wasmhook_store_available";
+pub const STORE_FAILED_COMMITS: &str = "wasmhook_store_failed_commits_total";
+pub const STORE_FREE_BYTES: &str = "wasmhook_store_free_bytes";
+pub const STORE_SPACE_LOW: &str = "wasmhook_store_space_low";
 pub const HTTP_CONNECTIONS_OPEN: &str = "wasmhook_http_connections_open";
 pub const HTTP_CONNECTIONS_MAX: &str = "wasmhook_http_connections_max";
 pub const HTTP_CONNECTIONS_AT_CAP: &str = "wasmhook_http_connections_at_cap_total";
@@ -71,7 +75,7 @@ const PLUGIN_BUCKETS: [f64; BUCKETS_US.len()] = {
 const HTTP_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 /// Every series the engine exports.
-pub const SERIES: [Series; 15] = [
+pub const SERIES: [Series; 19] = [
     Series {
         name: EVENTS_INGESTED,
         kind: Kind::Counter,
@@ -137,6 +141,30 @@ pub const SERIES: [Series; 15] = [
         kind: Kind::Histogram(&HTTP_BUCKETS),
         labels: &["route"],
         help: "Duration of API requests, by route template, in seconds.",
+    },
+    Series {
+        name: STORE_AVAILABLE,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "1 while the store takes writes; 0 from a storage failure (disk full, I/O error) until the database is re-opened.",
+    },
+    Series {
+        name: STORE_FAILED_COMMITS,
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Write transactions the storage failed or refused (disk full, I/O error, or refused since one until the re-open).",
+    },
+    Series {
+        name: STORE_FREE_BYTES,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Free bytes on the volume of the data directory (for an unprivileged process), measured a few times a second.",
+    },
+    Series {
+        name: STORE_SPACE_LOW,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "1 while free space is below the floor (storage.min_free_percent, storage.min_free_bytes): writes that grow the store are refused.",
     },
     Series { name: HTTP_CONNECTIONS_OPEN, kind: Kind::Gauge, labels: &[], help: "API connections open now." },
     Series {
@@ -222,6 +250,7 @@ fn start_known_series_at_zero() {
         counter!(DELIVERIES, "result" => result, "status_class" => class).absolute(0);
     }
     counter!(DELIVERY_RETRIES).absolute(0);
+    counter!(STORE_FAILED_COMMITS).absolute(0);
     counter!(HTTP_CONNECTIONS_AT_CAP).absolute(0);
     for kind in [HttpTimeout::Header, HttpTimeout::Idle, HttpTimeout::Body] {
         counter!(HTTP_TIMEOUTS, "kind" => kind.label()).absolute(0);
@@ -272,6 +301,22 @@ fn status_class(status: Option<u16>) -> &'static str {
 pub fn queue(depth: u64, oldest_wait: Duration) {
     gauge!(QUEUE_DEPTH).set(depth as f64);
     gauge!(QUEUE_OLDEST_AGE).set(oldest_wait.as_secs_f64());
+}
+
+/// Whether the store takes writes (see `store::Health`).
+pub fn store_available(available: bool) {
+    gauge!(STORE_AVAILABLE).set(if available { 1.0 } else { 0.0 });
+}
+
+/// The storage failed or refused a write transaction.
+pub fn store_commit_failed() {
+    counter!(STORE_FAILED_COMMITS).increment(1);
+}
+
+/// The latest measure of free space, and whether it is below the floor.
+pub fn store_space(free: u64, low: bool) {
+    gauge!(STORE_FREE_BYTES).set(free as f64);
+    gauge!(STORE_SPACE_LOW).set(if low { 1.0 } else { 0.0 });
 }
 
 /// An API request was answered.

@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{ADMIN, Client, Engine, start, token};
+use support::{Client, Engine, Tenants, start};
 
 const SEED_EVENTS: [&str; 23] = [
     "profile_academy.added",
@@ -46,10 +46,7 @@ struct Setup {
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let engine = start(dir.path(), &[]);
-    let admin = engine.client(ADMIN);
-    let a = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
-    let b = engine.client(&token(&admin, json!({"name": "b", "role": "academy", "academy": "uptown"})).await);
-    let service = engine.client(&token(&admin, json!({"name": "app", "role": "service"})).await);
+    let Tenants { admin, a, b, service } = Tenants::of(&engine).await;
     Setup { _dir: dir, engine, admin, a, b, service }
 }
 

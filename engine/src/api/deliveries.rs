@@ -41,6 +41,7 @@ pub async fn retry(
     PathParam((id, delivery_id)): PathParam<(u64, u64)>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    state.store.room()?;
     let attempts = state.store.attempts(&hook)?;
     let last =
         attempts.into_iter().find(|a| a.delivery_id == delivery_id).ok_or_else(|| ApiError::not_found("Delivery"))?;

@@ -1,8 +1,10 @@
 //! Every error the API answers, as `{"detail", "slug", "status_code"}` (the
 //! hooks API's shape), from the status and slug the seed uses.
 
+use std::time::Duration;
+
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -13,11 +15,18 @@ pub struct ApiError {
     pub status: StatusCode,
     pub slug: &'static str,
     pub detail: String,
+    /// Sent as `Retry-After` (whole seconds): when to try again.
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, detail: detail.into() }
+        ApiError { status, slug, detail: detail.into(), retry_after: None }
+    }
+
+    /// Asks the client to try again after `delay`.
+    pub fn retry_after(self, delay: Duration) -> Self {
+        ApiError { retry_after: Some(delay), ..self }
     }
 
     /// 400 `validation-error`.
@@ -63,13 +72,26 @@ pub struct ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { detail: self.detail, slug: self.slug, status_code: self.status.as_u16() };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(delay) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(delay.as_secs().max(1)));
+        }
+        response
     }
 }
 
-/// A store failure is the engine's, not the caller's: 500, logged.
+/// The storage refusing writes (a full disk, an I/O error, free space below
+/// the floor) is 503 `storage-unavailable` with `Retry-After`: nothing was
+/// acknowledged, and the engine heals by itself (the outage is logged once,
+/// where it starts). Any other store failure is the engine's: 500, logged.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        if let Some(why) = error.unavailable() {
+            tracing::debug!(%error, "write refused: the store is unavailable");
+            let detail = format!("The store takes no writes now ({why}); nothing was stored. Try again later.");
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", detail)
+                .retry_after(why.retry_after());
+        }
         tracing::error!(%error, "store error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store-error", "The store failed; nothing was changed.")
     }

@@ -72,6 +72,8 @@ pub struct AppState {
     pub targets: Arc<TargetPolicy>,
     /// Where clients reach the API: links start with it (relative without).
     pub public_url: Option<PublicUrl>,
+    /// How long a rotated-out signing secret keeps signing.
+    pub signing_secret_overlap: Duration,
 }
 
 impl AppState {

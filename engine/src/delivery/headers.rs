@@ -4,9 +4,14 @@
 
 use axum::http::{HeaderName, HeaderValue};
 
-/// Set by the engine on every delivery (the signature covers them): a hook
-/// may not set them, and a transformer's are replaced.
-pub const ENGINE_SET: &[&str] = &["content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "user-agent"];
+use crate::store::delivery::{ENGINE_HEADERS, SIGNATURE_HEADER};
+
+/// Whether the engine sets header `name` on every delivery (the signature
+/// covers them): a hook may not set them, and a transformer's are
+/// replaced.
+pub fn engine_sets(name: &str) -> bool {
+    ENGINE_HEADERS.iter().chain([&SIGNATURE_HEADER]).any(|engine| name.eq_ignore_ascii_case(engine))
+}
 
 /// Headers about the connection or the framing of the body (RFC 9110
 /// §7.6.1 and RFC 9112), which the engine's HTTP client alone decides.
@@ -31,7 +36,7 @@ pub enum HeaderRefusal {
 /// A header of a hook's own `headers`.
 pub fn check_hook_header(name: &str, value: &str) -> Result<(), HeaderRefusal> {
     check_sent_header(name, value)?;
-    if ENGINE_SET.contains(&name.to_ascii_lowercase().as_str()) {
+    if engine_sets(name) {
         return Err(HeaderRefusal::EngineSet(name.to_owned()));
     }
     Ok(())

@@ -143,6 +143,8 @@ impl Ingest {
 
     async fn run(self: &Arc<Self>, events: Vec<NewEvent>, rerun: bool) -> Result<Vec<EventRecord>, IngestError> {
         check_unique_ids(&events)?;
+        // Refused before the plugins run when the store would refuse it.
+        self.store.room()?;
         let this = self.clone();
         let run_plugins = move || {
             // One snapshot of the hooks serves the whole batch.
@@ -193,12 +195,12 @@ impl Ingest {
         let mut prepared = Prepared { index: event.item.index, ..Prepared::default() };
         // UUIDv7 ids sort by time, so the events table grows at its end
         // rather than dirtying a random page per event in each commit.
-        let id = match event.item.id {
+        let item = event.item;
+        let id = match item.id {
             Some(id) => id.into_string(),
             None => format!("evt_{}", uuid::Uuid::now_v7().simple()),
         };
         let suppress = event.disable_webhooks || self.webhooks_disabled;
-        let item = event.item;
         self.prepare_one(&mut prepared, hooks, id, item.event, event.academy, item.data.get().to_owned(), suppress, 0);
         prepared.events.iter().for_each(|(stored, _)| crate::metrics::event_ingested(&stored.record.outcome));
         prepared.content = content;

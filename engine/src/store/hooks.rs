@@ -1,15 +1,18 @@
 //! Hooks: an academy's subscription of one endpoint to one event.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::codec::{decode, encode};
+use super::codec::decode;
 use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, PLUGIN_BLOBS, meta};
-use super::{HookIndex, Scope, Store, StoreError, next_id};
+use super::{HookIndex, Scope, Store, StoreError, next_id, sealing};
 use crate::runtime::Request;
+use crate::secrets::Sealed;
 use crate::time::Time;
 
 /// How a hook's requests are sent.
@@ -22,17 +25,25 @@ pub enum HttpMethod {
     Patch,
 }
 
-/// A stored hook.
+/// A hook. `S` is how its confidential values (signing secrets, custom
+/// header values) are held: in the clear (`String`, the default) in memory
+/// and in the API, [`Sealed`] in the store (see `sealing.rs`), so a hook
+/// with plaintext secrets cannot be written by mistake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hook {
+#[serde(bound(deserialize = "S: Deserialize<'de>"))] // `default` would ask S: Default
+pub struct Hook<S = String> {
     pub id: u64,
     /// The academy whose events it receives; `None` (superadmin hooks):
     /// every academy's.
     pub academy: Option<String>,
     #[serde(flatten)]
-    pub settings: HookSettings,
+    pub settings: HookSettings<S>,
     /// Standard Webhooks signing secret, `whsec_…`.
-    pub secret: String,
+    pub secret: S,
+    /// The secret before the last rotation, signing beside the new one
+    /// until it expires, so receivers can switch over.
+    #[serde(default)]
+    pub previous_secret: Option<PreviousSecret<S>>,
     pub created_at: Time,
     pub updated_at: Time,
     /// The integrator's hook transformer, if one is attached.
@@ -40,7 +51,95 @@ pub struct Hook {
     pub transformer: Option<AttachedTransformer>,
 }
 
+/// A rotated-out signing secret and when it stops signing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret<S = String> {
+    pub secret: S,
+    pub expires_at: Time,
+}
+
+/// Where a confidential value sits in its hook. Bound into its sealing, so
+/// a sealed value copied to another hook or field does not open.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    Secret,
+    PreviousSecret,
+    Header(&'a str),
+}
+
+impl Place<'_> {
+    /// The sealing's associated data: `hook/{id}/secret`, …
+    pub fn label(self, hook_id: u64) -> String {
+        match self {
+            Place::Secret => format!("hook/{hook_id}/secret"),
+            Place::PreviousSecret => format!("hook/{hook_id}/previous_secret"),
+            Place::Header(name) => format!("hook/{hook_id}/header/{name}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Secret => f.write_str("secret"),
+            Place::PreviousSecret => f.write_str("previous secret"),
+            Place::Header(name) => write!(f, "header {name:?}"),
+        }
+    }
+}
+
+impl<S> Hook<S> {
+    /// The same hook with each confidential value passed through `f`
+    /// (sealing, opening), with its place.
+    pub fn try_map_confidential<T, E>(self, mut f: impl FnMut(Place<'_>, S) -> Result<T, E>) -> Result<Hook<T>, E> {
+        let Hook { id, academy, settings, secret, previous_secret, created_at, updated_at, transformer } = self;
+        let HookSettings {
+            event,
+            target,
+            service_id,
+            method,
+            headers,
+            is_active,
+            max_retries,
+            timeout,
+            auto_disable_after_failures,
+            max_in_flight,
+        } = settings;
+        let headers = headers
+            .into_iter()
+            .map(|(name, value)| f(Place::Header(&name), value).map(|value| (name, value)))
+            .collect::<Result<_, E>>()?;
+        let secret = f(Place::Secret, secret)?;
+        let previous_secret = match previous_secret {
+            Some(PreviousSecret { secret, expires_at }) => {
+                Some(PreviousSecret { secret: f(Place::PreviousSecret, secret)?, expires_at })
+            }
+            None => None,
+        };
+        let settings = HookSettings {
+            event,
+            target,
+            service_id,
+            method,
+            headers,
+            is_active,
+            max_retries,
+            timeout,
+            auto_disable_after_failures,
+            max_in_flight,
+        };
+        Ok(Hook { id, academy, settings, secret, previous_secret, created_at, updated_at, transformer })
+    }
+}
+
 impl Hook {
+    /// The secrets that sign a delivery at `now`: the current one, and the
+    /// previous one during its overlap.
+    pub fn signing_secrets(&self, now: Time) -> impl Iterator<Item = &str> {
+        let previous = self.previous_secret.as_ref().filter(|previous| now < previous.expires_at);
+        std::iter::once(self.secret.as_str()).chain(previous.map(|previous| previous.secret.as_str()))
+    }
+
     /// The request a delivery of `body` to this hook starts from, before
     /// its transformer (if any) and the signature.
     pub fn request(&self, body: String) -> Request {
@@ -59,14 +158,16 @@ impl Hook {
 }
 
 /// What the hook's owner chooses: the subscription and how it is delivered.
+/// `S` holds the custom header values, as in [`Hook`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct HookSettings {
+pub struct HookSettings<S = String> {
     pub event: String,
     pub target: String,
     pub service_id: Option<String>,
     pub method: HttpMethod,
     /// Extra request headers (never the signature headers).
-    pub headers: BTreeMap<String, String>,
+    #[schema(value_type = BTreeMap<String, String>)] // the API shows them opened
+    pub headers: BTreeMap<String, S>,
     pub is_active: bool,
     /// Retries after the first attempt; `None`: the engine's default.
     pub max_retries: Option<u32>,
@@ -74,6 +175,11 @@ pub struct HookSettings {
     pub timeout: Option<u32>,
     /// Consecutive failures that deactivate the hook; `None`: never.
     pub auto_disable_after_failures: Option<u32>,
+    /// Attempts in flight at once to this hook; `None`: the engine's
+    /// default. Never 0, which would stop its deliveries for good.
+    #[serde(default)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub max_in_flight: Option<NonZeroU32>,
 }
 
 /// A hook transformer component attached to a hook; its bytes are in the
@@ -117,7 +223,16 @@ pub struct HookChanges {
     pub max_retries: Option<Option<u32>>,
     pub timeout: Option<Option<u32>>,
     pub auto_disable_after_failures: Option<Option<u32>>,
-    pub secret: Option<String>,
+    pub max_in_flight: Option<Option<NonZeroU32>>,
+    pub secret: Option<Rotation>,
+}
+
+/// A new signing secret; the old one keeps signing beside it for
+/// `overlap` (not at all when zero), replacing any earlier previous secret.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub secret: String,
+    pub overlap: Duration,
 }
 
 impl HookChanges {
@@ -137,13 +252,24 @@ impl HookChanges {
         set(&mut settings.max_retries, self.max_retries);
         set(&mut settings.timeout, self.timeout);
         set(&mut settings.auto_disable_after_failures, self.auto_disable_after_failures);
-        set(&mut hook.secret, self.secret);
-        hook.updated_at = Time::now();
+        set(&mut settings.max_in_flight, self.max_in_flight);
+        let now = Time::now();
+        if let Some(Rotation { secret, overlap }) = self.secret {
+            let old = std::mem::replace(&mut hook.secret, secret);
+            // Whole seconds, rounded up: an overlap is never cut short.
+            let overlap = i64::try_from(overlap.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
+            hook.previous_secret = (overlap > 0).then(|| PreviousSecret {
+                secret: old,
+                expires_at: Time::from_second(now.as_second().saturating_add(overlap)),
+            });
+        }
+        hook.updated_at = now;
     }
 }
 
 impl Store {
     pub fn create_hook(&self, new: NewHook) -> Result<Hook, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let now = Time::now();
         let hook = Hook {
@@ -151,11 +277,12 @@ impl Store {
             academy: new.academy,
             settings: new.settings,
             secret: new.secret,
+            previous_secret: None,
             created_at: now,
             updated_at: now,
             transformer: None,
         };
-        txn.open_table(HOOKS)?.insert(hook.id, encode(&hook).as_slice())?;
+        txn.open_table(HOOKS)?.insert(hook.id, sealing::seal(&hook, &self.keyring).as_slice())?;
         txn.commit()?;
         self.reload_hooks()?;
         Ok(hook)
@@ -170,7 +297,7 @@ impl Store {
     /// that changed hooks outside this module (a delivery that deactivated
     /// its hook).
     pub fn reload_hooks(&self) -> Result<(), StoreError> {
-        self.hooks.rebuild(&self.db)
+        self.hooks.rebuild(&self.db, &self.keyring)
     }
 
     /// Every hook visible in `scope`, by id.
@@ -194,17 +321,15 @@ impl Store {
 
     /// Applies `changes` to hook `id` if it is visible in `scope`.
     pub fn update_hook(&self, scope: &Scope, id: u64, changes: HookChanges) -> Result<Option<Hook>, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let updated = {
             let mut table = txn.open_table(HOOKS)?;
-            let hook = match table.get(id)? {
-                Some(bytes) => Some(decode::<Hook>("hook", bytes.value())?),
-                None => None,
-            };
+            let hook = table.get(id)?.map(|bytes| sealing::open(bytes.value(), &self.keyring)).transpose()?;
             match hook {
                 Some(mut hook) if scope.sees(hook.academy.as_deref()) => {
                     changes.apply(&mut hook);
-                    table.insert(id, encode(&hook).as_slice())?;
+                    table.insert(id, sealing::seal(&hook, &self.keyring).as_slice())?;
                     Some(hook)
                 }
                 _ => None,
@@ -221,15 +346,20 @@ impl Store {
     }
 
     /// Deletes, in one transaction, every hook visible in `scope` that
-    /// `matches`; how many.
-    pub fn delete_hooks_where(&self, scope: &Scope, matches: impl Fn(&Hook) -> bool) -> Result<usize, StoreError> {
+    /// `matches`; how many. `matches` sees the hook as stored, its
+    /// confidential values sealed.
+    pub fn delete_hooks_where(
+        &self,
+        scope: &Scope,
+        matches: impl Fn(&Hook<Sealed>) -> bool,
+    ) -> Result<usize, StoreError> {
         let txn = self.db.begin_write()?;
         let deleted = {
             let mut hooks = txn.open_table(HOOKS)?;
             let mut doomed = Vec::new();
             for entry in hooks.iter()? {
                 let (id, bytes) = entry?;
-                let hook: Hook = decode("hook", bytes.value())?;
+                let hook = sealing::decode_sealed(bytes.value())?;
                 if scope.sees(hook.academy.as_deref()) && matches(&hook) {
                     doomed.push(id.value());
                 }
@@ -267,10 +397,13 @@ impl Store {
         id: u64,
         transformer: Option<(AttachedTransformer, &[u8])>,
     ) -> Result<Option<Hook>, StoreError> {
+        if transformer.is_some() {
+            self.room()?;
+        }
         let txn = self.db.begin_write()?;
         let updated = {
             let mut hooks = txn.open_table(HOOKS)?;
-            let hook = hooks.get(id)?.map(|bytes| decode::<Hook>("hook", bytes.value())).transpose()?;
+            let hook = hooks.get(id)?.map(|bytes| sealing::open(bytes.value(), &self.keyring)).transpose()?;
             match hook {
                 Some(mut hook) if scope.sees(hook.academy.as_deref()) => {
                     if let Some((attached, bytes)) = &transformer {
@@ -278,7 +411,7 @@ impl Store {
                     }
                     hook.transformer = transformer.map(|(attached, _)| attached);
                     hook.updated_at = Time::now();
-                    hooks.insert(id, encode(&hook).as_slice())?;
+                    hooks.insert(id, sealing::seal(&hook, &self.keyring).as_slice())?;
                     Some(hook)
                 }
                 _ => None,

@@ -35,7 +35,15 @@ struct Step {
 const STEPS: &[Step] = &[
     // Version 3.
     Step { to: 3, what: "event ids scoped per academy (events and parked events)", run: v3_event_ids::migrate },
+    Step { to: 3, what: "delivery queue indexed by hook", run: v3_queue_by_hook },
 ];
+
+/// Builds the per-hook index of the delivery queue (see `queue.rs`).
+fn v3_queue_by_hook(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let jobs = super::queue::backfill(txn)?;
+    tracing::info!(jobs, "delivery queue indexed by hook");
+    Ok(())
+}
 
 /// Whether a file of version `found` can be brought to this build's
 /// version.

@@ -6,7 +6,7 @@
 
 use std::ops::Bound;
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn parking_is_capped_per_plugin_and_counts_failures_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
         for id in ["1", "2"] {
             assert_eq!(write(&store, |txn| park(txn, event("p", id), 2).unwrap()), Parking::Parked);
         }
@@ -201,7 +201,7 @@ mod tests {
     #[test]
     fn the_same_id_parks_once_per_academy() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
         for academy in ["a1", "a2"] {
             assert_eq!(write(&store, |txn| park(txn, in_academy("p", academy, "x"), 10).unwrap()), Parking::Parked);
         }

@@ -4,13 +4,12 @@
 
 use std::collections::HashSet;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::hooks::Hook;
 use super::tables::{HOOKS, PLUGIN_BLOBS, PLUGIN_LIMITS, PLUGINS};
-use super::{Store, StoreError};
+use super::{Store, StoreError, sealing};
 use crate::runtime::LimitOverrides;
 use crate::time::Time;
 
@@ -36,6 +35,7 @@ pub struct PluginLimits {
 impl Store {
     /// Stores a new version of plugin `name` (not active yet).
     pub fn add_plugin_version(&self, name: &str, sha256: String, bytes: &[u8]) -> Result<PluginVersion, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let record = {
             let mut plugins = txn.open_table(PLUGINS)?;
@@ -134,7 +134,7 @@ impl Store {
                 kept.insert(decode::<PluginVersion>("plugin version", entry?.1.value())?.sha256);
             }
             for entry in txn.open_table(HOOKS)?.iter()? {
-                if let Some(transformer) = decode::<Hook>("hook", entry?.1.value())?.transformer {
+                if let Some(transformer) = sealing::decode_sealed(entry?.1.value())?.transformer {
                     kept.insert(transformer.sha256);
                 }
             }
@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn deleting_a_plugin_keeps_components_still_used_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
         store.add_plugin_version("a", "shared".into(), b"one").unwrap();
         store.add_plugin_version("a", "own".into(), b"two").unwrap();
         store.add_plugin_version("b", "shared".into(), b"one").unwrap();

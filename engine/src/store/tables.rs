@@ -22,6 +22,10 @@ pub mod meta {
     pub const NEXT_JOB_ID: &str = "next_job_id";
     pub const NEXT_ATTEMPT_ID: &str = "next_attempt_id";
     pub const NEXT_ERROR_ID: &str = "next_error_id";
+    /// Set once the custom header values that engines before sealing kept
+    /// in attempt records are redacted (see `reseal.rs`); set at creation
+    /// in a new store.
+    pub const ATTEMPT_HEADERS_REDACTED: &str = "attempt_headers_redacted";
 }
 
 /// Hook id → `Hook`.
@@ -48,6 +52,15 @@ pub const EVENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("e
 
 /// (due time in ms, job id) → delivery job: the queue, in due order.
 pub const JOBS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("jobs");
+
+/// (hook id, due time in ms, job id): the queue again, each hook's jobs
+/// together, so the dispatcher reads one hook's due jobs without walking
+/// the others' (see `queue.rs`; written with `JOBS`).
+pub const HOOK_JOBS: TableDefinition<(u64, u64, u64), ()> = TableDefinition::new("hook_jobs");
+
+/// (due time in ms of a hook's earliest job, hook id): one entry per hook
+/// with queued jobs, in the order the dispatcher serves them (`queue.rs`).
+pub const HOOK_HEADS: TableDefinition<(u64, u64), ()> = TableDefinition::new("hook_heads");
 
 /// (hook id, attempt id) → delivery attempt: a hook's log, in order.
 pub const ATTEMPTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("attempts");
