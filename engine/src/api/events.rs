@@ -148,7 +148,8 @@ pub async fn ingest_batch(
     Ok((StatusCode::ACCEPTED, Json(BatchReply { events: records })))
 }
 
-/// Session coalescing, per academy.
+/// Session coalescing, per academy; what remains is in the batch's order
+/// (each event where its kept item was).
 fn coalesce(events: Vec<NewEvent>) -> Vec<NewEvent> {
     let mut out = Vec::with_capacity(events.len());
     let mut academies: Vec<(String, bool)> = Vec::new();
@@ -170,5 +171,6 @@ fn coalesce(events: Vec<NewEvent>) -> Vec<NewEvent> {
             disable_webhooks,
         }));
     }
+    out.sort_by_key(|event| event.item.index);
     out
 }
