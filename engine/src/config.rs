@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,13 +22,16 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::api::PublicUrl;
 use crate::catalog::CatalogMode;
 use crate::delivery::retry::{parse_duration, parse_schedule};
 use crate::delivery::{DeliveryConfig, RetryPolicy};
 use crate::quota::{self, RateLimit, UploadBounds, bound};
 use crate::runtime::{BreakerConfig, Limits};
-use crate::server::ServeOptions;
+use crate::secrets::{REDACTED, SecretKey};
+use crate::server::{SecretKeys, ServeOptions};
 use crate::store::Quotas;
+use crate::store::space::SpaceFloor;
 use crate::targets::TargetPolicy;
 
 /// The prefix of the environment variables that are settings.
@@ -61,6 +65,9 @@ pub struct Config {
     pub catalog_mode: CatalogMode,
     /// Deliveries in flight at once.
     pub delivery_concurrency: usize,
+    /// Deliveries in flight at once to one hook, for hooks without their
+    /// own `max_in_flight`.
+    pub delivery_max_in_flight_per_hook: NonZeroUsize,
     /// Delays before each retry of a failed delivery.
     #[serde(with = "schedule")]
     pub retry_schedule: Vec<Duration>,
@@ -87,12 +94,30 @@ pub struct Config {
     /// How long a shutdown waits for requests and deliveries in flight.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// The address clients reach the API at, which links are built from;
+    /// unset: links are relative.
+    pub public_url: Option<PublicUrl>,
+    /// The API's connections: timeouts and cap.
+    pub http: Http,
+    /// The disk-space guard.
+    pub storage: Storage,
     /// Which delivery targets are allowed.
     pub targets: Targets,
     /// What one academy may store and upload at once.
     pub quotas: QuotaSettings,
     /// How fast one token may post events and write through the API.
     pub rate_limits: RateLimitSettings,
+    /// The key that seals hook secrets and custom header values in the
+    /// store (32 bytes in base64); unset: the data directory's key file,
+    /// generated on the first start. Never printed.
+    pub secret_key: Option<SecretKey>,
+    /// Keys that sealed the store before `secret_key`: accepted to open
+    /// its values, which are sealed again with `secret_key` at start.
+    pub previous_secret_keys: Vec<SecretKey>,
+    /// How long a hook's previous signing secret keeps signing beside the
+    /// new one after a rotation.
+    #[serde(with = "duration")]
+    pub signing_secret_overlap: Duration,
 }
 
 impl Default for Config {
@@ -107,6 +132,7 @@ impl Default for Config {
             catalog: None,
             catalog_mode: CatalogMode::Extend,
             delivery_concurrency: delivery.concurrency,
+            delivery_max_in_flight_per_hook: delivery.max_in_flight_per_hook,
             retry_schedule: delivery.retry.schedule,
             default_timeout: delivery.default_timeout,
             disable_webhooks: false,
@@ -118,9 +144,15 @@ impl Default for Config {
             plugin_breaker_cooldown_secs: breaker.cool_down.as_secs(),
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_secs(10),
+            public_url: None,
+            http: Http::default(),
+            storage: Storage::default(),
             targets: Targets::default(),
             quotas: QuotaSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            secret_key: None,
+            previous_secret_keys: Vec::new(),
+            signing_secret_overlap: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -201,6 +233,59 @@ pub struct Targets {
     pub require_https: bool,
 }
 
+/// The API's connections, guarded against clients that stall
+/// (`crate::connections`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// How long a request head may take, from its first byte (from the
+    /// accept, for a connection's first request).
+    #[serde(with = "duration")]
+    pub header_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    #[serde(with = "duration")]
+    pub keepalive_timeout: Duration,
+    /// How long a request body may take, from its head (then 408).
+    #[serde(with = "duration")]
+    pub body_timeout: Duration,
+    /// Connections open at once, at most; lowered at start to fit the
+    /// open-files limit.
+    pub max_connections: usize,
+}
+
+impl Default for Http {
+    /// nginx's keep-alive (75 s) and body (60 s) timeouts; a header timeout
+    /// shorter than its 60 s, as a head comes in a packet or two; a cap of
+    /// a few thousand connections, which a raised open-files limit allows.
+    fn default() -> Self {
+        Http {
+            header_timeout: Duration::from_secs(20),
+            keepalive_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+        }
+    }
+}
+
+/// The disk-space guard: writes that grow the store (events, hooks,
+/// uploads, catalogue changes) are refused while free space under the data
+/// directory is below the smaller of the two floors (see `store::space`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Floor as a percentage of the volume's size (0: no guard).
+    pub min_free_percent: u8,
+    /// Floor in bytes (0: no guard).
+    pub min_free_bytes: u64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        let floor = SpaceFloor::default();
+        Storage { min_free_percent: floor.percent, min_free_bytes: floor.bytes }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -219,7 +304,7 @@ pub enum LogFormat {
 pub struct Secret(String);
 
 impl Secret {
-    pub const REDACTED: &str = "<redacted>";
+    pub const REDACTED: &str = REDACTED;
 
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
@@ -314,6 +399,7 @@ impl Config {
             admin_token: self.admin_token.as_ref().map(|token| token.expose().to_owned()),
             delivery: DeliveryConfig {
                 concurrency: self.delivery_concurrency,
+                max_in_flight_per_hook: self.delivery_max_in_flight_per_hook,
                 retry: RetryPolicy { schedule: self.retry_schedule.clone(), ..RetryPolicy::default() },
                 default_timeout: self.default_timeout,
                 targets: Arc::new(TargetPolicy::new(self.targets.clone())),
@@ -333,6 +419,11 @@ impl Config {
                 cool_down: Duration::from_secs(self.plugin_breaker_cooldown_secs),
             },
             shutdown_grace: self.shutdown_grace,
+            public_url: self.public_url.clone(),
+            http: self.http.clone(),
+            secret_keys: SecretKeys { current: self.secret_key.clone(), previous: self.previous_secret_keys.clone() },
+            signing_secret_overlap: self.signing_secret_overlap,
+            space_floor: SpaceFloor { percent: self.storage.min_free_percent, bytes: self.storage.min_free_bytes },
             quotas: self.quota_settings(),
         }
     }
@@ -359,11 +450,19 @@ impl Config {
         if self.delivery_concurrency == 0 {
             return Err("must be at least 1".into());
         }
-        if self.default_timeout.is_zero() {
+        let durations =
+            [self.default_timeout, self.http.header_timeout, self.http.keepalive_timeout, self.http.body_timeout];
+        if durations.iter().any(Duration::is_zero) {
             return Err("must be longer than 0 ms".into());
+        }
+        if self.http.max_connections == 0 {
+            return Err("must be at least 1".into());
         }
         if self.plugin_max_deadline_ms == 0 {
             return Err("must be at least 1".into());
+        }
+        if self.storage.min_free_percent > 100 {
+            return Err("must be at most 100".into());
         }
         if self.admin_token.as_ref().is_some_and(|token| token.expose().is_empty()) {
             return Err("must not be empty (leave it out instead)".into());
@@ -663,6 +762,9 @@ mod tests {
             ("WASMHOOK_LOG_FORMAT", "json"),
             ("WASMHOOK_TARGETS_DENIED_NETWORKS", "192.168.0.0/16, fd00::/8"),
             ("WASMHOOK_TARGETS_REQUIRE_HTTPS", "yes"),
+            ("WASMHOOK_HTTP_HEADER_TIMEOUT", "5s"),
+            ("WASMHOOK_HTTP_MAX_CONNECTIONS", "100"),
+            ("WASMHOOK_PUBLIC_URL", "https://hooks.example.com/"),
             ("WASMHOOK_ADMIN_TOKEN", "s3cret"),
             ("WASMHOOK_TOKEN", "the plugin client's"),
             ("WASMHOOK_CATALOG", ""),
@@ -679,6 +781,9 @@ mod tests {
         assert_eq!(config.targets.allowed_networks, ["10.0.0.0/8".parse::<IpNet>().unwrap()]);
         assert_eq!(config.targets.denied_networks.len(), 2);
         assert!(config.targets.require_https);
+        assert_eq!((config.http.header_timeout, config.http.max_connections), (Duration::from_secs(5), 100));
+        assert_eq!(config.http.keepalive_timeout, Duration::from_secs(75), "the default");
+        assert_eq!(config.public_url.as_ref().map(PublicUrl::as_str), Some("https://hooks.example.com"));
         assert_eq!(config.admin_token.as_ref().map(Secret::expose), Some("s3cret"));
         assert_eq!(config.catalog, None, "an empty variable is unset");
         assert!(!format!("{config:?}").contains("s3cret"));
@@ -706,6 +811,12 @@ mod tests {
         );
         assert_eq!(load("targets = 3\n"), "F:1: targets: invalid type: integer `3`, expected struct Targets");
         assert!(load("shutdown_grace = \"soon\"\n").starts_with("F:1: shutdown_grace: \"soon\" is not a duration"));
+        assert_eq!(load("[http]\nbody_timeout = \"0s\"\n"), "F:2: http.body_timeout: must be longer than 0 ms");
+        assert_eq!(load("[http]\nmax_connections = 0\n"), "F:2: http.max_connections: must be at least 1");
+        assert_eq!(
+            load("public_url = \"https://hooks.example.com/?a=1\"\n"),
+            "F:1: public_url: \"https://hooks.example.com/?a=1\" must not have a query or a fragment"
+        );
         assert_eq!(load("\nlisten = [\n"), "F:2: unclosed array, expected `]`");
 
         let env_error = |vars: &[(&str, &str)]| Config::load(None, env(vars), &Map::new()).unwrap_err().to_string();

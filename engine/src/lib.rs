@@ -6,14 +6,19 @@
 
 pub mod api;
 pub mod auth;
+pub mod backoff;
 pub mod bundled;
 pub mod catalog;
 pub mod config;
+pub mod connections;
+pub mod data_dir;
 pub mod delivery;
 pub mod ingest;
 pub mod metrics;
+pub mod names;
 pub mod quota;
 pub mod runtime;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod targets;

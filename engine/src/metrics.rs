@@ -36,6 +36,14 @@ pub const LIMIT_REFUSALS: &str = "wasmhook_limit_refusals_total";
 pub const UPLOADS_IN_FLIGHT: &str = "wasmhook_uploads_in_flight";
 pub const COMPONENTS_STORED: &str = "wasmhook_components_stored";
 pub const COMPONENT_BYTES_STORED: &str = "wasmhook_component_bytes_stored";
+pub const STORE_AVAILABLE: &str = "wasmhook_store_available";
+pub const STORE_FAILED_COMMITS: &str = "wasmhook_store_failed_commits_total";
+pub const STORE_FREE_BYTES: &str = "wasmhook_store_free_bytes";
+pub const STORE_SPACE_LOW: &str = "wasmhook_store_space_low";
+pub const HTTP_CONNECTIONS_OPEN: &str = "wasmhook_http_connections_open";
+pub const HTTP_CONNECTIONS_MAX: &str = "wasmhook_http_connections_max";
+pub const HTTP_CONNECTIONS_AT_CAP: &str = "wasmhook_http_connections_at_cap_total";
+pub const HTTP_TIMEOUTS: &str = "wasmhook_http_timeouts_total";
 
 /// What kind of series, and a histogram's bucket bounds (seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,7 +81,7 @@ const PLUGIN_BUCKETS: [f64; BUCKETS_US.len()] = {
 const HTTP_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 /// Every series the engine exports.
-pub const SERIES: [Series; 15] = [
+pub const SERIES: [Series; 23] = [
     Series {
         name: EVENTS_INGESTED,
         kind: Kind::Counter,
@@ -164,6 +172,49 @@ pub const SERIES: [Series; 15] = [
         labels: &[],
         help: "Bytes of the components in the store, read when scraped.",
     },
+    Series {
+        name: STORE_AVAILABLE,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "1 while the store takes writes; 0 from a storage failure (disk full, I/O error) until the database is re-opened.",
+    },
+    Series {
+        name: STORE_FAILED_COMMITS,
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Write transactions the storage failed or refused (disk full, I/O error, or refused since one until the re-open).",
+    },
+    Series {
+        name: STORE_FREE_BYTES,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Free bytes on the volume of the data directory (for an unprivileged process), measured a few times a second.",
+    },
+    Series {
+        name: STORE_SPACE_LOW,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "1 while free space is below the floor (storage.min_free_percent, storage.min_free_bytes): writes that grow the store are refused.",
+    },
+    Series { name: HTTP_CONNECTIONS_OPEN, kind: Kind::Gauge, labels: &[], help: "API connections open now." },
+    Series {
+        name: HTTP_CONNECTIONS_MAX,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "The most API connections open at once: http.max_connections, lowered to fit the open-files limit.",
+    },
+    Series {
+        name: HTTP_CONNECTIONS_AT_CAP,
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Times every API connection slot was taken when the engine went to accept the next connection: new connections then waited in the listen backlog until one closed.",
+    },
+    Series {
+        name: HTTP_TIMEOUTS,
+        kind: Kind::Counter,
+        labels: &["kind"],
+        help: "API connections cut because the client stalled, by kind: header (a request head, or a new connection's first, not complete within http.header_timeout), idle (kept alive without a request for http.keepalive_timeout), body (a request body not complete within http.body_timeout: answered 408).",
+    },
 ];
 
 /// How often histogram samples are folded into their buckets when nobody
@@ -232,6 +283,11 @@ fn start_known_series_at_zero() {
     for limit in Limit::ALL {
         counter!(LIMIT_REFUSALS, "limit" => limit.name()).absolute(0);
     }
+    counter!(STORE_FAILED_COMMITS).absolute(0);
+    counter!(HTTP_CONNECTIONS_AT_CAP).absolute(0);
+    for kind in [HttpTimeout::Header, HttpTimeout::Idle, HttpTimeout::Body] {
+        counter!(HTTP_TIMEOUTS, "kind" => kind.label()).absolute(0);
+    }
 }
 
 /// An event's ingest outcome was decided.
@@ -292,11 +348,74 @@ pub fn storage(uploads_in_flight: u64, components: ComponentTotals) {
     gauge!(COMPONENT_BYTES_STORED).set(components.bytes as f64);
 }
 
+/// Whether the store takes writes (see `store::Health`).
+pub fn store_available(available: bool) {
+    gauge!(STORE_AVAILABLE).set(if available { 1.0 } else { 0.0 });
+}
+
+/// The storage failed or refused a write transaction.
+pub fn store_commit_failed() {
+    counter!(STORE_FAILED_COMMITS).increment(1);
+}
+
+/// The latest measure of free space, and whether it is below the floor.
+pub fn store_space(free: u64, low: bool) {
+    gauge!(STORE_FREE_BYTES).set(free as f64);
+    gauge!(STORE_SPACE_LOW).set(if low { 1.0 } else { 0.0 });
+}
+
 /// An API request was answered.
 pub fn http_request(route: &str, method: &str, status: u16, duration: Duration) {
     let (route, method) = (route.to_owned(), method.to_owned());
     counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status.to_string()).increment(1);
     histogram!(HTTP_DURATION, "route" => route).record(duration.as_secs_f64());
+}
+
+/// Why a client's connection was cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpTimeout {
+    /// A request head (or a new connection's first) arrived too slowly.
+    Header,
+    /// A kept-alive connection stayed idle too long.
+    Idle,
+    /// A request body arrived too slowly.
+    Body,
+}
+
+impl HttpTimeout {
+    /// Its `kind` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            HttpTimeout::Header => "header",
+            HttpTimeout::Idle => "idle",
+            HttpTimeout::Body => "body",
+        }
+    }
+}
+
+/// An API connection was accepted.
+pub fn http_connection_opened() {
+    gauge!(HTTP_CONNECTIONS_OPEN).increment(1.0);
+}
+
+/// An API connection was closed.
+pub fn http_connection_closed() {
+    gauge!(HTTP_CONNECTIONS_OPEN).decrement(1.0);
+}
+
+/// The connection cap, once sized.
+pub fn http_connection_limit(max: usize) {
+    gauge!(HTTP_CONNECTIONS_MAX).set(max as f64);
+}
+
+/// Every connection slot was taken when the listener went to accept.
+pub fn http_connections_at_cap() {
+    counter!(HTTP_CONNECTIONS_AT_CAP).increment(1);
+}
+
+/// A stalled client's connection (or request) was cut.
+pub fn http_timeout(timeout: HttpTimeout) {
+    counter!(HTTP_TIMEOUTS, "kind" => timeout.label()).increment(1);
 }
 
 /// The series of one serializer version, registered once (at activation)

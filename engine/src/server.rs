@@ -1,5 +1,6 @@
 //! `wasmhook serve`: opens the store, loads the catalogue and the plugins,
-//! and serves the API until a shutdown signal; then stops accepting
+//! and serves the API (on connections guarded against stalling clients,
+//! see [`crate::connections`]) until a shutdown signal; then stops accepting
 //! requests, lets those in flight and the deliveries in flight finish
 //! within the grace period, waits for pending commits and closes the store.
 
@@ -12,15 +13,20 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, PublicUrl};
 use crate::auth::token_hash;
 use crate::bundled::BUNDLED;
 use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError};
+use crate::config::Http;
+use crate::connections::{self, ConnectionActivity};
+use crate::data_dir::DataDirError;
 use crate::delivery::{DeliveryConfig, Dispatcher};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
 use crate::quota::{self, RequestLimits};
 use crate::runtime::{BreakerConfig, Limits, LoadError, Runtime, RuntimeConfig, SetupError, World};
+use crate::secrets::{KeyFileError, KeyId, LoadedKeys, OpenError, SecretKey};
+use crate::store::space::SpaceFloor;
 use crate::store::{Committer, Store, StoreError};
 
 /// How to run the server.
@@ -45,11 +51,41 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Per-academy quotas, upload bounds and per-token rate limits.
     pub quotas: quota::Settings,
+    /// The disk-space guard's floor under the data directory.
+    pub space_floor: SpaceFloor,
+    /// Where clients reach the API: links start with it (relative without).
+    pub public_url: Option<PublicUrl>,
+    /// The API's connections: timeouts and cap.
+    pub http: Http,
+    /// The keys that seal the store's secrets.
+    pub secret_keys: SecretKeys,
+    /// How long a rotated-out signing secret keeps signing.
+    pub signing_secret_overlap: Duration,
+}
+
+/// The keys that seal the store's secrets (see [`crate::secrets`]).
+#[derive(Debug, Clone, Default)]
+pub struct SecretKeys {
+    /// `None`: the data directory's key file, generated when missing.
+    pub current: Option<SecretKey>,
+    /// Keys of before a rotation, accepted to open values.
+    pub previous: Vec<SecretKey>,
 }
 
 /// Why the server could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    #[error(
+        "the store's secrets are sealed with key {key_id}, but no key is configured (secret_key, \
+         WASMHOOK_SECRET_KEY) and the key file {} is missing: restore it from the backup of this data directory, \
+         or set WASMHOOK_SECRET_KEY to the key",
+        key_file.display()
+    )]
+    MissingKey { key_id: KeyId, key_file: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("catalogue")]
@@ -74,7 +110,7 @@ pub enum ServeError {
 pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), ServeError> {
     // Before the runtime activates plugins, which registers their series.
     let metrics = crate::metrics::install();
-    let store = Store::open(&options.data_dir)?;
+    let store = open_store(options)?;
 
     let mut catalog = Catalog::load(options.catalog.as_ref().map(|(path, mode)| (path.as_path(), *mode)))?;
     let additions = store.catalog_additions()?;
@@ -125,6 +161,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
     tracing::info!(events = catalog.len(), store = %store.path().display(), "catalogue loaded");
 
     let store = Arc::new(store);
+    crate::store::watch(&store, options.space_floor);
     let runtime = Arc::new(runtime);
     let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let committer = Committer::start(store.clone());
@@ -150,8 +187,29 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         targets: options.delivery.targets.clone(),
         quotas: options.quotas.stored,
         limits: Arc::new(RequestLimits::new(&options.quotas)),
+        public_url: options.public_url.clone(),
+        signing_secret_overlap: options.signing_secret_overlap,
     };
     Ok((state, dispatcher))
+}
+
+/// The data directory made private, the keys in force, and the store
+/// opened with them.
+fn open_store(options: &ServeOptions) -> Result<Store, ServeError> {
+    crate::data_dir::prepare(&options.data_dir)?;
+    let keys =
+        LoadedKeys::load(options.secret_keys.current.as_ref(), &options.secret_keys.previous, &options.data_dir)?;
+    match Store::open(&options.data_dir, keys.keyring.clone()) {
+        Ok(store) => {
+            keys.announce_generated();
+            Ok(store)
+        }
+        Err(StoreError::Sealing { source: OpenError::UnknownKey { sealed_with, .. }, .. }) if keys.generated() => {
+            let key_file = keys.forget_generated().unwrap_or_default();
+            Err(ServeError::MissingKey { key_id: sealed_with, key_file })
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Serves the API until `shutdown` completes, then shuts down gracefully
@@ -170,6 +228,7 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Bind { addr: options.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    let listener = connections::guarded(listener, &options.http, options.delivery.concurrency);
     let (store, committer, ready) = (state.store.clone(), state.ingest.committer.clone(), state.ready.clone());
     let delivering = tokio::spawn(dispatcher.clone().run());
     let pruning = tokio::spawn(prune_forever(store.clone(), options.retention_days));
@@ -177,9 +236,12 @@ pub async fn serve(
 
     let stopping = CancellationToken::new();
     let mut server = Box::pin(
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(stopping.clone().cancelled_owned())
-            .into_future(),
+        axum::serve(
+            listener,
+            api::router(state, options.http.body_timeout).into_make_service_with_connect_info::<ConnectionActivity>(),
+        )
+        .with_graceful_shutdown(stopping.clone().cancelled_owned())
+        .into_future(),
     );
     ready.store(true, Ordering::Relaxed);
     println!("wasmhook listening on http://{addr}");

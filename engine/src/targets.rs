@@ -14,8 +14,10 @@
 //! URLs with a literal IP do not go through a resolver: [`TargetPolicy::check`]
 //! refuses them before the request, and at subscribe time.
 
+mod embedded;
+
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 
 use ipnet::IpNet;
@@ -23,6 +25,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
 use crate::config::Targets;
+pub use embedded::Embedding;
 
 /// The operator's rules for delivery targets; the default refuses every
 /// non-global address.
@@ -49,25 +52,32 @@ pub enum TargetError {
     Denied { target: Target, network: IpNet },
 }
 
-/// The refused address, with the name it was resolved from.
+/// The refused address, with the name it was resolved from and, when the
+/// refusal is about the IPv4 address it carries, that address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub host: Option<String>,
     pub ip: IpAddr,
+    pub embedded: Option<(Embedding, Ipv4Addr)>,
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.host {
-            Some(host) => write!(f, "{host} ({})", self.ip),
-            None => write!(f, "{}", self.ip),
+        let ip = self.ip;
+        match (&self.host, self.embedded) {
+            (Some(host), Some((how, v4))) => write!(f, "{host} ({ip}, {how} {v4})"),
+            (Some(host), None) => write!(f, "{host} ({ip})"),
+            (None, Some((how, v4))) => write!(f, "{ip} ({how} {v4})"),
+            (None, None) => write!(f, "{ip}"),
         }
     }
 }
 
 /// The address ranges that are not globally reachable (IANA's special-purpose
 /// registries), most specific first, with the name an error gives them.
-/// IPv4-mapped IPv6 addresses are checked as the IPv4 address they carry.
+/// IPv4-mapped IPv6 addresses are checked as the IPv4 address they carry;
+/// the IPv4 addresses that NAT64, 6to4, Teredo and IPv4-compatible
+/// addresses carry are checked as well (see `embedded.rs`).
 const NON_GLOBAL: &[(&str, &str)] = &[
     ("0.0.0.0/32", "unspecified"),
     ("0.0.0.0/8", "this network"),
@@ -105,10 +115,26 @@ static NON_GLOBAL_NETS: LazyLock<Vec<(IpNet, &str)>> = LazyLock::new(|| {
     NON_GLOBAL.iter().map(|(net, name)| (net.parse().expect("the table's networks parse"), *name)).collect()
 });
 
-/// The non-global range `ip` is in, by name; `None` for a global address.
+/// The non-global range `ip` or an address it carries is in, by name;
+/// `None` for a global address.
 pub fn non_global_range(ip: IpAddr) -> Option<&'static str> {
-    let ip = canonical(ip);
+    judged(ip).into_iter().find_map(|(_, ip)| range_of(ip))
+}
+
+/// The non-global range `ip` itself is in.
+fn range_of(ip: IpAddr) -> Option<&'static str> {
     NON_GLOBAL_NETS.iter().find(|(net, _)| net.contains(&ip)).map(|(_, name)| *name)
+}
+
+/// The addresses a connection to `ip` reaches, each judged on its own: the
+/// address itself (an IPv4-mapped one as its IPv4 address), then the IPv4
+/// addresses it carries, with how.
+fn judged(ip: IpAddr) -> Vec<(Option<(Embedding, Ipv4Addr)>, IpAddr)> {
+    let mut judged = vec![(None, canonical(ip))];
+    if let IpAddr::V6(v6) = ip {
+        judged.extend(embedded::embedded_ipv4(v6).into_iter().map(|e| (Some(e), IpAddr::V4(e.1))));
+    }
+    judged
 }
 
 /// An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) reaches the IPv4
@@ -125,21 +151,29 @@ impl TargetPolicy {
         TargetPolicy { targets }
     }
 
-    /// Whether a connection to `ip` (resolved from `host`, if any) is allowed.
+    /// Whether a connection to `ip` (resolved from `host`, if any) is
+    /// allowed. Every address it reaches must pass on its own: none in a
+    /// denied network, and each either global or in an allowed network (an
+    /// allowed NAT64 prefix does not allow the private addresses behind it).
     pub fn check_ip(&self, host: Option<&str>, ip: IpAddr) -> Result<(), TargetError> {
-        let target = || Target { host: host.map(str::to_owned), ip };
-        let seen = [ip, canonical(ip)];
-        let within = |networks: &[IpNet]| networks.iter().copied().find(|net| seen.iter().any(|ip| net.contains(ip)));
-        if let Some(network) = within(&self.targets.denied_networks) {
-            return Err(TargetError::Denied { target: target(), network });
+        let target = |embedded| Target { host: host.map(str::to_owned), ip, embedded };
+        let within = |networks: &[IpNet], seen: IpAddr| networks.iter().copied().find(|net| net.contains(&seen));
+        let judged = judged(ip);
+        // The address as written, too: a denied IPv4-mapped network.
+        for (embedded, seen) in std::iter::once((None, ip)).chain(judged.iter().copied()) {
+            if let Some(network) = within(&self.targets.denied_networks, seen) {
+                return Err(TargetError::Denied { target: target(embedded), network });
+            }
         }
-        if within(&self.targets.allowed_networks).is_some() {
-            return Ok(());
+        for (embedded, seen) in judged {
+            if within(&self.targets.allowed_networks, seen).is_some() {
+                continue;
+            }
+            if let Some(range) = range_of(seen) {
+                return Err(TargetError::NonGlobal { target: target(embedded), range });
+            }
         }
-        match non_global_range(ip) {
-            Some(range) => Err(TargetError::NonGlobal { target: target(), range }),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// What can be checked of a URL without resolving it: the scheme and,
@@ -201,23 +235,32 @@ impl Resolve for PolicyResolver {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refused = None;
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|addr| match policy.check_ip(Some(&host), addr.ip()) {
-                    Ok(()) => true,
-                    Err(error) => {
-                        tracing::debug!(%host, ip = %addr.ip(), %error, "resolved address refused");
-                        refused.get_or_insert(error);
-                        false
-                    }
-                })
-                .collect();
-            match refused {
-                Some(error) if allowed.is_empty() => Err(error.into()),
-                _ => Ok(Box::new(allowed.into_iter()) as Addrs),
-            }
+            let allowed = policy.keep_allowed(&host, resolved)?;
+            Ok(Box::new(allowed.into_iter()) as Addrs)
         })
+    }
+}
+
+impl TargetPolicy {
+    /// The addresses `host` resolved to that the policy allows; the first
+    /// refusal when it allows none.
+    fn keep_allowed(&self, host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, TargetError> {
+        let mut refused = None;
+        let allowed: Vec<SocketAddr> = resolved
+            .into_iter()
+            .filter(|addr| match self.check_ip(Some(host), addr.ip()) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::debug!(%host, ip = %addr.ip(), %error, "resolved address refused");
+                    refused.get_or_insert(error);
+                    false
+                }
+            })
+            .collect();
+        match refused {
+            Some(error) if allowed.is_empty() => Err(error),
+            _ => Ok(allowed),
+        }
     }
 }
 
@@ -269,6 +312,14 @@ mod tests {
             ("fec0::1", Some("site-local (deprecated)")),
             ("ff02::1", Some("multicast")),
             ("5f00::1", Some("segment routing (SRv6)")),
+            // IPv6 forms that carry an IPv4 address: judged as that address.
+            ("64:ff9b::a9fe:a9fe", Some("link-local, cloud metadata")),
+            ("64:ff9b::7f00:1", Some("loopback")),
+            ("64:ff9b::a00:1", Some("private")),
+            ("2002:a9fe:a9fe::1", Some("link-local, cloud metadata")),
+            ("2002:7f00:1::1", Some("loopback")),
+            ("2002:c0a8:101::1", Some("private")),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some("IETF protocol assignments")),
             // Global.
             ("8.8.8.8", None),
             ("1.1.1.1", None),
@@ -279,6 +330,8 @@ mod tests {
             ("169.255.0.1", None),
             ("223.255.255.255", None),
             ("::ffff:8.8.8.8", None),
+            ("64:ff9b::808:808", None),
+            ("2002:808:808::1", None),
             ("2606:4700:4700::1111", None),
             ("2a00:1450:4001::1", None),
         ];
@@ -318,6 +371,50 @@ mod tests {
     }
 
     #[test]
+    fn an_address_carried_by_nat64_6to4_or_teredo_is_judged_as_itself() {
+        let strict = TargetPolicy::default();
+        let refusal =
+            |policy: &TargetPolicy, ip: &str| policy.check_ip(None, ip.parse().unwrap()).err().map(|e| e.to_string());
+        assert_eq!(
+            refusal(&strict, "64:ff9b::a9fe:a9fe").as_deref(),
+            Some(
+                "target 64:ff9b::a9fe:a9fe (NAT64, for 169.254.169.254) is in a denied network (link-local, cloud metadata); allow it with targets.allowed_networks"
+            )
+        );
+        assert_eq!(
+            refusal(&strict, "2002:7f00:1::1").as_deref(),
+            Some(
+                "target 2002:7f00:1::1 (6to4, for 127.0.0.1) is in a denied network (loopback); allow it with targets.allowed_networks"
+            )
+        );
+        assert_eq!(refusal(&strict, "64:ff9b::808:808"), None, "NAT64 of a global address");
+        assert_eq!(refusal(&strict, "2002:808:808::1"), None, "6to4 of a global address");
+
+        // Teredo is not global; allowed, its server and client must pass too.
+        let teredo = policy(&["2001::/32"], &[], false);
+        assert_eq!(refusal(&teredo, "2001:0:808:808:0:0:f7f7:f7f7"), None, "server and client 8.8.8.8");
+        assert_eq!(
+            refusal(&teredo, "2001:0:4136:e378:8000:63bf:80ff:fffe").as_deref(),
+            Some(
+                "target 2001:0:4136:e378:8000:63bf:80ff:fffe (Teredo client 127.0.0.1) is in a denied network (loopback); allow it with targets.allowed_networks"
+            )
+        );
+        assert!(refusal(&teredo, "2001:0:a9fe:a9fe::").is_some(), "server 169.254.169.254");
+
+        // Allowing the outer prefix does not allow what is behind it; allowing
+        // the inner network does; a denied inner network is denied.
+        let nat64 = policy(&["64:ff9b::/96"], &[], false);
+        assert!(refusal(&nat64, "64:ff9b::a00:1").is_some());
+        let loopback = policy(&["127.0.0.0/8"], &[], false);
+        assert_eq!(refusal(&loopback, "64:ff9b::7f00:1"), None);
+        let denied = policy(&[], &["8.8.8.0/24"], false);
+        assert_eq!(
+            refusal(&denied, "2002:808:808::1").as_deref(),
+            Some("target 2002:808:808::1 (6to4, for 8.8.8.8) is in targets.denied_networks (8.8.8.0/24)")
+        );
+    }
+
+    #[test]
     fn urls_are_checked_for_scheme_and_literal_addresses() {
         let strict = TargetPolicy::default();
         assert!(strict.check("https://example.com/hook").is_ok());
@@ -331,6 +428,11 @@ mod tests {
             "http://0x7f.1/",
             "http://0/",
             "https://10.0.0.1/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[2002:7f00:1::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
         ] {
             assert!(
                 matches!(strict.check(refused), Err(TargetError::NonGlobal { .. })),
@@ -350,6 +452,19 @@ mod tests {
             https.check("http://example.com/").unwrap_err().to_string(),
             "target is http, and targets.require_https refuses it: use https"
         );
+    }
+
+    #[test]
+    fn a_name_resolving_to_nat64_or_6to4_forms_of_internal_addresses_is_refused() {
+        let addrs = |ips: &[&str]| ips.iter().map(|ip| SocketAddr::new(ip.parse().unwrap(), 443)).collect::<Vec<_>>();
+        let strict = TargetPolicy::default();
+        let error = strict.keep_allowed("evil.example", addrs(&["64:ff9b::a9fe:a9fe", "2002:7f00:1::1"])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "target evil.example (64:ff9b::a9fe:a9fe, NAT64, for 169.254.169.254) is in a denied network (link-local, cloud metadata); allow it with targets.allowed_networks"
+        );
+        let mixed = strict.keep_allowed("mixed.example", addrs(&["2002:7f00:1::1", "64:ff9b::808:808"])).unwrap();
+        assert_eq!(mixed, addrs(&["64:ff9b::808:808"]), "only the global one is kept");
     }
 
     #[tokio::test]

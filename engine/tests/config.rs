@@ -7,7 +7,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{ADMIN, start, start_failing, start_failing_with, start_with, wasmhook};
@@ -180,15 +179,9 @@ async fn json_logs_are_one_object_per_line_and_tie_a_request_together() {
     assert_eq!(generated.len(), 36, "a UUID when the caller sends none: {generated}");
 
     assert!(engine.terminate().success());
-    let mut lines = Vec::new();
-    for _ in 0..50 {
-        lines = engine.logs();
-        if lines.iter().any(|l| l.contains("\"stopped\"")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let lines: Vec<Value> = lines
+    let lines: Vec<Value> = engine
+        .logs_once("\"stopped\"")
+        .await
         .iter()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
         .collect();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use support::receiver::{Receiver, verify};
-use support::{ADMIN, Client, Engine, start, token};
+use support::{ADMIN, Client, Engine, Tenants, start, token};
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -28,10 +28,7 @@ const FAST: &[&str] = &["--retry-schedule", "50ms,50ms,50ms"];
 async fn setup(args: &[&str]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let engine = start(dir.path(), args);
-    let admin = engine.client(ADMIN);
-    let a = engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
-    let b = engine.client(&token(&admin, json!({"name": "b", "role": "academy", "academy": "uptown"})).await);
-    let service = engine.client(&token(&admin, json!({"name": "app", "role": "service"})).await);
+    let Tenants { admin, a, b, service } = Tenants::of(&engine).await;
     Setup { dir, _engine: engine, admin, a, b, service }
 }
 

@@ -158,7 +158,9 @@ async fn transformer_components_are_stored_once_and_freed_with_their_last_hook()
     // In the store itself: only the component still attached.
     let mut engine = engine;
     assert!(engine.terminate().success());
-    let store = wasmhook::store::Store::open(dir.path()).unwrap();
+    let keys = wasmhook::secrets::LoadedKeys::load(None, &[], dir.path()).unwrap();
+    assert!(!keys.generated(), "the engine's key file");
+    let store = wasmhook::store::Store::open(dir.path(), keys.keyring).unwrap();
     assert!(store.plugin_blob(&shas[0]).unwrap().is_some(), "attached to the last hook");
     for sha in &shas[1..] {
         assert_eq!(store.plugin_blob(sha).unwrap(), None, "{sha} outlived its hook");

@@ -190,3 +190,38 @@ async fn a_literal_ip_is_checked_again_at_delivery() {
     assert_eq!(attempt["error"], format!("target 127.0.0.1 {LOOPBACK_REFUSED}"), "{attempt}");
     assert!(receiver.received().is_empty(), "the receiver got nothing");
 }
+
+/// IPv6 addresses that carry an IPv4 address (NAT64, 6to4, Teredo) reach
+/// that address: judged as it. They were accepted, though the first two
+/// reach the cloud metadata service.
+#[tokio::test]
+async fn nat64_6to4_and_teredo_forms_of_internal_addresses_are_refused_at_subscribe_time() {
+    let s = setup(DEFAULTS).await;
+    let metadata = "is in a denied network (link-local, cloud metadata); allow it with targets.allowed_networks";
+    for (host, shown, detail) in [
+        ("[64:ff9b::a9fe:a9fe]", "64:ff9b::a9fe:a9fe (NAT64, for 169.254.169.254)", metadata),
+        ("[64:ff9b::7f00:1]", "64:ff9b::7f00:1 (NAT64, for 127.0.0.1)", LOOPBACK_REFUSED),
+        ("[2002:a9fe:a9fe::1]", "2002:a9fe:a9fe::1 (6to4, for 169.254.169.254)", metadata),
+        ("[2002:7f00:1::1]", "2002:7f00:1::1 (6to4, for 127.0.0.1)", LOOPBACK_REFUSED),
+    ] {
+        let reply = subscribe(&s.academy, &format!("http://{host}/latest/meta-data/")).await;
+        assert_refused(&reply, &format!("target {shown} {detail}"));
+    }
+    // Teredo (2001::/32) is not global itself; allowed, its server and
+    // client addresses are judged too.
+    let teredo = "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/";
+    assert_refused(
+        &subscribe(&s.academy, teredo).await,
+        "target 2001:0:4136:e378:8000:63bf:80ff:fffe is in a denied network (IETF protocol assignments); allow it with targets.allowed_networks",
+    );
+    let allowed = setup(&[("WASMHOOK_TARGETS_ALLOWED_NETWORKS", "2001::/32")]).await;
+    assert_refused(
+        &subscribe(&allowed.academy, teredo).await,
+        &format!("target 2001:0:4136:e378:8000:63bf:80ff:fffe (Teredo client 127.0.0.1) {LOOPBACK_REFUSED}"),
+    );
+    let (status, hook) = subscribe(&allowed.academy, "http://[2001:0:808:808::f7f7:f7f7]/").await;
+    assert_eq!(status, 201, "server and client 8.8.8.8: {hook}");
+    // The NAT64 form of a global address is global.
+    let (status, hook) = subscribe(&s.academy, "https://[64:ff9b::808:808]/hook").await;
+    assert_eq!(status, 201, "{hook}");
+}

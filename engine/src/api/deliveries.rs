@@ -1,12 +1,13 @@
 //! Delivery logs: a hook's attempts, replaying a delivery, hook errors.
 
 use axum::Json;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{HookScope, PathParam, QueryParams, ScopedHook};
+use super::links::PageLinks;
 use super::query::{Page, Pagination};
 use super::{ApiError, AppState};
 use crate::store::delivery::{Attempt, HookErrorRecord, Job, enqueue};
@@ -24,10 +25,9 @@ pub async fn list(
     State(state): State<AppState>,
     ScopedHook(hook): ScopedHook,
     QueryParams(paged): QueryParams<Paged>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    links: PageLinks,
 ) -> Result<Json<Page<Attempt>>, ApiError> {
-    Ok(Json(paged.pagination.page(state.store.attempts(&hook)?, &uri, &headers)?))
+    Ok(Json(paged.pagination.page(state.store.attempts(&hook)?, &links)?))
 }
 
 /// `POST /v1/notify/hook/{id}/deliveries/{delivery_id}/retry`: delivers the
@@ -41,6 +41,7 @@ pub async fn retry(
     PathParam((id, delivery_id)): PathParam<(u64, u64)>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    state.store.room()?;
     let attempts = state.store.attempts(&hook)?;
     let last =
         attempts.into_iter().find(|a| a.delivery_id == delivery_id).ok_or_else(|| ApiError::not_found("Delivery"))?;
@@ -73,8 +74,7 @@ pub async fn errors(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     QueryParams(paged): QueryParams<Paged>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    links: PageLinks,
 ) -> Result<Json<Page<HookErrorRecord>>, ApiError> {
-    Ok(Json(paged.pagination.page(state.store.hook_errors(&scope)?, &uri, &headers)?))
+    Ok(Json(paged.pagination.page(state.store.hook_errors(&scope)?, &links)?))
 }

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::StatusCode;
-use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -17,7 +16,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub slug: &'static str,
     pub detail: String,
-    /// Sent as `Retry-After`, in whole seconds.
+    /// Sent as `Retry-After` (whole seconds, rounded up): when to try again.
     pub retry_after: Option<Duration>,
 }
 
@@ -40,6 +39,11 @@ impl ApiError {
             Limit::IngestEvents | Limit::ApiWrites => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
         };
         ApiError { retry_after: refused.retry_after, ..ApiError::new(status, slug, refused.detail) }
+    }
+
+    /// Asks the client to try again after `delay`.
+    pub fn retry_after(self, delay: Duration) -> Self {
+        ApiError { retry_after: Some(delay), ..self }
     }
 
     /// 400 `validation-error`.
@@ -86,9 +90,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { detail: self.detail, slug: self.slug, status_code: self.status.as_u16() };
         let mut response = (self.status, Json(body)).into_response();
-        if let Some(after) = self.retry_after {
-            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-            response.headers_mut().insert(RETRY_AFTER, seconds.into());
+        if let Some(delay) = self.retry_after {
+            let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
     }
@@ -100,12 +104,21 @@ impl From<Refused> for ApiError {
     }
 }
 
-/// A store failure is the engine's, not the caller's: 500, logged. A
-/// quota's refusal is the caller's.
+/// The storage refusing writes (a full disk, an I/O error, free space below
+/// the floor) is 503 `storage-unavailable` with `Retry-After`: nothing was
+/// acknowledged, and the engine heals by itself (the outage is logged once,
+/// where it starts). A quota's refusal is the caller's. Any other store
+/// failure is the engine's: 500, logged.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         if let StoreError::Refused(refused) = error {
             return ApiError::refused(refused);
+        }
+        if let Some(why) = error.unavailable() {
+            tracing::debug!(%error, "write refused: the store is unavailable");
+            let detail = format!("The store takes no writes now ({why}); nothing was stored. Try again later.");
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", detail)
+                .retry_after(why.retry_after());
         }
         tracing::error!(%error, "store error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store-error", "The store failed; nothing was changed.")

@@ -10,7 +10,8 @@ use serde_json::value::RawValue;
 use super::extract::{Body, Producer};
 use super::hooks::is_slug;
 use super::{ApiError, AppState};
-use crate::ingest::{IngestError, Item, NewEvent, session};
+use crate::ingest::{IngestError, Item, NewEvent, check_unique_ids, session};
+use crate::names::EventId;
 use crate::store::delivery::EventRecord;
 
 /// An event as an application reports it.
@@ -25,7 +26,9 @@ pub struct EventInput {
     /// The source object, any JSON value.
     #[schema(value_type = Object)]
     data: Box<RawValue>,
-    /// Idempotency key: the same id twice is ingested once.
+    /// Idempotency key, unique per academy: 1 to 200 visible ASCII
+    /// characters. The same id with the same content is ingested once; with
+    /// other content it is refused (409).
     id: Option<String>,
     /// Record the event, deliver nothing (seed 002's `disable_webhooks`).
     #[serde(default)]
@@ -55,7 +58,8 @@ pub struct BatchReply {
 /// Most events one batch may carry.
 pub const MAX_BATCH: usize = 10_000;
 
-fn resolve(state: &AppState, input: EventInput, disable_webhooks: bool) -> Result<NewEvent, ApiError> {
+/// The item at `index` of its request, resolved and checked.
+fn resolve(state: &AppState, input: EventInput, index: usize, disable_webhooks: bool) -> Result<NewEvent, ApiError> {
     let event = state.ingest.resolve(input.event.as_deref(), input.action.as_deref()).map_err(ingest_error)?;
     let Some(academy) = input.academy.filter(|a| !a.is_empty()) else {
         return Err(ApiError::validation("academy is required"));
@@ -63,22 +67,27 @@ fn resolve(state: &AppState, input: EventInput, disable_webhooks: bool) -> Resul
     if !is_slug(&academy) {
         return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
     }
-    if let Some(id) = &input.id
-        && (id.is_empty() || id.len() > 200)
-    {
-        return Err(ApiError::validation("id must be 1 to 200 characters"));
-    }
+    let id = input.id.map(EventId::parse).transpose().map_err(|why| ApiError::validation(format!("id {why}")))?;
     Ok(NewEvent {
-        item: Item { event, data: input.data, id: input.id },
+        item: Item { event, data: input.data, id, index },
         academy,
         disable_webhooks: disable_webhooks || input.disable_webhooks,
     })
+}
+
+/// An error about one item of a batch names it: `events[3]: …`.
+fn in_batch(index: usize, error: ApiError) -> ApiError {
+    ApiError { detail: format!("events[{index}]: {}", error.detail), ..error }
 }
 
 fn ingest_error(error: IngestError) -> ApiError {
     match error {
         IngestError::UnknownEvent(event) => ApiError::invalid_event(&event),
         IngestError::Invalid(detail) => ApiError::validation(detail),
+        conflict @ IngestError::Conflict { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "idempotency-conflict", conflict.to_string())
+        }
+        repeated @ IngestError::Repeated { .. } => ApiError::validation(repeated.to_string()),
         IngestError::Internal(detail) => {
             tracing::error!(%detail, "ingestion failed");
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "ingest-error", "Ingestion failed; nothing was stored.")
@@ -95,14 +104,16 @@ pub async fn ingest(
     Body(input): Body<EventInput>,
 ) -> Result<(StatusCode, Json<EventRecord>), ApiError> {
     producer.spend(&state, 1)?;
-    let event = resolve(&state, input, false)?;
+    let event = resolve(&state, input, 0, false)?;
     let mut records = state.ingest.ingest(vec![event]).await.map_err(ingest_error)?;
     Ok((StatusCode::ACCEPTED, Json(records.remove(0))))
 }
 
 /// `POST /v1/events/batch`: every event of the batch in one commit; with
-/// `session`, changes of one object coalesce first. Each event it carries
-/// counts against the token's ingest rate.
+/// `session`, changes of one object coalesce first. A batch that uses an
+/// id twice in one academy is refused (400), session or not: it is never
+/// coalesced, nor half ingested. An error about one item names it. Each
+/// event it carries counts against the token's ingest rate.
 #[utoipa::path(post, path = "/v1/events/batch", request_body = BatchInput, responses((status = 202, body = BatchReply)))]
 pub async fn ingest_batch(
     State(state): State<AppState>,
@@ -116,14 +127,21 @@ pub async fn ingest_batch(
     let events = batch
         .events
         .into_iter()
-        .map(|input| resolve(&state, input, batch.disable_webhooks))
+        .enumerate()
+        .map(|(index, input)| resolve(&state, input, index, batch.disable_webhooks).map_err(|e| in_batch(index, e)))
         .collect::<Result<Vec<_>, _>>()?;
+    let batch_error = |error: IngestError| match error.index() {
+        Some(index) => in_batch(index, ingest_error(error)),
+        None => ingest_error(error),
+    };
+    check_unique_ids(&events).map_err(batch_error)?;
     let events = if batch.session { coalesce(events) } else { events };
-    let records = state.ingest.ingest(events).await.map_err(ingest_error)?;
+    let records = state.ingest.ingest(events).await.map_err(batch_error)?;
     Ok((StatusCode::ACCEPTED, Json(BatchReply { events: records })))
 }
 
-/// Session coalescing, per academy.
+/// Session coalescing, per academy; what remains is in the batch's order
+/// (each event where its kept item was).
 fn coalesce(events: Vec<NewEvent>) -> Vec<NewEvent> {
     let mut out = Vec::with_capacity(events.len());
     let mut academies: Vec<(String, bool)> = Vec::new();
@@ -145,5 +163,6 @@ fn coalesce(events: Vec<NewEvent>) -> Vec<NewEvent> {
             disable_webhooks,
         }));
     }
+    out.sort_by_key(|event| event.item.index);
     out
 }

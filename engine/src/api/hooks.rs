@@ -4,34 +4,28 @@
 //! one, hooks that receive every academy's events.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 
 use axum::Json;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::extract::{Body, HookScope, PathParam, QueryParams, ScopedHook};
+use super::links::PageLinks;
 use super::query::{Page, Pagination, comma_list, passes, present};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
-use crate::store::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Scope};
+use crate::delivery::headers::check_hook_header;
+use crate::names::check_name;
+use crate::store::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Rotation, Scope};
 use crate::targets::TargetPolicy;
 use crate::time::Time;
 
-/// Headers a hook may not set: the engine signs and frames every request.
-const RESERVED_HEADERS: &[&str] = &[
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "content-type",
-    "content-length",
-    "host",
-    "transfer-encoding",
-    "connection",
-    "user-agent",
-];
+/// Longest `service_id`, in bytes.
+const MAX_SERVICE_ID: usize = 100;
 
 /// A hook as the API shows it: seed 001's fields, then ours.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -92,6 +86,10 @@ pub struct HookInput {
     timeout: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
     auto_disable_after_failures: Option<Option<u32>>,
+    /// Attempts in flight at once to this hook, 1 to 1000; `null`: the
+    /// engine's `delivery_max_in_flight_per_hook`.
+    #[serde(default, deserialize_with = "present")]
+    max_in_flight: Option<Option<u32>>,
     /// Superadmins only, at creation: the academy the hook belongs to.
     academy: Option<String>,
 }
@@ -107,10 +105,8 @@ impl HookInput {
         if let Some(target) = &self.target {
             validate_target(target, targets)?;
         }
-        if let Some(Some(service_id)) = &self.service_id
-            && (service_id.is_empty() || service_id.len() > 100)
-        {
-            return Err(ApiError::validation("service_id must be 1 to 100 characters"));
+        if let Some(Some(service_id)) = &self.service_id {
+            check_name(service_id, MAX_SERVICE_ID).map_err(|why| ApiError::validation(format!("service_id {why}")))?;
         }
         if let Some(headers) = &self.headers {
             validate_headers(headers)?;
@@ -118,6 +114,7 @@ impl HookInput {
         check_range("max_retries", self.max_retries, 0, 20)?;
         check_range("timeout", self.timeout, 1, 300)?;
         check_range("auto_disable_after_failures", self.auto_disable_after_failures, 1, 1000)?;
+        check_range("max_in_flight", self.max_in_flight, 1, 1000)?;
         Ok(HookChanges {
             event: self.event,
             target: self.target,
@@ -128,6 +125,8 @@ impl HookInput {
             max_retries: self.max_retries,
             timeout: self.timeout,
             auto_disable_after_failures: self.auto_disable_after_failures,
+            // In range, so never 0.
+            max_in_flight: self.max_in_flight.map(|cap| cap.and_then(NonZeroU32::new)),
             secret: None,
         })
     }
@@ -167,14 +166,7 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> 
         return Err(ApiError::validation("at most 20 headers"));
     }
     for (name, value) in headers {
-        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
-            || axum::http::HeaderValue::from_str(value).is_err()
-        {
-            return Err(ApiError::validation(format!("header {name:?} is not a valid HTTP header")));
-        }
-        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(ApiError::validation(format!("header {name:?} is set by the engine and cannot be overridden")));
-        }
+        check_hook_header(name, value).map_err(|refused| ApiError::validation(refused.to_string()))?;
     }
     Ok(())
 }
@@ -239,13 +231,12 @@ pub async fn list(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     QueryParams(filters): QueryParams<HookFilters>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    links: PageLinks,
 ) -> Result<Json<Page<HookView>>, ApiError> {
     let catalog = state.catalog();
     let hooks = state.store.hooks(&scope)?.into_iter().filter(|h| filters.matches(h, &catalog));
     let hooks = hooks.map(|hook| HookView::of(&state, hook)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(filters.pagination.page(hooks, &uri, &headers)?))
+    Ok(Json(filters.pagination.page(hooks, &links)?))
 }
 
 /// `POST /v1/notify/hook/subscribe`: 201 with the hook and its signing
@@ -279,6 +270,7 @@ pub async fn subscribe(
         max_retries: changes.max_retries.flatten(),
         timeout: changes.timeout.flatten(),
         auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
+        max_in_flight: changes.max_in_flight.flatten(),
     };
     let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() }, state.quotas)?;
     tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");
@@ -348,24 +340,37 @@ pub async fn unsubscribe_matching(
     Ok(Json(json!({"details": format!("Unsubscribed from {deleted} hooks")})))
 }
 
-/// `GET /v1/notify/hook/subscribe/{id}/secret`.
+/// `GET /v1/notify/hook/subscribe/{id}/secret`: the signing secret, and
+/// until when the previous one (after a rotation) still signs beside it.
 #[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}/secret", params(("id" = u64, Path)), responses((status = 200,
-    body = Object, example = json!({"secret": "whsec_…"}))))]
+    body = Object, example = json!({"secret": "whsec_…", "previous_secret_expires_at": null}))))]
 pub async fn secret(ScopedHook(hook): ScopedHook) -> Json<Value> {
-    Json(json!({"secret": hook.secret}))
+    Json(secret_view(&hook))
 }
 
 /// `POST /v1/notify/hook/subscribe/{id}/secret/rotate`: a new secret, in
-/// force for the next delivery.
+/// force for the next delivery; the old one keeps signing beside it until
+/// `previous_secret_expires_at` (the engine's `signing_secret_overlap`), so
+/// receivers can switch over.
 #[utoipa::path(post, path = "/v1/notify/hook/subscribe/{id}/secret/rotate", params(("id" = u64, Path)), responses((
-    status = 200, body = Object, example = json!({"secret": "whsec_…"}))))]
+    status = 200, body = Object, example = json!({"secret": "whsec_…", "previous_secret_expires_at": "2025-01-16T10:30:00Z"}))))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
 ) -> Result<Json<Value>, ApiError> {
-    let changes = HookChanges { secret: Some(generate_secret()), ..HookChanges::default() };
+    let rotation = Rotation { secret: generate_secret(), overlap: state.signing_secret_overlap };
+    let changes = HookChanges { secret: Some(rotation), ..HookChanges::default() };
     let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
-    tracing::info!(hook_id = id, "hook secret rotated");
-    Ok(Json(json!({"secret": hook.secret})))
+    let view = secret_view(&hook);
+    tracing::info!(hook_id = id, previous_secret_expires_at = %view["previous_secret_expires_at"], "hook secret rotated");
+    Ok(Json(view))
+}
+
+/// `{"secret", "previous_secret_expires_at"}`: the second is `null` when
+/// only the current secret signs.
+fn secret_view(hook: &Hook) -> Value {
+    let now = Time::now();
+    let previous = hook.previous_secret.as_ref().map(|previous| previous.expires_at).filter(|expires| now < *expires);
+    json!({"secret": hook.secret, "previous_secret_expires_at": previous})
 }

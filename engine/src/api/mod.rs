@@ -10,6 +10,7 @@ mod events;
 mod extract;
 mod health;
 mod hooks;
+mod links;
 mod logs;
 mod metrics;
 mod observe;
@@ -25,6 +26,7 @@ mod transformers;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
@@ -37,8 +39,10 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 pub use error::ApiError;
+pub use links::PublicUrl;
 
 use crate::catalog::Catalog;
+use crate::connections::{self, BodyTimeout};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
 use crate::quota::RequestLimits;
@@ -72,6 +76,10 @@ pub struct AppState {
     pub quotas: Quotas,
     /// Rate limits and upload bounds, checked as requests arrive.
     pub limits: Arc<RequestLimits>,
+    /// Where clients reach the API: links start with it (relative without).
+    pub public_url: Option<PublicUrl>,
+    /// How long a rotated-out signing secret keeps signing.
+    pub signing_secret_overlap: Duration,
 }
 
 impl AppState {
@@ -128,8 +136,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi::complete(routes().into_openapi())
 }
 
-/// The API, ready to serve.
-pub fn router(state: AppState) -> Router {
+/// The API, ready to serve; a request body must arrive within
+/// `body_timeout` (see [`connections::guard`]).
+pub fn router(state: AppState, body_timeout: Duration) -> Router {
     let (router, document) = routes().split_for_parts();
     router
         .fallback(|| async { ApiError::not_found("Resource") })
@@ -137,6 +146,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed.")
         })
         .layer(Extension(openapi::Document::new(&openapi::complete(document))))
+        .layer(axum::middleware::from_fn_with_state(BodyTimeout(body_timeout), connections::guard))
         .layer(axum::middleware::from_fn(observe::record))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(

@@ -1,11 +1,10 @@
 //! Query conventions of the hooks API: comma-separated lists and
 //! limit/offset pagination with a `{count, next, previous, results}` envelope.
 
-use axum::http::Uri;
-use axum::http::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+use super::links::PageLinks;
 
 /// `a,b,c` → `["a", "b", "c"]`; absent or empty → no filter.
 pub fn comma_list(value: &Option<String>) -> Option<Vec<&str>> {
@@ -41,8 +40,8 @@ pub struct Page<T> {
 }
 
 impl Pagination {
-    /// One page of `items`, with links built from the request's own URL.
-    pub fn page<T>(&self, items: Vec<T>, uri: &Uri, headers: &HeaderMap) -> Result<Page<T>, ApiError> {
+    /// One page of `items`, with links to the pages beside it.
+    pub fn page<T>(&self, items: Vec<T>, links: &PageLinks) -> Result<Page<T>, ApiError> {
         let number = |name: &str, value: &Option<String>, default: usize| match value.as_deref() {
             None | Some("") => Ok(default),
             Some(text) => text
@@ -52,30 +51,11 @@ impl Pagination {
         let limit = number("limit", &self.limit, DEFAULT_LIMIT)?.clamp(1, MAX_LIMIT);
         let offset = number("offset", &self.offset, 0)?;
         let count = items.len();
-        let link = |offset: usize| link(uri, headers, limit, offset);
-        let next = (offset + limit < count).then(|| link(offset + limit));
-        let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
+        let next = (offset + limit < count).then(|| links.to(limit, offset + limit));
+        let previous = (offset > 0).then(|| links.to(limit, offset.saturating_sub(limit)));
         let results = items.into_iter().skip(offset).take(limit).collect();
         Ok(Page { count, next, previous, results })
     }
-}
-
-/// The request's absolute URL with `limit` and `offset` replaced.
-fn link(uri: &Uri, headers: &HeaderMap, limit: usize, offset: usize) -> String {
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let mut url = url::Url::parse(&format!("http://{host}{uri}"))
-        .unwrap_or_else(|_| url::Url::parse("http://localhost/").expect("valid"));
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| k != "limit" && k != "offset")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair("limit", &limit.to_string())
-        .append_pair("offset", &offset.to_string());
-    url.to_string()
 }
 
 /// Tells a body field given as `null` (`Some(None)`) from an absent one

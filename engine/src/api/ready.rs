@@ -11,20 +11,25 @@ use serde_json::{Value, json};
 use super::AppState;
 
 /// 200 `{"status": "ready", …}` when the engine is serving (not starting,
-/// not shutting down), a read transaction of the store succeeds and the
+/// not shutting down), the store takes writes (no storage failure, free
+/// space above the floor) and a read transaction of it succeeds, and the
 /// plugin runtime enforces deadlines; 503 `{"status": "not-ready", …}` with
 /// what is wrong otherwise.
 #[utoipa::path(get, path = "/readyz", security(()), responses(
     (status = 200, body = Object, example = json!({"status": "ready", "serving": true, "store": "ok", "runtime": "ok"})),
-    (status = 503, body = Object, example = json!({"status": "not-ready", "serving": false, "store": "ok", "runtime": "ok"}))))]
+    (status = 503, body = Object, example = json!({"status": "not-ready", "serving": true,
+        "store": "the storage refuses writes: I/O error: No space left on device (os error 28)", "runtime": "ok"}))))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let serving = state.ready.load(Ordering::Relaxed);
-    let store = {
-        let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.check_readable()).await {
-            Ok(Ok(())) => "ok".to_owned(),
-            Ok(Err(error)) => error.to_string(),
-            Err(error) => error.to_string(),
+    let store = match state.store.health().refusal() {
+        Some(why) => why.to_string(),
+        None => {
+            let store = state.store.clone();
+            match tokio::task::spawn_blocking(move || store.check_readable()).await {
+                Ok(Ok(())) => "ok".to_owned(),
+                Ok(Err(error)) => error.to_string(),
+                Err(error) => error.to_string(),
+            }
         }
     };
     let runtime = if state.runtime.is_ready() { "ok" } else { "the epoch ticker has stopped" };

@@ -9,13 +9,52 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Body, PathParam, Superadmin};
 use super::{ApiError, AppState};
 use crate::auth::{generate_token, token_hash};
+use crate::names::check_name;
 use crate::store::{Role, TokenRecord};
 
+/// A token to create. `academy` goes with the `academy` role only: given
+/// with another role it is refused rather than ignored, so a caller who
+/// meant to limit a token to one academy does not get a wider one.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
-    #[serde(flatten)]
-    role: Role,
+    role: RoleName,
+    academy: Option<String>,
+}
+
+#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum RoleName {
+    Superadmin,
+    Academy,
+    Service,
+}
+
+/// Longest token name, in bytes.
+const MAX_NAME: usize = 200;
+
+impl NewToken {
+    /// The name and the role, checked together.
+    fn validate(self) -> Result<(String, Role), ApiError> {
+        check_name(&self.name, MAX_NAME).map_err(|why| ApiError::validation(format!("name {why}")))?;
+        let role = match (self.role, self.academy) {
+            (RoleName::Academy, Some(academy)) if super::hooks::is_slug(&academy) => Role::Academy { academy },
+            (RoleName::Academy, Some(academy)) => {
+                return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
+            }
+            (RoleName::Academy, None) => return Err(ApiError::validation("an academy token needs its `academy`")),
+            (role @ (RoleName::Superadmin | RoleName::Service), Some(_)) => {
+                let role = if matches!(role, RoleName::Superadmin) { "superadmin" } else { "service" };
+                return Err(ApiError::validation(format!(
+                    "a {role} token has no academy: leave `academy` out, or create an `academy` token"
+                )));
+            }
+            (RoleName::Superadmin, None) => Role::Superadmin,
+            (RoleName::Service, None) => Role::Service,
+        };
+        Ok((self.name, role))
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -34,16 +73,9 @@ pub async fn create(
     _: Superadmin,
     Body(new): Body<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    if new.name.trim().is_empty() || new.name.len() > 200 {
-        return Err(ApiError::validation("name must be 1 to 200 characters"));
-    }
-    if let Role::Academy { academy } = &new.role
-        && !super::hooks::is_slug(academy)
-    {
-        return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
-    }
+    let (name, role) = new.validate()?;
     let token = generate_token();
-    let record = state.store.create_token(&token_hash(&token), new.name, new.role)?;
+    let record = state.store.create_token(&token_hash(&token), name, role)?;
     tracing::info!(token_id = record.id, "token created");
     Ok((StatusCode::CREATED, Json(CreatedToken { record, token })))
 }

@@ -1,16 +1,21 @@
-//! Delivery: workers claim due jobs from the queue in the store and run
-//! each through typed stages, [`prepare`] (load the hook, build and sign the
-//! request) → [`send`] (pooled HTTP client) → [`record`] (attempt, stats,
-//! retry or finish, in one group commit).
+//! Delivery: workers claim due jobs from the queue in the store, each hook
+//! within its cap of attempts in flight (`claims.rs`), and run each through
+//! typed stages, [`prepare`] (load the hook, build and sign the request) →
+//! [`send`] (pooled HTTP client) → [`record`] (attempt, stats, retry or
+//! finish, in one group commit).
 //!
 //! A job stays in the queue until its attempt is recorded, so a crash at
 //! any point redelivers it after the restart: at least once.
 
+mod claims;
+pub mod headers;
+mod outage;
 pub mod retry;
 pub mod signing;
 mod stages;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,7 +26,7 @@ use tokio_util::task::TaskTracker;
 pub use retry::RetryPolicy;
 
 use crate::runtime::{Runtime, TransformerPlugin};
-use crate::store::{Committer, Store};
+use crate::store::{Committer, Store, StoreError};
 use crate::targets::TargetPolicy;
 
 /// How deliveries are made.
@@ -29,6 +34,9 @@ use crate::targets::TargetPolicy;
 pub struct DeliveryConfig {
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Requests in flight at once to one hook, for hooks without their own
+    /// `max_in_flight`.
+    pub max_in_flight_per_hook: NonZeroUsize,
     pub retry: RetryPolicy,
     /// For hooks without their own `timeout`.
     pub default_timeout: Duration,
@@ -42,6 +50,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             concurrency: 64,
+            max_in_flight_per_hook: NonZeroUsize::new(4).expect("4 is not 0"),
             retry: RetryPolicy::default(),
             default_timeout: Duration::from_secs(30),
             max_response_body: 4096,
@@ -56,10 +65,13 @@ pub struct Dispatcher {
     committer: Committer,
     client: reqwest::Client,
     config: DeliveryConfig,
-    /// Woken when jobs are queued.
+    /// Woken when jobs are queued, and when jobs or hooks' slots are
+    /// released.
     queued: Arc<Notify>,
-    /// Jobs being attempted now, so the scan does not claim them twice.
-    in_flight: Mutex<HashSet<u64>>,
+    /// Jobs being attempted now and each hook's slots.
+    in_flight: Arc<claims::InFlight>,
+    /// The jobs held while the store refuses to record their attempts.
+    outage: Mutex<outage::Outage>,
     runtime: Arc<Runtime>,
     /// Hook transformers loaded so far, by sha256.
     transformers: Mutex<HashMap<String, Arc<TransformerPlugin>>>,
@@ -92,8 +104,9 @@ impl Dispatcher {
             committer,
             client,
             config,
+            in_flight: claims::InFlight::new(queued.clone()),
             queued,
-            in_flight: Mutex::default(),
+            outage: Mutex::default(),
             runtime,
             transformers: Mutex::default(),
             stop: CancellationToken::new(),
@@ -107,6 +120,9 @@ impl Dispatcher {
         let _running = self.tasks.token();
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         while !self.stop.is_cancelled() {
+            if self.paused_by_store().await {
+                continue;
+            }
             let free = permits.available_permits();
             if free == 0 {
                 // Wait for a worker to finish before scanning again.
@@ -117,41 +133,38 @@ impl Dispatcher {
                 continue;
             }
             let now = crate::time::now_ms();
-            let jobs = {
-                let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-                self.store.due_jobs(now, free, |id| in_flight.contains(&id))
-            };
-            let jobs = match jobs {
-                Ok(jobs) => jobs,
+            let due = self.in_flight.select(&self.store, self.config.max_in_flight_per_hook, now, free);
+            let due = match due {
+                Ok(due) => due,
                 Err(error) => {
                     tracing::error!(%error, "cannot read the delivery queue");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };
-            if jobs.is_empty() {
+            if due.jobs.is_empty() {
                 tokio::select! {
-                    () = self.idle() => {}
+                    () = self.idle(now, due.next_due_ms) => {}
                     () = self.stop.cancelled() => {}
                 }
                 continue;
             }
-            for job in jobs {
+            for job in due.jobs {
                 let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
                 if self.stop.is_cancelled() {
                     break;
                 }
-                self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id);
+                let (claimed, slot) = self.in_flight.claim(&job);
                 let this = self.clone();
                 self.tasks.spawn(async move {
-                    let id = job.id;
-                    tokio::select! {
-                        () = stages::deliver(&this, job) => {}
-                        () = this.abandon.cancelled() => {}
-                    }
-                    this.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                    let recorded = tokio::select! {
+                        result = stages::deliver(&this, job, slot) => Some(result),
+                        () = this.abandon.cancelled() => None,
+                    };
+                    // The worker first, then the job: releasing the job wakes
+                    // the loop, which then finds the worker free.
                     drop(permit);
-                    this.queued.notify_one();
+                    this.finish(claimed, recorded);
                 });
             }
         }
@@ -167,10 +180,62 @@ impl Dispatcher {
         if tokio::time::timeout_at(deadline, self.tasks.wait()).await.is_ok() {
             return 0;
         }
-        let dropped = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let held = self.outage.lock().unwrap_or_else(|e| e.into_inner()).held();
+        let dropped = self.in_flight.len().saturating_sub(held);
         self.abandon.cancel();
         self.tasks.wait().await;
         dropped
+    }
+
+    /// While the store refuses writes, waits (backing off, see `outage.rs`,
+    /// or until the store is re-opened) and answers true: nothing is
+    /// claimed. Once it takes them again, lets the held jobs go, to be
+    /// claimed again, and answers false.
+    async fn paused_by_store(&self) -> bool {
+        let health = self.store.health();
+        let recovered = health.recovered_notified();
+        let writable = health.outage().is_none();
+        let gate = self.outage.lock().unwrap_or_else(|e| e.into_inner()).gate(writable);
+        match gate {
+            outage::Gate::Wait(delay) => {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = recovered => {}
+                    () = self.stop.cancelled() => {}
+                }
+                true
+            }
+            outage::Gate::Go(held) => {
+                if !held.is_empty() {
+                    tracing::info!(
+                        deliveries = held.len(),
+                        "the store takes writes again: unrecorded attempts are made once more"
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Ends the claim on a job once its attempt is recorded (or dropped at
+    /// shutdown). When the store refused to record it, the job stays
+    /// claimed until the store takes writes again (see `outage.rs`); after
+    /// another failure it stays queued and is attempted again.
+    fn finish(&self, claimed: claims::Claimed, recorded: Option<Result<(), StoreError>>) {
+        match recorded {
+            Some(Err(error)) if error.unavailable().is_some() => {
+                tracing::debug!(
+                    delivery_id = claimed.job_id(), %error,
+                    "attempt not recorded: held until the store takes writes"
+                );
+                self.outage.lock().unwrap_or_else(|e| e.into_inner()).hold(claimed);
+            }
+            Some(Err(error)) => {
+                tracing::error!(delivery_id = claimed.job_id(), %error, "cannot record a delivery attempt");
+            }
+            Some(Ok(())) => self.outage.lock().unwrap_or_else(|e| e.into_inner()).recorded(),
+            None => {}
+        }
     }
 
     /// The transformer component stored under `sha256`, compiled once.
@@ -185,14 +250,11 @@ impl Dispatcher {
         Ok(plugin)
     }
 
-    /// Sleeps until the next job is due or new jobs are queued.
-    async fn idle(&self) {
-        let now = crate::time::now_ms();
-        let wait = match self.store.next_due_ms() {
-            Ok(Some(due)) if due > now => Duration::from_millis(due - now),
-            Ok(Some(_)) => Duration::from_millis(5), // due, but in flight
-            Ok(None) | Err(_) => Duration::from_secs(1),
-        };
+    /// Sleeps until `next_due_ms` (at most 1 s), or until jobs are queued
+    /// or released. Due jobs that were not claimed are in flight or their
+    /// hooks are at their caps: releasing them wakes this.
+    async fn idle(&self, now_ms: u64, next_due_ms: Option<u64>) {
+        let wait = next_due_ms.map_or(Duration::from_secs(1), |due| Duration::from_millis(due.saturating_sub(now_ms)));
         let _ = tokio::time::timeout(wait.min(Duration::from_secs(1)), self.queued.notified()).await;
     }
 }

@@ -1,6 +1,9 @@
 //! Standard Webhooks signatures: `webhook-signature: v1,<base64 of
 //! HMAC-SHA256 over "{webhook-id}.{webhook-timestamp}.{body}">`, keyed with
-//! the base64-decoded part of the hook's `whsec_…` secret.
+//! the base64-decoded part of the hook's `whsec_…` secret. During a secret
+//! rotation the header carries one signature per secret, separated by
+//! spaces, as the specification allows: a receiver that checks any of them
+//! against its secret accepts the request, whichever secret it has.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -22,6 +25,19 @@ pub fn sign(secret: &str, webhook_id: &str, timestamp: i64, body: &str) -> Resul
     Ok(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
 }
 
+/// The `webhook-signature` header value for several secrets: their
+/// signatures, in order, separated by spaces.
+pub fn sign_with_each<'a>(
+    secrets: impl IntoIterator<Item = &'a str>,
+    webhook_id: &str,
+    timestamp: i64,
+    body: &str,
+) -> Result<String, BadSecret> {
+    let signatures: Vec<String> =
+        secrets.into_iter().map(|secret| sign(secret, webhook_id, timestamp, body)).collect::<Result<_, _>>()?;
+    Ok(signatures.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +52,15 @@ mod tests {
             r#"{"test": 2432232314}"#,
         );
         assert_eq!(signature.unwrap(), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn several_secrets_sign_side_by_side() {
+        let (a, b) = ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        let both = sign_with_each([a, b], "msg_1", 1614265330, "{}").unwrap();
+        let expected = [sign(a, "msg_1", 1614265330, "{}").unwrap(), sign(b, "msg_1", 1614265330, "{}").unwrap()];
+        assert_eq!(both, expected.join(" "));
+        assert_eq!(sign_with_each([a], "msg_1", 1614265330, "{}").unwrap(), expected[0]);
     }
 
     #[test]

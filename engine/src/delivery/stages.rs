@@ -5,10 +5,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Dispatcher;
-use super::signing::sign;
+use super::claims::HookSlot;
+use super::headers::{check_sent_header, engine_sets};
+use super::signing::sign_with_each;
 use crate::runtime::Request;
-use crate::store::Hook;
-use crate::store::delivery::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, record_attempt};
+use crate::store::delivery::{
+    Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers, record_attempt,
+};
+use crate::store::queue::QueueWriter;
+use crate::store::{Hook, StoreError};
 use crate::time::Time;
 
 /// The request for one attempt, before it is signed.
@@ -39,16 +44,16 @@ enum NotSent {
     Failed(Arc<Hook>, String),
 }
 
-pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
+/// Makes one attempt of `job` and records it: the error when it could not
+/// be recorded (the job then stays queued). `slot` (one of the hook's
+/// slots, see `claims.rs`) is released as soon as the receiver has
+/// answered, before the attempt is recorded.
+pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -> Result<(), StoreError> {
     let scheduled_at = Time::from_second((job.due_ms / 1000) as i64);
-    let ready = match prepare(dispatcher, &job) {
-        Ok(prepared) => transform(dispatcher, &job, prepared).await,
-        Err(not_sent) => Err(not_sent),
-    };
-    let result = match ready {
-        Ok(prepared) => {
-            let headers = sign_headers(&job, &prepared);
-            let sent = send(dispatcher, &prepared, &headers).await;
+    let answered = attempt(dispatcher, &job).await;
+    drop(slot);
+    match answered {
+        Ok((prepared, headers, sent)) => {
             record(dispatcher, &job, scheduled_at, &prepared.hook, headers, prepared.request.body, sent).await
         }
         Err(NotSent::HookGone) => dispatcher.committer.commit(move |txn| drop_job(txn, &job)).await,
@@ -65,11 +70,16 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job) {
             let payload = job.payload.clone();
             record(dispatcher, &job, scheduled_at, &hook, Vec::new(), payload, sent).await
         }
-    };
-    if let Err(error) = result {
-        // The job stays queued and is attempted again.
-        tracing::error!(%error, "cannot record a delivery attempt");
     }
+}
+
+/// Prepares, signs and sends the request: what the receiver answered, or
+/// why nothing was sent.
+async fn attempt(dispatcher: &Dispatcher, job: &Job) -> Result<(Prepared, Vec<(String, String)>, Sent), NotSent> {
+    let prepared = check_headers(transform(dispatcher, job, prepare(dispatcher, job)?).await?)?;
+    let headers = sign_headers(job, &prepared);
+    let sent = send(dispatcher, &prepared, &headers).await;
+    Ok((prepared, headers, sent))
 }
 
 /// Loads the hook and builds its request.
@@ -114,26 +124,35 @@ async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -
     }
 }
 
+/// Refuses a request whose headers the engine will not send: connection
+/// and framing headers, whether its transformer added them or the hook had
+/// them before they were refused at subscribe time. A failed attempt with
+/// the reason, as any transformer failure.
+fn check_headers(prepared: Prepared) -> Result<Prepared, NotSent> {
+    let refused = prepared.request.headers.iter().find_map(|(name, value)| check_sent_header(name, value).err());
+    match refused {
+        Some(refused) => Err(NotSent::Failed(prepared.hook, refused.to_string())),
+        None => Ok(prepared),
+    }
+}
+
 /// The headers sent: the request's own, minus anything the engine sets,
 /// plus the content type and the Standard Webhooks signature of the body
 /// actually sent.
 fn sign_headers(job: &Job, prepared: &Prepared) -> Vec<(String, String)> {
-    const ENGINE_HEADERS: [&str; 4] = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"];
-    let timestamp = jiff::Timestamp::now().as_second();
-    let mut headers: Vec<(String, String)> = prepared
-        .request
-        .headers
-        .iter()
-        .filter(|(name, _)| !ENGINE_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
-        .cloned()
-        .collect();
+    let now = Time::now();
+    let timestamp = now.as_second();
+    let mut headers: Vec<(String, String)> =
+        prepared.request.headers.iter().filter(|(name, _)| !engine_sets(name)).cloned().collect();
     headers.push(("content-type".to_owned(), "application/json".to_owned()));
     headers.push(("webhook-id".to_owned(), job.webhook_id.clone()));
     headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
     // A secret that does not decode is caught when the hook is created;
-    // an empty signature makes receivers refuse rather than trust.
-    let signature = sign(&prepared.hook.secret, &job.webhook_id, timestamp, &prepared.request.body).unwrap_or_default();
-    headers.push(("webhook-signature".to_owned(), signature));
+    // an empty signature makes receivers refuse rather than trust. The
+    // previous secret signs too while its rotation overlap lasts.
+    let secrets = prepared.hook.signing_secrets(now);
+    let signature = sign_with_each(secrets, &job.webhook_id, timestamp, &prepared.request.body).unwrap_or_default();
+    headers.push((SIGNATURE_HEADER.to_owned(), signature));
     headers
 }
 
@@ -204,7 +223,7 @@ async fn record(
     headers: Vec<(String, String)>,
     payload: String,
     sent: Sent,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     let succeeded = sent.status.is_some_and(|s| (200..300).contains(&s));
     let attempt_number = job.attempts + 1;
     // A failure that deactivates the hook is not retried; the store
@@ -247,7 +266,7 @@ async fn record(
         attempt: attempt_number,
         scheduled_at,
         sent_at: sent.sent_at,
-        request_headers: headers.into_iter().filter(|(name, _)| name != "webhook-signature").collect(),
+        request_headers: log_headers(headers),
         payload,
         response_status: sent.status,
         response_body: sent.body,
@@ -268,12 +287,7 @@ async fn record(
 }
 
 /// Ends a job that cannot be sent, with a recorded (cancelled) attempt.
-async fn cancel(
-    dispatcher: &Dispatcher,
-    job: Job,
-    scheduled_at: Time,
-    why: String,
-) -> Result<(), crate::store::StoreError> {
+async fn cancel(dispatcher: &Dispatcher, job: Job, scheduled_at: Time, why: String) -> Result<(), StoreError> {
     crate::metrics::delivery_cancelled();
     let attempt = Attempt {
         id: 0,
@@ -299,7 +313,6 @@ async fn cancel(
     Ok(())
 }
 
-fn drop_job(txn: &redb::WriteTransaction, job: &Job) -> Result<(), crate::store::StoreError> {
-    txn.open_table(crate::store::tables::JOBS)?.remove((job.due_ms, job.id))?;
-    Ok(())
+fn drop_job(txn: &redb::WriteTransaction, job: &Job) -> Result<(), StoreError> {
+    QueueWriter::open(txn)?.remove(job)
 }

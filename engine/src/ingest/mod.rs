@@ -7,9 +7,11 @@
 //! or the plugin's academy override, plus superadmin hooks) → follow-up
 //! events (bounded depth) → one group commit → acknowledge.
 
+pub mod idempotency;
 pub mod parked;
 pub mod session;
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
@@ -17,11 +19,13 @@ use tokio::sync::Notify;
 use crate::catalog::{Catalog, EventDef};
 use crate::runtime::{self, Decision, Runtime};
 use crate::store::delivery::{
-    EventOutcome, EventRecord, HookErrorRecord, Job, find_event, insert_event, insert_hook_error,
+    ContentDigest, EventOutcome, EventRecord, HookErrorRecord, Job, StoredEvent, find_event, insert_event,
+    insert_hook_error,
 };
 use crate::store::parked::ParkedEvent;
-use crate::store::{Committer, HookIndex, Store, StoreError};
+use crate::store::{Committer, Hook, HookIndex, Store, StoreError};
 use crate::time::Time;
+use idempotency::Seen;
 pub use session::Item;
 
 /// How deep follow-up events may nest (an event's follow-up's follow-up…).
@@ -34,10 +38,30 @@ pub enum IngestError {
     UnknownEvent(String),
     #[error("{0}")]
     Invalid(String),
+    /// The id was ingested before, in the same academy, with other content.
+    #[error(
+        "id {id:?} was already used in academy {academy:?} for an event with other content (another event or other data): post the same content again to get the first result, or use a new id"
+    )]
+    Conflict { index: usize, academy: String, id: String },
+    /// Two items of one request share an academy and an id.
+    #[error(
+        "id {id:?} of academy {academy:?} is already used by events[{first}] of this batch: an id is ingested once per academy"
+    )]
+    Repeated { index: usize, first: usize, academy: String, id: String },
     #[error("{0}")]
     Internal(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl IngestError {
+    /// The item of the request the error is about, if it is about one.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            IngestError::Conflict { index, .. } | IngestError::Repeated { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
 }
 
 /// The ingestion pipeline, shared by the API handlers.
@@ -63,10 +87,14 @@ pub struct NewEvent {
 /// Everything one top-level event produces, to be committed together.
 #[derive(Default)]
 struct Prepared {
-    /// The id came from the client, so a concurrent request may carry it
-    /// too; generated ids are unique and skip that check.
-    client_id: bool,
-    events: Vec<(EventRecord, Vec<Job>)>,
+    /// The item's index in its request.
+    index: usize,
+    /// The top event's content, when its id came from the client: a
+    /// concurrent request may carry the id too. Generated ids are unique
+    /// and skip that check.
+    content: Option<ContentDigest>,
+    /// The top event first, then its follow-ups.
+    events: Vec<(StoredEvent, Vec<Job>)>,
     errors: Vec<HookErrorRecord>,
     /// Events whose serializer failed, to park (see `parked.rs`).
     parked: Vec<ParkedEvent>,
@@ -114,73 +142,47 @@ impl Ingest {
     }
 
     async fn run(self: &Arc<Self>, events: Vec<NewEvent>, rerun: bool) -> Result<Vec<EventRecord>, IngestError> {
-        // Already ingested (the common retry case) skips the plugins.
-        let mut known = Vec::with_capacity(events.len());
-        for event in &events {
-            known.push(match &event.item.id {
-                Some(id) => self.store.event(id)?.filter(|record| !parked::replaces(rerun, record)),
-                None => None,
-            });
-        }
+        check_unique_ids(&events)?;
+        // Refused before the plugins run when the store would refuse it.
+        self.store.room()?;
         let this = self.clone();
         let run_plugins = move || {
             // One snapshot of the hooks serves the whole batch.
             let hooks = this.store.hook_index();
-            Ok::<Vec<Staged>, StoreError>(
-                events
-                    .into_iter()
-                    .zip(known)
-                    .map(|(event, known)| match known {
-                        Some(record) => Staged::Known(record),
-                        None => Staged::New(this.prepare(&hooks, event)),
-                    })
-                    .collect(),
-            )
+            let mut staged = Vec::with_capacity(events.len());
+            for event in events {
+                // Already ingested (the common retry case) skips the plugins.
+                let content = match &event.item.id {
+                    None => None,
+                    Some(id) => {
+                        let content = idempotency::content_digest(&event.item.event.name, &event.item.data);
+                        match idempotency::judge(this.store.event(&event.academy, id.as_str())?, &content, rerun) {
+                            Seen::New => Some(content),
+                            Seen::Known(record) => {
+                                staged.push(Staged::Known(record));
+                                continue;
+                            }
+                            Seen::Conflict => return Err(conflict(event.item.index, &event.academy, id.as_str())),
+                        }
+                    }
+                };
+                staged.push(Staged::New(this.prepare(&hooks, event, content)));
+            }
+            Ok::<Vec<Staged>, IngestError>(staged)
         };
         // Plugins run on the blocking pool, never on a runtime worker: a
         // plugin that panics or prints makes WASI calls that block on their
         // own, and blocking on a worker panics. (Running a single event's
         // plugin inline, in `block_in_place`, measured slower: 21k against
-        // 24k single-event ingests/s, and twice the memory.)
+        // 24k single-event ingests/s, and twice the memory.) The store reads
+        // and content digests of the idempotency check go there too.
         let prepared = tokio::task::spawn_blocking(run_plugins)
             .await
             .map_err(|e| IngestError::Internal(format!("the plugins did not finish: {e}")))??;
 
         let queued =
             prepared.iter().any(|s| matches!(s, Staged::New(p) if p.events.iter().any(|(_, jobs)| !jobs.is_empty())));
-        let records = self
-            .committer
-            .commit(move |txn| {
-                let mut records = Vec::with_capacity(prepared.len());
-                for item in prepared {
-                    let mut prepared = match item {
-                        Staged::Known(record) => {
-                            records.push(record);
-                            continue;
-                        }
-                        Staged::New(prepared) => prepared,
-                    };
-                    let top = prepared.events[0].0.clone();
-                    // A concurrent request may have ingested the same id.
-                    if prepared.client_id
-                        && let Some(existing) = find_event(txn, &top.id)?
-                        && !parked::replaces(rerun, &existing)
-                    {
-                        records.push(existing);
-                        continue;
-                    }
-                    for (record, jobs) in &mut prepared.events {
-                        insert_event(txn, record, jobs)?;
-                    }
-                    for error in prepared.errors {
-                        insert_hook_error(txn, error)?;
-                    }
-                    parked::keep(txn, prepared.parked)?;
-                    records.push(top);
-                }
-                Ok(records)
-            })
-            .await?;
+        let records = self.committer.commit(move |txn| commit(txn, prepared, rerun)).await??;
         if queued {
             self.queued.notify_one();
         }
@@ -189,15 +191,22 @@ impl Ingest {
 
     /// Runs the plugins for one event and its follow-ups (CPU work, on a
     /// blocking thread).
-    fn prepare(&self, hooks: &HookIndex, event: NewEvent) -> Prepared {
-        let mut prepared = Prepared { client_id: event.item.id.is_some(), ..Prepared::default() };
+    fn prepare(&self, hooks: &HookIndex, event: NewEvent, content: Option<ContentDigest>) -> Prepared {
+        let mut prepared = Prepared { index: event.item.index, ..Prepared::default() };
         // UUIDv7 ids sort by time, so the events table grows at its end
         // rather than dirtying a random page per event in each commit.
-        let id = event.item.id.clone().unwrap_or_else(|| format!("evt_{}", uuid::Uuid::now_v7().simple()));
-        let suppress = event.disable_webhooks || self.webhooks_disabled;
         let item = event.item;
+        let id = match item.id {
+            Some(id) => id.into_string(),
+            None => format!("evt_{}", uuid::Uuid::now_v7().simple()),
+        };
+        let suppress = event.disable_webhooks || self.webhooks_disabled;
         self.prepare_one(&mut prepared, hooks, id, item.event, event.academy, item.data.get().to_owned(), suppress, 0);
-        prepared.events.iter().for_each(|(record, _)| crate::metrics::event_ingested(&record.outcome));
+        prepared.events.iter().for_each(|(stored, _)| crate::metrics::event_ingested(&stored.record.outcome));
+        prepared.content = content;
+        if let Some((top, _)) = prepared.events.first_mut() {
+            top.content = content;
+        }
         prepared
     }
 
@@ -214,14 +223,17 @@ impl Ingest {
         depth: u32,
     ) {
         let index = prepared.events.len();
-        let record = |outcome, deliveries| EventRecord {
-            id: id.clone(),
-            event: def.name.clone(),
-            academy: Some(academy.clone()),
-            received_at: Time::now(),
-            deliveries,
-            outcome,
-            follow_ups: Vec::new(),
+        let record = |outcome, deliveries| StoredEvent {
+            record: EventRecord {
+                id: id.clone(),
+                event: def.name.clone(),
+                academy: academy.clone(),
+                received_at: Time::now(),
+                deliveries,
+                outcome,
+                follow_ups: Vec::new(),
+            },
+            content: None,
         };
         if suppress {
             prepared.events.push((record(EventOutcome::Suppressed, 0), Vec::new()));
@@ -246,13 +258,13 @@ impl Ingest {
                 return;
             }
         };
-        let jobs = fan_out(hooks, &def, &id, &target_academy, &payload);
+        let jobs = fan_out(hooks, &def, (&academy, &id), &target_academy, &payload);
         let deliveries = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
         prepared.events.push((record(EventOutcome::Accepted, deliveries), jobs));
 
         for (n, follow_up) in follow_ups.into_iter().enumerate() {
             let follow_id = format!("{id}.{n}");
-            prepared.events[index].0.follow_ups.push(follow_id.clone());
+            prepared.events[index].0.record.follow_ups.push(follow_id.clone());
             let academy = follow_up.academy.unwrap_or_else(|| target_academy.clone());
             let catalog = self.catalog();
             let failure = if depth + 1 > MAX_FOLLOW_UP_DEPTH {
@@ -327,9 +339,83 @@ impl Ingest {
     }
 }
 
+/// Commits what the plugins prepared, in the group transaction: the
+/// records of new events, their jobs, hook errors and parked events; the
+/// first record of ids ingested before. A request that reuses an id for
+/// other content changes nothing: every id is checked before anything is
+/// written, since the writes of an operation are committed even if it
+/// fails.
+fn commit(
+    txn: &redb::WriteTransaction,
+    prepared: Vec<Staged>,
+    rerun: bool,
+) -> Result<Result<Vec<EventRecord>, IngestError>, StoreError> {
+    let mut checked = Vec::with_capacity(prepared.len());
+    for staged in prepared {
+        // A concurrent request may have ingested the same id.
+        let Staged::New(prepared) = staged else {
+            checked.push(staged);
+            continue;
+        };
+        let Some(content) = &prepared.content else {
+            checked.push(Staged::New(prepared));
+            continue;
+        };
+        let top = &prepared.events[0].0.record;
+        checked.push(match idempotency::judge(find_event(txn, &top.academy, &top.id)?, content, rerun) {
+            Seen::New => Staged::New(prepared),
+            Seen::Known(record) => Staged::Known(record),
+            Seen::Conflict => return Ok(Err(conflict(prepared.index, &top.academy, &top.id))),
+        });
+    }
+    let mut records = Vec::with_capacity(checked.len());
+    for staged in checked {
+        let mut prepared = match staged {
+            Staged::Known(record) => {
+                records.push(record);
+                continue;
+            }
+            Staged::New(prepared) => prepared,
+        };
+        for (event, jobs) in &mut prepared.events {
+            insert_event(txn, event, jobs)?;
+        }
+        for error in prepared.errors {
+            insert_hook_error(txn, error)?;
+        }
+        parked::keep(txn, prepared.parked)?;
+        records.push(prepared.events.swap_remove(0).0.record);
+    }
+    Ok(Ok(records))
+}
+
+fn conflict(index: usize, academy: &str, id: &str) -> IngestError {
+    IngestError::Conflict { index, academy: academy.to_owned(), id: id.to_owned() }
+}
+
+/// Refuses a request in which two items share an academy and an id: one
+/// of them would be dropped. (The API checks a batch before coalescing it;
+/// this guards every caller.)
+pub fn check_unique_ids(events: &[NewEvent]) -> Result<(), IngestError> {
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::with_capacity(events.len());
+    for event in events {
+        let Some(id) = &event.item.id else { continue };
+        if let Some(&first) = seen.get(&(event.academy.as_str(), id.as_str())) {
+            return Err(IngestError::Repeated {
+                index: event.item.index,
+                first,
+                academy: event.academy.clone(),
+                id: id.to_string(),
+            });
+        }
+        seen.insert((event.academy.as_str(), id.as_str()), event.item.index);
+    }
+    Ok(())
+}
+
 /// One job per active hook of the event for `academy`, and per active
-/// superadmin hook of the event.
-fn fan_out(hooks: &HookIndex, def: &EventDef, event_id: &str, academy: &str, payload: &str) -> Vec<Job> {
+/// superadmin hook of the event. `event` is the event's own academy and id.
+fn fan_out(hooks: &HookIndex, def: &EventDef, event: (&str, &str), academy: &str, payload: &str) -> Vec<Job> {
     let now_ms = crate::time::now_ms();
     hooks
         .for_event(&def.name)
@@ -339,12 +425,29 @@ fn fan_out(hooks: &HookIndex, def: &EventDef, event_id: &str, academy: &str, pay
         .map(|hook| Job {
             id: 0,
             due_ms: now_ms,
-            event_id: event_id.to_owned(),
+            event_id: event.1.to_owned(),
             event: def.name.clone(),
             hook_id: hook.id,
-            webhook_id: format!("msg_{event_id}_{}", hook.id),
+            webhook_id: webhook_id(event, hook),
             payload: payload.to_owned(),
             attempts: 0,
         })
         .collect()
+}
+
+/// The Standard Webhooks `webhook-id` of an event (its academy and id) at
+/// `hook`: unique per event and hook, the same on every attempt, so
+/// receivers de-duplicate on it. `msg_<event id>_<hook id>` when the event
+/// is of the hook's academy. A hook that also gets other academies'
+/// events (a superadmin hook without an academy, or an event its
+/// serializer sent to another academy's hooks) gets
+/// `msg.<academy>.<event id>_<hook id>` for those: ids are unique only
+/// within an academy, so the id alone could repeat. The two forms start
+/// differently and slugs have no `.`, so no two events share one.
+fn webhook_id((academy, id): (&str, &str), hook: &Hook) -> String {
+    if hook.academy.as_deref() == Some(academy) {
+        format!("msg_{id}_{}", hook.id)
+    } else {
+        format!("msg.{academy}.{id}_{}", hook.id)
+    }
 }

@@ -28,9 +28,9 @@ use tokio::sync::Notify;
 
 use super::{Ingest, IngestError, Item, NewEvent};
 use crate::catalog::EventDef;
+use crate::names::EventId;
 use crate::store::StoreError;
-use crate::store::delivery::{EventOutcome, EventRecord};
-use crate::store::parked::{self, ParkedEvent, Parking};
+use crate::store::parked::{self, ParkedEvent, ParkedKey, Parking};
 use crate::time::Time;
 
 /// Most events parked per plugin.
@@ -66,11 +66,6 @@ pub(super) fn keep(txn: &WriteTransaction, events: Vec<ParkedEvent>) -> Result<(
         }
     }
     Ok(())
-}
-
-/// Whether a re-run replaces `record`: only a failed one is.
-pub(super) fn replaces(rerun: bool, record: &EventRecord) -> bool {
-    rerun && matches!(record.outcome, EventOutcome::Failed { .. })
 }
 
 /// A re-run to do: the events parked under `plugin`, or only those of
@@ -157,28 +152,31 @@ impl Retrier {
     /// when the plugin's breaker opens (its closing resumes). Answers how
     /// many were run.
     async fn rerun(&self, request: &Request) -> Result<usize, IngestError> {
-        let mut after: Option<String> = None;
+        let mut after: Option<ParkedKey> = None;
         let mut total = 0;
         loop {
-            let page = self.ingest.store.parked(&request.plugin, after.as_deref(), BATCH)?;
+            let page = self.ingest.store.parked(&request.plugin, after.as_ref(), BATCH)?;
             let Some(last) = page.last() else { break };
-            after = Some(last.event_id.clone());
+            after = Some(last.key());
             let catalog = self.ingest.catalog();
             let mut events = Vec::with_capacity(page.len());
             let mut done = Vec::with_capacity(page.len());
             for parked in page.into_iter().filter(|p| request.event.as_ref().is_none_or(|e| *e == p.event)) {
-                match (catalog.get(&parked.event), RawValue::from_string(parked.data)) {
-                    (Some(def), Ok(data)) => events.push(NewEvent {
-                        item: Item { event: def.clone(), data, id: Some(parked.event_id.clone()) },
+                done.push((parked.key(), parked.failures));
+                // An id parked before ids were checked at ingest could not
+                // be delivered anyway (it is invalid in a header).
+                let id = EventId::parse(parked.event_id.as_str());
+                match (catalog.get(&parked.event), RawValue::from_string(parked.data), id) {
+                    (Some(def), Ok(data), Ok(id)) => events.push(NewEvent {
+                        item: Item { event: def.clone(), data, id: Some(id), index: events.len() },
                         academy: parked.academy,
                         disable_webhooks: false,
                     }),
-                    (def, data) => tracing::warn!(
+                    (def, data, id) => tracing::warn!(
                         event_id = %parked.event_id, event = %parked.event, in_catalog = def.is_some(), valid_json = data.is_ok(),
-                        "parked event dropped: it cannot be ingested again"
+                        valid_id = id.is_ok(), "parked event dropped: it cannot be ingested again"
                     ),
                 }
-                done.push((parked.event_id, parked.failures));
             }
             total += events.len();
             if !events.is_empty() {
@@ -188,8 +186,8 @@ impl Retrier {
             self.ingest
                 .committer
                 .commit(move |txn| {
-                    for (event_id, failures) in done {
-                        parked::unpark(txn, &plugin, &event_id, failures)?;
+                    for (key, failures) in done {
+                        parked::unpark(txn, &plugin, &key, failures)?;
                     }
                     Ok(())
                 })

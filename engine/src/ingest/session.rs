@@ -17,6 +17,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::catalog::{EventDef, EventKind};
+use crate::names::EventId;
 
 /// One resolved item of a batch.
 #[derive(Debug, Clone)]
@@ -25,7 +26,9 @@ pub struct Item {
     /// The source object as posted: kept as text, since the serializer
     /// takes it as text and only coalescing looks inside (for its `id`).
     pub data: Box<RawValue>,
-    pub id: Option<String>,
+    pub id: Option<EventId>,
+    /// Where it was in its request (`events[index]`), for error messages.
+    pub index: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +111,7 @@ mod tests {
     }
 
     fn item(action: &str, data: Value) -> Item {
-        Item { event: event(action), data: serde_json::value::to_raw_value(&data).unwrap(), id: None }
+        Item { event: event(action), data: serde_json::value::to_raw_value(&data).unwrap(), id: None, index: 0 }
     }
 
     fn summary(items: &[Item]) -> Vec<(String, Value)> {

@@ -21,7 +21,8 @@ pub(crate) struct ArtifactCache {
 
 impl ArtifactCache {
     pub(crate) fn new(dir: PathBuf, engine: &Engine) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
+        // Owner only, as everything in the data directory.
+        crate::data_dir::create_private_dir(&dir)?;
         // DefaultHasher is deterministic within one build of the binary,
         // which is all the tag must be: another build may only recompile.
         let mut hasher = std::hash::DefaultHasher::new();
@@ -64,6 +65,6 @@ impl ArtifactCache {
 /// half-written artifact under the final name.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
+    crate::data_dir::write_private_file(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }

@@ -5,7 +5,7 @@
 //! component is deleted in the same commit as its last use, and never while
 //! another remains; uploading a component already stored writes nothing.
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
 use super::tables::{BLOB_REFS, PLUGIN_BLOBS};
 use super::{Store, StoreError};

@@ -14,6 +14,7 @@ impl Store {
 
     /// Persists a catalogue event added or changed at run time.
     pub fn save_catalog_event(&self, spec: &EventSpec) -> Result<(), StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         txn.open_table(CATALOG)?.insert(spec.name.as_str(), encode(spec).as_slice())?;
         txn.commit()?;

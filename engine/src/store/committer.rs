@@ -9,13 +9,16 @@ use std::sync::{Arc, mpsc};
 use redb::WriteTransaction;
 use tokio::sync::oneshot;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, Unavailable};
 
 /// Most operations one transaction carries.
 const MAX_BATCH: usize = 4096;
 
 type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
-type Op = Box<dyn FnOnce(&WriteTransaction) -> Finish + Send>;
+/// An operation runs inside the group transaction and hands back how to
+/// answer once the commit is known, with the storage failure it met, if
+/// any; without a transaction it is answered the error at once.
+type Op = Box<dyn FnOnce(Result<&WriteTransaction, &StoreError>) -> (Finish, Option<Unavailable>) + Send>;
 
 /// Counters of what the committer did.
 #[derive(Debug, Default)]
@@ -59,7 +62,8 @@ impl Committer {
 
     /// Runs `op` inside the next group transaction and returns its result
     /// once that transaction is durable. `op` must check before it writes:
-    /// its writes are committed even if it returns an error.
+    /// its writes are committed even if it returns an error (but for a
+    /// storage failure, which gives up the whole transaction).
     pub async fn commit<R, F>(&self, op: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
@@ -67,12 +71,21 @@ impl Committer {
     {
         let (done, answer) = oneshot::channel();
         let op: Op = Box::new(move |txn| {
-            let result = op(txn);
-            Box::new(move |committed: Result<(), &StoreError>| {
+            let result = match txn {
+                Ok(txn) => op(txn),
+                Err(error) => Err(error.clone()),
+            };
+            let failed = match &result {
+                Err(StoreError::Unavailable(why @ Unavailable::Io(_))) => Some(why.clone()),
+                _ => None,
+            };
+            let finish: Finish = Box::new(move |committed: Result<(), &StoreError>| {
                 let _ = done.send(committed.map_err(Clone::clone).and(result));
-            })
+            });
+            (finish, failed)
         });
-        let closed = || StoreError::Storage("the commit thread has stopped".into());
+        // Only at shutdown: the store is closing.
+        let closed = || StoreError::from(Unavailable::Closed);
         self.sender.send(op).map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
@@ -88,21 +101,49 @@ impl Committer {
     }
 }
 
+/// One group transaction. When the storage fails under one operation, the
+/// whole transaction is given up (redb has poisoned it anyway) and every
+/// operation is answered that failure: none is half-written, and none is
+/// acknowledged.
 fn apply(store: &Store, batch: Vec<Op>) {
     let txn = match store.db.begin_write() {
         Ok(txn) => txn,
         Err(error) => {
-            // Dropping the operations answers each with an error.
-            tracing::error!(error = %StoreError::from(error), operations = batch.len(), "cannot begin a write transaction");
+            log_failure(&error, batch.len());
+            for op in batch {
+                let (finish, _) = op(Err(&error));
+                finish(Err(&error));
+            }
             return;
         }
     };
-    let finishers: Vec<Finish> = batch.into_iter().map(|op| op(&txn)).collect();
-    let committed = txn.commit().map_err(StoreError::from);
+    let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
+    let mut failed = None;
+    for op in batch {
+        let (finish, unavailable) = op(Ok(&*txn));
+        finishers.push(finish);
+        failed = failed.or(unavailable);
+    }
+    let committed = match failed {
+        Some(why) => {
+            txn.abort(&why);
+            Err(StoreError::from(why))
+        }
+        None => txn.commit(),
+    };
     if let Err(error) = &committed {
-        tracing::error!(%error, "group commit failed");
+        log_failure(error, finishers.len());
     }
     for finish in finishers {
         finish(committed.as_ref().map(|_| ()));
+    }
+}
+
+/// An outage is logged once, when it starts (see `health.rs`); each failed
+/// commit during it is only a debug line.
+fn log_failure(error: &StoreError, operations: usize) {
+    match error {
+        StoreError::Unavailable(_) => tracing::debug!(%error, operations, "group commit refused"),
+        _ => tracing::error!(%error, operations, "group commit failed"),
     }
 }

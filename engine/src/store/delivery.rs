@@ -2,20 +2,23 @@
 //! hook errors. The write functions take a transaction so the committer can
 //! batch them; reads open their own.
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, JOBS, meta};
-use super::{Hook, HookStats, Scope, Store, StoreError, next_id};
+use super::queue::QueueWriter;
+use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
+use super::{Hook, HookStats, Scope, Store, StoreError, next_id, sealing};
+use crate::secrets::{REDACTED, Sealed};
 use crate::time::Time;
 
-/// An ingested event and what came of it; also the idempotency record.
+/// An ingested event and what came of it, as the API answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventRecord {
+    /// Unique within its academy.
     pub id: String,
     pub event: String,
-    pub academy: Option<String>,
+    pub academy: String,
     pub received_at: Time,
     /// Delivery jobs queued for it.
     pub deliveries: u32,
@@ -23,6 +26,39 @@ pub struct EventRecord {
     pub outcome: EventOutcome,
     /// Ids of the follow-up events it produced.
     pub follow_ups: Vec<String>,
+}
+
+/// The idempotency record of an event: what the API answers, and for an
+/// event whose id the client chose, the digest of what it was posted with,
+/// so that a reuse of the id with other content is told apart from a
+/// retry. Records written before the digest existed (schema version 2),
+/// and those of generated ids and follow-ups, have none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub record: EventRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDigest>,
+}
+
+/// A sha256 of what identifies a request's content (see
+/// `ingest/idempotency.rs`), stored as hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentDigest(pub [u8; 32]);
+
+impl Serialize for ContentDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(ContentDigest(bytes))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -68,6 +104,7 @@ pub struct Attempt {
     pub attempt: u32,
     pub scheduled_at: Time,
     pub sent_at: Time,
+    /// The headers sent, as [`log_headers`] keeps them.
     pub request_headers: Vec<(String, String)>,
     pub payload: String,
     pub response_status: Option<u16>,
@@ -87,6 +124,32 @@ pub enum AttemptOutcome {
     Failed,
     /// The hook's transformer cancelled the delivery.
     Cancelled,
+}
+
+/// The headers the engine sets on every request, whose values an attempt
+/// record keeps.
+pub const ENGINE_HEADERS: [&str; 3] = ["content-type", "webhook-id", "webhook-timestamp"];
+
+/// The signature header: never recorded (it is worthless after the fact,
+/// and one less thing to leak).
+pub const SIGNATURE_HEADER: &str = "webhook-signature";
+
+/// The headers of a request as its attempt record keeps them: the engine's
+/// with their values, the others (the hook's custom headers, those its
+/// transformer set), which often carry credentials, by name only, the
+/// signature not at all.
+pub fn log_headers(headers: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case(SIGNATURE_HEADER))
+        .map(|(name, value)| {
+            if ENGINE_HEADERS.iter().any(|engine| name.eq_ignore_ascii_case(engine)) {
+                (name, value)
+            } else {
+                (name, REDACTED.to_owned())
+            }
+        })
+        .collect()
 }
 
 /// A failure to show integrators (seed 001's `HookError`).
@@ -128,37 +191,12 @@ pub struct Deactivation {
 }
 
 impl Store {
-    /// The event ingested with id `id`.
-    pub fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
+    /// The event `academy` ingested with id `id`.
+    pub fn event(&self, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(EVENTS)?;
-        let record = table.get(id)?.map(|bytes| decode("event", bytes.value())).transpose()?;
+        let record = table.get((academy, id))?.map(|bytes| decode("event", bytes.value())).transpose()?;
         Ok(record)
-    }
-
-    /// Up to `limit` jobs due at `now_ms`, in due order, skipping `skip`.
-    pub fn due_jobs(&self, now_ms: u64, limit: usize, skip: impl Fn(u64) -> bool) -> Result<Vec<Job>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(JOBS)?;
-        let mut jobs = Vec::new();
-        for entry in table.range(..=(now_ms, u64::MAX))? {
-            let (key, bytes) = entry?;
-            if skip(key.value().1) {
-                continue;
-            }
-            jobs.push(decode("job", bytes.value())?);
-            if jobs.len() == limit {
-                break;
-            }
-        }
-        Ok(jobs)
-    }
-
-    /// When the earliest job is due, if any.
-    pub fn next_due_ms(&self) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(JOBS)?;
-        Ok(table.first()?.map(|(key, _)| key.value().0))
     }
 
     /// A hook's attempts, newest first.
@@ -182,29 +220,30 @@ impl Store {
     }
 }
 
-/// Writes an event record (the idempotency key) and its jobs.
-pub fn insert_event(txn: &WriteTransaction, record: &EventRecord, jobs: &mut [Job]) -> Result<(), StoreError> {
-    txn.open_table(EVENTS)?.insert(record.id.as_str(), encode(record).as_slice())?;
-    let mut table = txn.open_table(JOBS)?;
+/// Writes an event record (the idempotency record) and its jobs.
+pub fn insert_event(txn: &WriteTransaction, event: &StoredEvent, jobs: &mut [Job]) -> Result<(), StoreError> {
+    let key = (event.record.academy.as_str(), event.record.id.as_str());
+    txn.open_table(EVENTS)?.insert(key, encode(event).as_slice())?;
+    let mut queue = QueueWriter::open(txn)?;
     for job in jobs {
         job.id = next_id(txn, meta::NEXT_JOB_ID)?;
-        table.insert((job.due_ms, job.id), encode(job).as_slice())?;
+        queue.push(job)?;
     }
     Ok(())
 }
 
-/// The event record `id`, inside a write transaction (idempotency check).
-pub fn find_event(txn: &WriteTransaction, id: &str) -> Result<Option<EventRecord>, StoreError> {
+/// The event record of (`academy`, `id`), inside a write transaction
+/// (idempotency check).
+pub fn find_event(txn: &WriteTransaction, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
     let table = txn.open_table(EVENTS)?;
-    let record = table.get(id)?.map(|bytes| decode("event", bytes.value())).transpose()?;
+    let record = table.get((academy, id))?.map(|bytes| decode("event", bytes.value())).transpose()?;
     Ok(record)
 }
 
 /// Queues `job` again (a replay), with a new delivery id.
 pub fn enqueue(txn: &WriteTransaction, job: &mut Job) -> Result<(), StoreError> {
     job.id = next_id(txn, meta::NEXT_JOB_ID)?;
-    txn.open_table(JOBS)?.insert((job.due_ms, job.id), encode(job).as_slice())?;
-    Ok(())
+    QueueWriter::open(txn)?.push(job)
 }
 
 /// Records a hook error.
@@ -227,8 +266,8 @@ pub fn record_attempt(
     mut next: NextStep,
     deactivation: Deactivation,
 ) -> Result<HookEffect, StoreError> {
-    let mut jobs = txn.open_table(JOBS)?;
-    jobs.remove((job.due_ms, job.id))?;
+    let mut queue = QueueWriter::open(txn)?;
+    queue.remove(job)?;
     let mut hooks = txn.open_table(HOOKS)?;
     if hooks.get(job.hook_id)?.is_none() {
         return Ok(HookEffect::None); // deleted meanwhile: nothing to record
@@ -246,22 +285,24 @@ pub fn record_attempt(
         });
     }
     if let NextStep::Retry { due_ms } = next {
-        let retried = Job { due_ms, attempts: job.attempts + 1, ..job.clone() };
-        jobs.insert((due_ms, job.id), encode(&retried).as_slice())?;
+        queue.push(&Job { due_ms, attempts: job.attempts + 1, ..job.clone() })?;
     }
     attempt.id = next_id(txn, meta::NEXT_ATTEMPT_ID)?;
     txn.open_table(ATTEMPTS)?.insert((job.hook_id, attempt.id), encode(&attempt).as_slice())?;
 
     // The hook record itself is read only when it changes or a hook error
     // needs its academy: recording a success does not decode it.
-    let hook = |hooks: &redb::Table<u64, &[u8]>| -> Result<Hook, StoreError> {
-        let bytes = hooks.get(job.hook_id)?.ok_or_else(|| StoreError::Storage("the hook vanished".into()))?;
-        decode("hook", bytes.value())
+    // Neither needs the hook's secrets: the record stays sealed.
+    let hook = |hooks: &redb::Table<u64, &[u8]>| -> Result<Hook<Sealed>, StoreError> {
+        let bytes = hooks
+            .get(job.hook_id)?
+            .ok_or_else(|| StoreError::Corrupt { what: "hook", message: "vanished inside the transaction".into() })?;
+        sealing::decode_sealed(bytes.value())
     };
     if effect == HookEffect::Deactivate {
         let mut changed = hook(&hooks)?;
         changed.settings.is_active = false;
-        hooks.insert(changed.id, encode(&changed).as_slice())?;
+        hooks.insert(changed.id, sealing::encode_sealed(&changed).as_slice())?;
     }
     match attempt.outcome {
         AttemptOutcome::Succeeded => {
@@ -337,9 +378,14 @@ impl Store {
         let mut pruned = Pruned::default();
         {
             let mut events = txn.open_table(EVENTS)?;
-            let old = old_keys(&events, "event", |r: &EventRecord| r.received_at < cutoff, |k: &str| k.to_owned())?;
-            for key in &old {
-                events.remove(key.as_str())?;
+            let old = old_keys(
+                &events,
+                "event",
+                |e: &StoredEvent| e.record.received_at < cutoff,
+                |(academy, id): (&str, &str)| (academy.to_owned(), id.to_owned()),
+            )?;
+            for (academy, id) in &old {
+                events.remove((academy.as_str(), id.as_str()))?;
             }
             pruned.events = old.len();
 
@@ -378,4 +424,33 @@ where
         }
     }
     Ok(old)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_logs_keep_engine_header_values_and_custom_header_names() {
+        let sent = [
+            ("Authorization", "Bearer hunter2"),
+            ("X-Api-Key", "k"),
+            ("content-type", "application/json"),
+            ("webhook-id", "msg_1_2"),
+            ("webhook-timestamp", "1700000000"),
+            ("webhook-signature", "v1,abc"),
+        ];
+        let logged = log_headers(sent.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
+        let logged: Vec<(&str, &str)> = logged.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(
+            logged,
+            [
+                ("Authorization", REDACTED),
+                ("X-Api-Key", REDACTED),
+                ("content-type", "application/json"),
+                ("webhook-id", "msg_1_2"),
+                ("webhook-timestamp", "1700000000"),
+            ]
+        );
+    }
 }

@@ -8,11 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
-use super::codec::decode;
+use super::handle::Handle;
 use super::tables::HOOKS;
-use super::{Hook, Scope, StoreError};
+use super::{Hook, Scope, StoreError, sealing};
+use crate::secrets::Keyring;
 
 /// A snapshot of every hook.
 #[derive(Debug, Default)]
@@ -22,11 +23,13 @@ pub struct HookIndex {
 }
 
 impl HookIndex {
-    fn load(db: &redb::Database) -> Result<HookIndex, StoreError> {
+    /// Every hook, its confidential values opened: deliveries sign with
+    /// them. They stay in memory only.
+    fn load(db: &Handle, keyring: &Keyring) -> Result<HookIndex, StoreError> {
         let txn = db.begin_read()?;
         let mut index = HookIndex::default();
         for entry in txn.open_table(HOOKS)?.iter()? {
-            let hook: Arc<Hook> = Arc::new(decode("hook", entry?.1.value())?);
+            let hook: Arc<Hook> = Arc::new(sealing::open(entry?.1.value(), keyring)?);
             index.by_event.entry(hook.settings.event.clone()).or_default().push(hook.clone());
             index.by_id.insert(hook.id, hook);
         }
@@ -63,9 +66,9 @@ impl HookCache {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub(super) fn rebuild(&self, db: &redb::Database) -> Result<(), StoreError> {
+    pub(super) fn rebuild(&self, db: &Handle, keyring: &Keyring) -> Result<(), StoreError> {
         let _one_at_a_time = self.rebuilding.lock().unwrap_or_else(|e| e.into_inner());
-        let index = Arc::new(HookIndex::load(db)?);
+        let index = Arc::new(HookIndex::load(db, keyring)?);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = index;
         Ok(())
     }

@@ -1,16 +1,19 @@
 //! Hooks: an academy's subscription of one endpoint to one event.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::codec::{decode, encode};
+use super::codec::decode;
 use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
 use super::usage::{Ledger, Quotas};
-use super::{HookIndex, Scope, Store, StoreError, next_id};
+use super::{HookIndex, Scope, Store, StoreError, next_id, sealing};
 use crate::runtime::Request;
+use crate::secrets::Sealed;
 use crate::time::Time;
 
 /// How a hook's requests are sent.
@@ -23,17 +26,25 @@ pub enum HttpMethod {
     Patch,
 }
 
-/// A stored hook.
+/// A hook. `S` is how its confidential values (signing secrets, custom
+/// header values) are held: in the clear (`String`, the default) in memory
+/// and in the API, [`Sealed`] in the store (see `sealing.rs`), so a hook
+/// with plaintext secrets cannot be written by mistake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hook {
+#[serde(bound(deserialize = "S: Deserialize<'de>"))] // `default` would ask S: Default
+pub struct Hook<S = String> {
     pub id: u64,
     /// The academy whose events it receives; `None` (superadmin hooks):
     /// every academy's.
     pub academy: Option<String>,
     #[serde(flatten)]
-    pub settings: HookSettings,
+    pub settings: HookSettings<S>,
     /// Standard Webhooks signing secret, `whsec_…`.
-    pub secret: String,
+    pub secret: S,
+    /// The secret before the last rotation, signing beside the new one
+    /// until it expires, so receivers can switch over.
+    #[serde(default)]
+    pub previous_secret: Option<PreviousSecret<S>>,
     pub created_at: Time,
     pub updated_at: Time,
     /// The integrator's hook transformer, if one is attached.
@@ -41,7 +52,95 @@ pub struct Hook {
     pub transformer: Option<AttachedTransformer>,
 }
 
+/// A rotated-out signing secret and when it stops signing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret<S = String> {
+    pub secret: S,
+    pub expires_at: Time,
+}
+
+/// Where a confidential value sits in its hook. Bound into its sealing, so
+/// a sealed value copied to another hook or field does not open.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    Secret,
+    PreviousSecret,
+    Header(&'a str),
+}
+
+impl Place<'_> {
+    /// The sealing's associated data: `hook/{id}/secret`, …
+    pub fn label(self, hook_id: u64) -> String {
+        match self {
+            Place::Secret => format!("hook/{hook_id}/secret"),
+            Place::PreviousSecret => format!("hook/{hook_id}/previous_secret"),
+            Place::Header(name) => format!("hook/{hook_id}/header/{name}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Secret => f.write_str("secret"),
+            Place::PreviousSecret => f.write_str("previous secret"),
+            Place::Header(name) => write!(f, "header {name:?}"),
+        }
+    }
+}
+
+impl<S> Hook<S> {
+    /// The same hook with each confidential value passed through `f`
+    /// (sealing, opening), with its place.
+    pub fn try_map_confidential<T, E>(self, mut f: impl FnMut(Place<'_>, S) -> Result<T, E>) -> Result<Hook<T>, E> {
+        let Hook { id, academy, settings, secret, previous_secret, created_at, updated_at, transformer } = self;
+        let HookSettings {
+            event,
+            target,
+            service_id,
+            method,
+            headers,
+            is_active,
+            max_retries,
+            timeout,
+            auto_disable_after_failures,
+            max_in_flight,
+        } = settings;
+        let headers = headers
+            .into_iter()
+            .map(|(name, value)| f(Place::Header(&name), value).map(|value| (name, value)))
+            .collect::<Result<_, E>>()?;
+        let secret = f(Place::Secret, secret)?;
+        let previous_secret = match previous_secret {
+            Some(PreviousSecret { secret, expires_at }) => {
+                Some(PreviousSecret { secret: f(Place::PreviousSecret, secret)?, expires_at })
+            }
+            None => None,
+        };
+        let settings = HookSettings {
+            event,
+            target,
+            service_id,
+            method,
+            headers,
+            is_active,
+            max_retries,
+            timeout,
+            auto_disable_after_failures,
+            max_in_flight,
+        };
+        Ok(Hook { id, academy, settings, secret, previous_secret, created_at, updated_at, transformer })
+    }
+}
+
 impl Hook {
+    /// The secrets that sign a delivery at `now`: the current one, and the
+    /// previous one during its overlap.
+    pub fn signing_secrets(&self, now: Time) -> impl Iterator<Item = &str> {
+        let previous = self.previous_secret.as_ref().filter(|previous| now < previous.expires_at);
+        std::iter::once(self.secret.as_str()).chain(previous.map(|previous| previous.secret.as_str()))
+    }
+
     /// The request a delivery of `body` to this hook starts from, before
     /// its transformer (if any) and the signature.
     pub fn request(&self, body: String) -> Request {
@@ -60,14 +159,16 @@ impl Hook {
 }
 
 /// What the hook's owner chooses: the subscription and how it is delivered.
+/// `S` holds the custom header values, as in [`Hook`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct HookSettings {
+pub struct HookSettings<S = String> {
     pub event: String,
     pub target: String,
     pub service_id: Option<String>,
     pub method: HttpMethod,
     /// Extra request headers (never the signature headers).
-    pub headers: BTreeMap<String, String>,
+    #[schema(value_type = BTreeMap<String, String>)] // the API shows them opened
+    pub headers: BTreeMap<String, S>,
     pub is_active: bool,
     /// Retries after the first attempt; `None`: the engine's default.
     pub max_retries: Option<u32>,
@@ -75,6 +176,11 @@ pub struct HookSettings {
     pub timeout: Option<u32>,
     /// Consecutive failures that deactivate the hook; `None`: never.
     pub auto_disable_after_failures: Option<u32>,
+    /// Attempts in flight at once to this hook; `None`: the engine's
+    /// default. Never 0, which would stop its deliveries for good.
+    #[serde(default)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub max_in_flight: Option<NonZeroU32>,
 }
 
 /// A hook transformer component attached to a hook; its bytes are in the
@@ -118,7 +224,16 @@ pub struct HookChanges {
     pub max_retries: Option<Option<u32>>,
     pub timeout: Option<Option<u32>>,
     pub auto_disable_after_failures: Option<Option<u32>>,
-    pub secret: Option<String>,
+    pub max_in_flight: Option<Option<NonZeroU32>>,
+    pub secret: Option<Rotation>,
+}
+
+/// A new signing secret; the old one keeps signing beside it for
+/// `overlap` (not at all when zero), replacing any earlier previous secret.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub secret: String,
+    pub overlap: Duration,
 }
 
 impl HookChanges {
@@ -138,14 +253,25 @@ impl HookChanges {
         set(&mut settings.max_retries, self.max_retries);
         set(&mut settings.timeout, self.timeout);
         set(&mut settings.auto_disable_after_failures, self.auto_disable_after_failures);
-        set(&mut hook.secret, self.secret);
-        hook.updated_at = Time::now();
+        set(&mut settings.max_in_flight, self.max_in_flight);
+        let now = Time::now();
+        if let Some(Rotation { secret, overlap }) = self.secret {
+            let old = std::mem::replace(&mut hook.secret, secret);
+            // Whole seconds, rounded up: an overlap is never cut short.
+            let overlap = i64::try_from(overlap.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
+            hook.previous_secret = (overlap > 0).then(|| PreviousSecret {
+                secret: old,
+                expires_at: Time::from_second(now.as_second().saturating_add(overlap)),
+            });
+        }
+        hook.updated_at = now;
     }
 }
 
 impl Store {
     /// Creates a hook, unless its academy has as many as `quotas` allow.
     pub fn create_hook(&self, new: NewHook, quotas: Quotas) -> Result<Hook, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let now = Time::now();
         let hook = Hook {
@@ -153,12 +279,13 @@ impl Store {
             academy: new.academy,
             settings: new.settings,
             secret: new.secret,
+            previous_secret: None,
             created_at: now,
             updated_at: now,
             transformer: None,
         };
         Ledger::open(&txn, quotas)?.change(None, Some(&hook), None)?;
-        txn.open_table(HOOKS)?.insert(hook.id, encode(&hook).as_slice())?;
+        txn.open_table(HOOKS)?.insert(hook.id, sealing::seal(&hook, &self.keyring).as_slice())?;
         txn.commit()?;
         self.reload_hooks()?;
         Ok(hook)
@@ -173,7 +300,7 @@ impl Store {
     /// that changed hooks outside this module (a delivery that deactivated
     /// its hook).
     pub fn reload_hooks(&self) -> Result<(), StoreError> {
-        self.hooks.rebuild(&self.db)
+        self.hooks.rebuild(&self.db, &self.keyring)
     }
 
     /// Every hook visible in `scope`, by id.
@@ -197,17 +324,15 @@ impl Store {
 
     /// Applies `changes` to hook `id` if it is visible in `scope`.
     pub fn update_hook(&self, scope: &Scope, id: u64, changes: HookChanges) -> Result<Option<Hook>, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let updated = {
             let mut table = txn.open_table(HOOKS)?;
-            let hook = match table.get(id)? {
-                Some(bytes) => Some(decode::<Hook>("hook", bytes.value())?),
-                None => None,
-            };
+            let hook = table.get(id)?.map(|bytes| sealing::open(bytes.value(), &self.keyring)).transpose()?;
             match hook {
                 Some(mut hook) if scope.sees(hook.academy.as_deref()) => {
                     changes.apply(&mut hook);
-                    table.insert(id, encode(&hook).as_slice())?;
+                    table.insert(id, sealing::seal(&hook, &self.keyring).as_slice())?;
                     Some(hook)
                 }
                 _ => None,
@@ -225,14 +350,19 @@ impl Store {
 
     /// Deletes, in one transaction, every hook visible in `scope` that
     /// `matches`, and the transformer components no other hook or plugin
-    /// version uses; how many hooks.
-    pub fn delete_hooks_where(&self, scope: &Scope, matches: impl Fn(&Hook) -> bool) -> Result<usize, StoreError> {
+    /// version uses; how many hooks. `matches` sees the hook as stored,
+    /// its confidential values sealed.
+    pub fn delete_hooks_where(
+        &self,
+        scope: &Scope,
+        matches: impl Fn(&Hook<Sealed>) -> bool,
+    ) -> Result<usize, StoreError> {
         let txn = self.db.begin_write()?;
         let deleted = {
             let mut hooks = txn.open_table(HOOKS)?;
             let mut doomed = Vec::new();
             for entry in hooks.iter()? {
-                let hook: Hook = decode("hook", entry?.1.value())?;
+                let hook = sealing::decode_sealed(entry?.1.value())?;
                 if scope.sees(hook.academy.as_deref()) && matches(&hook) {
                     doomed.push(hook);
                 }
@@ -276,17 +406,20 @@ impl Store {
         transformer: Option<(AttachedTransformer, &[u8])>,
         quotas: Quotas,
     ) -> Result<Option<Hook>, StoreError> {
+        if transformer.is_some() {
+            self.room()?;
+        }
         let txn = self.db.begin_write()?;
         let updated = {
             let mut hooks = txn.open_table(HOOKS)?;
-            let hook = hooks.get(id)?.map(|bytes| decode::<Hook>("hook", bytes.value())).transpose()?;
+            let hook = hooks.get(id)?.map(|bytes| sealing::open(bytes.value(), &self.keyring)).transpose()?;
             match hook {
                 Some(before) if scope.sees(before.academy.as_deref()) => {
                     let (attached, bytes) =
                         transformer.map_or((None, None), |(attached, bytes)| (Some(attached), Some(bytes)));
                     let after = Hook { transformer: attached, updated_at: Time::now(), ..before.clone() };
                     Ledger::open(&txn, quotas)?.change(Some(&before), Some(&after), bytes)?;
-                    hooks.insert(id, encode(&after).as_slice())?;
+                    hooks.insert(id, sealing::seal(&after, &self.keyring).as_slice())?;
                     Some(after)
                 }
                 _ => None,

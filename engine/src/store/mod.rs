@@ -12,30 +12,45 @@ mod codec;
 mod committer;
 pub mod delivery;
 mod error;
+mod handle;
+mod health;
 mod hook_index;
 mod hooks;
+mod migrate;
 pub mod parked;
 mod plugins;
-pub mod recount;
+pub mod queue;
+mod recount;
+mod recovery;
+mod reseal;
+mod sealing;
+pub mod space;
 mod status;
 pub mod tables;
 mod tokens;
 mod usage;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 pub use blobs::ComponentTotals;
 pub use committer::{CommitStats, Committer};
-pub use error::StoreError;
+pub use error::{StoreError, Unavailable};
+pub use health::Health;
 pub use hook_index::HookIndex;
-pub use hooks::{AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook};
+pub use hooks::{
+    AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret,
+    Rotation,
+};
 pub use plugins::{PluginLimits, PluginVersion};
+pub use recovery::{REOPEN_HEADROOM, watch};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};
 pub use tokens::{Role, TokenRecord};
 pub use usage::{Quotas, Usage};
 
+use crate::secrets::Keyring;
 use tables::{META, SCHEMA_VERSION, meta};
 
 /// Whose data a request may see.
@@ -58,38 +73,44 @@ impl Scope {
 }
 
 /// The store. Cheap to share behind an `Arc`; redb serialises writers and
-/// lets readers run concurrently.
+/// lets readers run concurrently. The database inside is re-opened after a
+/// storage failure (see `handle.rs`).
 pub struct Store {
-    db: Database,
+    db: handle::Handle,
     path: PathBuf,
     /// Tokens already checked, by hash: every API request authenticates, and
     /// a read transaction each time showed in the profile.
     tokens: tokens::TokenCache,
     /// Every hook, in memory (see `hook_index.rs`).
     hooks: hook_index::HookCache,
+    /// Seals the hooks' confidential values when written, opens them when
+    /// read (see `sealing.rs`).
+    keyring: Arc<Keyring>,
 }
 
 impl Store {
     /// The file name inside the data directory.
     pub const FILE_NAME: &str = "wasmhook.redb";
 
-    /// redb's page cache. Its default (1 GiB) would make the engine's memory
-    /// grow with the queue; the working set (hooks, the queue's head, recent
-    /// events) fits in far less.
-    pub const CACHE_SIZE: usize = 64 << 20;
-
-    /// Opens (or creates) the store in `data_dir`. Another process holding
-    /// it, or a file of another schema version, is a clear error.
-    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+    /// Opens (or creates, owner only) the store in `data_dir`, whose hooks'
+    /// confidential values are sealed with `keyring`. Another process
+    /// holding it, a file of another schema version, or a sealed value that
+    /// `keyring` cannot open is a clear error. Values in plaintext or sealed
+    /// with a previous key are sealed with the current key first (see
+    /// `reseal.rs`).
+    pub fn open(data_dir: &Path, keyring: Arc<Keyring>) -> Result<Store, StoreError> {
         let path = data_dir.join(Self::FILE_NAME);
         let open_error = |message: String| StoreError::Open { path: path.clone(), message };
-        std::fs::create_dir_all(data_dir).map_err(|e| open_error(e.to_string()))?;
-        let db = Database::builder().set_cache_size(Self::CACHE_SIZE).create(&path).map_err(|error| match error {
+        crate::data_dir::create_private_dir(data_dir).map_err(|e| open_error(e.to_string()))?;
+        // redb creates its file with the umask's mode: it is created first.
+        crate::data_dir::touch_private_file(&path).map_err(|e| open_error(e.to_string()))?;
+        let db = handle::Handle::open(&path).map_err(|error| match error {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
             other => open_error(other.to_string()),
         })?;
-        let store = Store { db, path, tokens: tokens::TokenCache::default(), hooks: Default::default() };
+        let mut store = Store { db, path, tokens: tokens::TokenCache::default(), hooks: Default::default(), keyring };
         store.check_schema()?;
+        reseal::run(&mut store.db, &store.keyring)?;
         store.reload_hooks()?;
         Ok(store)
     }
@@ -99,6 +120,18 @@ impl Store {
         &self.path
     }
 
+    /// Whether the store takes writes, and why not.
+    pub fn health(&self) -> &Health {
+        &self.db.health
+    }
+
+    /// Refuses a write that grows the store (an event, a hook, an upload)
+    /// while the store takes no writes or free space is below the floor.
+    /// Deliveries' records and deletions do not ask.
+    pub fn room(&self) -> Result<(), StoreError> {
+        self.health().refusal().map_or(Ok(()), |why| Err(why.into()))
+    }
+
     /// Whether the store can be read: a read transaction opens a table.
     pub fn check_readable(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_read()?;
@@ -106,28 +139,30 @@ impl Store {
         Ok(())
     }
 
-    /// Records the schema version in a new file, refuses a file of another
-    /// version, creates every table so readers never miss one, and counts
-    /// the uses of components in a file written before they were counted.
+    /// Records the schema version in a new file, migrates a file of an
+    /// older version it can migrate (in the same transaction), refuses a
+    /// file of any other version, and creates every table so readers never
+    /// miss one.
     fn check_schema(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        let recount = !recount::counted(&txn)?;
         {
-            let mut meta = txn.open_table(META)?;
-            let found = meta.get(meta::SCHEMA_VERSION_KEY)?.map(|v| v.value());
+            let found = txn.open_table(META)?.get(meta::SCHEMA_VERSION_KEY)?.map(|v| v.value());
+            let found = found.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
             match found {
                 None => {
-                    meta.insert(meta::SCHEMA_VERSION_KEY, u64::from(SCHEMA_VERSION))?;
+                    // A new store has no attempt of an engine before sealing.
+                    txn.open_table(META)?.insert(meta::ATTEMPT_HEADERS_REDACTED, 1)?;
                 }
-                Some(found) if found == u64::from(SCHEMA_VERSION) => {}
+                Some(SCHEMA_VERSION) => {}
+                Some(found) if migrate::can_migrate(found) => {
+                    tracing::info!(path = %self.path.display(), from = found, to = SCHEMA_VERSION, "migrating the store");
+                    migrate::migrate(&txn, found)?;
+                }
                 Some(found) => {
-                    return Err(StoreError::SchemaVersion {
-                        path: self.path.clone(),
-                        found: u32::try_from(found).unwrap_or(u32::MAX),
-                        expected: SCHEMA_VERSION,
-                    });
+                    return Err(StoreError::SchemaVersion { path: self.path.clone(), found, expected: SCHEMA_VERSION });
                 }
             }
+            txn.open_table(META)?.insert(meta::SCHEMA_VERSION_KEY, u64::from(SCHEMA_VERSION))?;
             txn.open_table(tables::HOOKS)?;
             txn.open_table(tables::HOOK_STATS)?;
             txn.open_table(tables::HOOK_SAMPLES)?;
@@ -135,6 +170,8 @@ impl Store {
             txn.open_table(tables::CATALOG)?;
             txn.open_table(tables::EVENTS)?;
             txn.open_table(tables::JOBS)?;
+            txn.open_table(tables::HOOK_JOBS)?;
+            txn.open_table(tables::HOOK_HEADS)?;
             txn.open_table(tables::ATTEMPTS)?;
             txn.open_table(tables::HOOK_ERRORS)?;
             txn.open_table(tables::PLUGINS)?;
@@ -145,15 +182,6 @@ impl Store {
             txn.open_table(tables::PLUGIN_LIMITS)?;
             txn.open_table(tables::PARKED)?;
             txn.open_table(tables::PARKED_COUNTS)?;
-        }
-        if recount {
-            let found = recount::recount(&txn)?;
-            tracing::info!(
-                components = found.components,
-                freed = found.freed,
-                freed_bytes = found.freed_bytes,
-                "counted the uses of stored components"
-            );
         }
         txn.commit()?;
         Ok(())
@@ -185,18 +213,24 @@ fn next_id(txn: &redb::WriteTransaction, name: &str) -> Result<u64, StoreError> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::secrets::SecretKey;
+
+    /// A keyring of a new random key, for stores in tests.
+    pub(crate) fn keyring() -> Arc<Keyring> {
+        Arc::new(Keyring::new(&SecretKey::generate(), &[]))
+    }
 
     #[test]
     fn a_file_of_another_schema_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), keyring()).unwrap();
         let txn = store.db.begin_write().unwrap();
         txn.open_table(META).unwrap().insert(meta::SCHEMA_VERSION_KEY, 99).unwrap();
         txn.commit().unwrap();
         drop(store);
-        let error = Store::open(dir.path()).err().unwrap();
+        let error = Store::open(dir.path(), keyring()).err().unwrap();
         assert!(matches!(error, StoreError::SchemaVersion { found: 99, expected: SCHEMA_VERSION, .. }), "{error}");
         let expected = format!("has store schema version 99, this wasmhook reads version {SCHEMA_VERSION}");
         assert!(error.to_string().ends_with(&expected), "{error}");
@@ -205,8 +239,8 @@ mod tests {
     #[test]
     fn a_second_handle_on_the_same_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let _store = Store::open(dir.path()).unwrap();
-        let error = Store::open(dir.path()).err().unwrap();
+        let _store = Store::open(dir.path(), keyring()).unwrap();
+        let error = Store::open(dir.path(), keyring()).err().unwrap();
         assert!(matches!(error, StoreError::InUse { .. }), "{error}");
     }
 }

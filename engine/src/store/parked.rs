@@ -6,7 +6,7 @@
 
 use std::ops::Bound;
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
@@ -44,7 +44,7 @@ pub enum Parking {
 /// event replaced with one more failure counted.
 pub fn park(txn: &WriteTransaction, mut event: ParkedEvent, cap: u64) -> Result<Parking, StoreError> {
     let mut table = txn.open_table(PARKED)?;
-    let key = (event.plugin.as_str(), event.event_id.as_str());
+    let key = (event.plugin.as_str(), event.academy.as_str(), event.event_id.as_str());
     let previous = table.get(key)?.map(|bytes| decode::<ParkedEvent>("parked event", bytes.value())).transpose()?;
     let mut counts = txn.open_table(PARKED_COUNTS)?;
     match previous {
@@ -62,17 +62,31 @@ pub fn park(txn: &WriteTransaction, mut event: ParkedEvent, cap: u64) -> Result<
     Ok(Parking::Parked)
 }
 
-/// Removes the entry of `event_id` under `plugin` if it still has `failures`
+/// The key of a parked event under its plugin: its academy and id (ids
+/// are unique per academy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedKey {
+    pub academy: String,
+    pub event_id: String,
+}
+
+impl ParkedEvent {
+    pub fn key(&self) -> ParkedKey {
+        ParkedKey { academy: self.academy.clone(), event_id: self.event_id.clone() }
+    }
+}
+
+/// Removes the entry of `key` under `plugin` if it still has `failures`
 /// failures: an entry parked again since it was read (the event failed
 /// again) stays.
-pub fn unpark(txn: &WriteTransaction, plugin: &str, event_id: &str, failures: u32) -> Result<(), StoreError> {
+pub fn unpark(txn: &WriteTransaction, plugin: &str, key: &ParkedKey, failures: u32) -> Result<(), StoreError> {
     let mut table = txn.open_table(PARKED)?;
-    let current =
-        table.get((plugin, event_id))?.map(|b| decode::<ParkedEvent>("parked event", b.value())).transpose()?;
+    let key = (plugin, key.academy.as_str(), key.event_id.as_str());
+    let current = table.get(key)?.map(|b| decode::<ParkedEvent>("parked event", b.value())).transpose()?;
     if current.is_none_or(|current| current.failures != failures) {
         return Ok(());
     }
-    table.remove((plugin, event_id))?;
+    table.remove(key)?;
     let mut counts = txn.open_table(PARKED_COUNTS)?;
     let count = counts.get(plugin)?.map_or(0, |c| c.value()).saturating_sub(1);
     if count == 0 {
@@ -84,17 +98,22 @@ pub fn unpark(txn: &WriteTransaction, plugin: &str, event_id: &str, failures: u3
 }
 
 impl Store {
-    /// Up to `limit` events parked under `plugin`, by event id, after event
-    /// id `after` (a page of a scan).
-    pub fn parked(&self, plugin: &str, after: Option<&str>, limit: usize) -> Result<Vec<ParkedEvent>, StoreError> {
+    /// Up to `limit` events parked under `plugin`, by academy and event id,
+    /// after `after` (a page of a scan).
+    pub fn parked(
+        &self,
+        plugin: &str,
+        after: Option<&ParkedKey>,
+        limit: usize,
+    ) -> Result<Vec<ParkedEvent>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(PARKED)?;
         let start = match after {
-            Some(after) => Bound::Excluded((plugin, after)),
-            None => Bound::Included((plugin, "")),
+            Some(after) => Bound::Excluded((plugin, after.academy.as_str(), after.event_id.as_str())),
+            None => Bound::Included((plugin, "", "")),
         };
         let mut events = Vec::new();
-        for entry in table.range::<(&str, &str)>((start, Bound::Unbounded))? {
+        for entry in table.range::<(&str, &str, &str)>((start, Bound::Unbounded))? {
             let (key, bytes) = entry?;
             if key.value().0 != plugin || events.len() == limit {
                 break;
@@ -128,10 +147,14 @@ mod tests {
     use super::*;
 
     fn event(plugin: &str, id: &str) -> ParkedEvent {
+        in_academy(plugin, "a", id)
+    }
+
+    fn in_academy(plugin: &str, academy: &str, id: &str) -> ParkedEvent {
         ParkedEvent {
             event_id: id.into(),
             event: "e".into(),
-            academy: "a".into(),
+            academy: academy.into(),
             data: "{}".into(),
             plugin: plugin.into(),
             error: "trap".into(),
@@ -150,7 +173,7 @@ mod tests {
     #[test]
     fn parking_is_capped_per_plugin_and_counts_failures_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
         for id in ["1", "2"] {
             assert_eq!(write(&store, |txn| park(txn, event("p", id), 2).unwrap()), Parking::Parked);
         }
@@ -161,16 +184,30 @@ mod tests {
 
         let page = store.parked("p", None, 1).unwrap();
         assert_eq!((page[0].event_id.as_str(), page[0].failures), ("1", 2));
-        let rest = store.parked("p", Some("1"), 10).unwrap();
+        let rest = store.parked("p", Some(&page[0].key()), 10).unwrap();
         assert_eq!(rest.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["2"]);
 
         // Read with one failure, parked again since: kept.
-        write(&store, |txn| unpark(txn, "p", "1", 1).unwrap());
+        let key = |id: &str| ParkedKey { academy: "a".into(), event_id: id.into() };
+        write(&store, |txn| unpark(txn, "p", &key("1"), 1).unwrap());
         assert_eq!(store.parked_count("p").unwrap(), 2);
-        write(&store, |txn| unpark(txn, "p", "1", 2).unwrap());
-        write(&store, |txn| unpark(txn, "p", "2", 1).unwrap());
+        write(&store, |txn| unpark(txn, "p", &key("1"), 2).unwrap());
+        write(&store, |txn| unpark(txn, "p", &key("2"), 1).unwrap());
         assert_eq!(store.parked_count("p").unwrap(), 0);
         assert!(store.parked("p", None, 10).unwrap().is_empty());
         assert_eq!(store.parked_counts().unwrap(), [("q".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn the_same_id_parks_once_per_academy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        for academy in ["a1", "a2"] {
+            assert_eq!(write(&store, |txn| park(txn, in_academy("p", academy, "x"), 10).unwrap()), Parking::Parked);
+        }
+        let parked = store.parked("p", None, 10).unwrap();
+        let keys: Vec<_> = parked.iter().map(|e| (e.academy.as_str(), e.event_id.as_str(), e.failures)).collect();
+        assert_eq!(keys, [("a1", "x", 1), ("a2", "x", 1)]);
+        assert_eq!(store.parked("p", Some(&parked[0].key()), 10).unwrap(), parked[1..]);
     }
 }

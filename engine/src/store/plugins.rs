@@ -2,7 +2,7 @@
 //! components, which version of each name is active, and the limits a
 //! superadmin gave a name.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::blobs::Blobs;
@@ -35,6 +35,7 @@ impl Store {
     /// Stores a new version of plugin `name` (not active yet); its component
     /// is written unless it is stored already.
     pub fn add_plugin_version(&self, name: &str, sha256: String, bytes: &[u8]) -> Result<PluginVersion, StoreError> {
+        self.room()?;
         let txn = self.db.begin_write()?;
         let record = {
             let mut plugins = txn.open_table(PLUGINS)?;
@@ -147,7 +148,7 @@ mod tests {
     #[test]
     fn deleting_a_plugin_keeps_components_still_used_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
         store.add_plugin_version("a", "shared".into(), b"one").unwrap();
         store.add_plugin_version("a", "own".into(), b"two").unwrap();
         store.add_plugin_version("b", "shared".into(), b"one").unwrap();

@@ -3,18 +3,17 @@
 //! versions, and deletes the components nothing uses: stores written before
 //! the counts existed kept every component ever uploaded.
 //!
-//! [`Store::open`] runs it when the `blob_refs` table does not exist yet.
-//! It is one function of a write transaction so that a schema migration
-//! step can call it as well; running it again recounts the same.
+//! It is a schema version 3 step (`migrate.rs`); running it again recounts
+//! the same.
 
-use redb::{ReadableTable, ReadableTableMetadata, TableHandle, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
-use super::StoreError;
 use super::codec::decode;
-use super::hooks::Hook;
 use super::plugins::PluginVersion;
 use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE, BLOB_REFS, HOOKS, PLUGINS};
 use super::usage::{Ledger, Quotas};
+use super::{Hook, StoreError};
+use crate::secrets::AtRest;
 
 /// What a recount found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,11 +23,6 @@ pub struct Recounted {
     /// Components deleted because nothing used them, and their bytes.
     pub freed: u64,
     pub freed_bytes: u64,
-}
-
-/// Whether the counts were ever made in this file.
-pub(super) fn counted(txn: &WriteTransaction) -> Result<bool, StoreError> {
-    Ok(txn.list_tables()?.any(|table| table.name() == BLOB_REFS.name()))
 }
 
 /// Recounts every use from the hooks and plugin versions, inside `txn`,
@@ -41,7 +35,10 @@ pub fn recount(txn: &WriteTransaction) -> Result<Recounted, StoreError> {
         let table = txn.open_table(HOOKS)?;
         let mut hooks = Vec::new();
         for entry in table.iter()? {
-            hooks.push(decode::<Hook>("hook", entry?.1.value())?);
+            // Sealed or, in a version 2 file, in plaintext (`reseal.rs`
+            // seals it after the migration): only its academy and
+            // transformer count here.
+            hooks.push(decode::<Hook<AtRest>>("hook", entry?.1.value())?);
         }
         hooks
     };

@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadableTable, ReadableTableMetadata};
 use serde::Serialize;
 
 use super::codec::decode;
 use super::delivery::{Attempt, AttemptOutcome};
 use super::tables::{ATTEMPTS, HOOKS, JOBS};
-use super::{Hook, Scope, Store, StoreError};
+use super::{Hook, Scope, Store, StoreError, sealing};
 use crate::time::Time;
 
 /// The delivery queue at a glance. Engine-wide counts: no tenant data.
@@ -138,7 +138,7 @@ impl Store {
         let attempts = txn.open_table(ATTEMPTS)?;
         let mut results = Vec::new();
         for entry in hooks.iter()? {
-            let hook: Hook = decode("hook", entry?.1.value())?;
+            let hook = sealing::open(entry?.1.value(), &self.keyring)?;
             if !scope.sees(hook.academy.as_deref()) {
                 continue;
             }

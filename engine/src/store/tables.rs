@@ -2,12 +2,15 @@
 //! as one design. Values are records encoded with serde (JSON, see
 //! `codec.rs`); keys are chosen for the scans each table serves.
 //!
-//! Bump [`SCHEMA_VERSION`] whenever a key or record changes incompatibly.
+//! Bump [`SCHEMA_VERSION`] whenever a key or record changes incompatibly,
+//! and add the steps that bring a file of the previous version to it in
+//! `migrate.rs`. A table whose key type changes gets a new name: redb
+//! refuses to open a table under another key type.
 
 use redb::TableDefinition;
 
 /// Version of this layout, stored under [`meta::SCHEMA_VERSION_KEY`].
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Small named values: the schema version and id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -19,6 +22,10 @@ pub mod meta {
     pub const NEXT_JOB_ID: &str = "next_job_id";
     pub const NEXT_ATTEMPT_ID: &str = "next_attempt_id";
     pub const NEXT_ERROR_ID: &str = "next_error_id";
+    /// Set once the custom header values that engines before sealing kept
+    /// in attempt records are redacted (see `reseal.rs`); set at creation
+    /// in a new store.
+    pub const ATTEMPT_HEADERS_REDACTED: &str = "attempt_headers_redacted";
 }
 
 /// Hook id → `Hook`.
@@ -38,11 +45,22 @@ pub const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens")
 /// Event name → catalogue entry added at run time.
 pub const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("catalog");
 
-/// Event id → the ingested event and its outcome (ingestion).
-pub const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
+/// (academy, event id) → the ingested event and its outcome (`StoredEvent`):
+/// the idempotency record. Ids are scoped per academy: two academies may
+/// use the same id for different events (version 2 keyed by id alone).
+pub const EVENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("events_by_academy");
 
 /// (due time in ms, job id) → delivery job: the queue, in due order.
 pub const JOBS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("jobs");
+
+/// (hook id, due time in ms, job id): the queue again, each hook's jobs
+/// together, so the dispatcher reads one hook's due jobs without walking
+/// the others' (see `queue.rs`; written with `JOBS`).
+pub const HOOK_JOBS: TableDefinition<(u64, u64, u64), ()> = TableDefinition::new("hook_jobs");
+
+/// (due time in ms of a hook's earliest job, hook id): one entry per hook
+/// with queued jobs, in the order the dispatcher serves them (`queue.rs`).
+pub const HOOK_HEADS: TableDefinition<(u64, u64), ()> = TableDefinition::new("hook_heads");
 
 /// (hook id, attempt id) → delivery attempt: a hook's log, in order.
 pub const ATTEMPTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("attempts");
@@ -74,9 +92,10 @@ pub const ACADEMY_BLOBS: TableDefinition<(&str, &str), u64> = TableDefinition::n
 /// Plugin name → the limits a superadmin gave it (`LimitOverrides`).
 pub const PLUGIN_LIMITS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugin_limits");
 
-/// (plugin name, event id) → an event its serializer failed, kept to be
-/// ingested again once the plugin is fixed (`ParkedEvent`, see `parked.rs`).
-pub const PARKED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("parked");
+/// (plugin name, academy, event id) → an event its serializer failed, kept
+/// to be ingested again once the plugin is fixed (`ParkedEvent`, see
+/// `parked.rs`).
+pub const PARKED: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("parked_by_academy");
 
 /// Plugin name → how many of its events are parked: the cap is checked on
 /// every failure, without counting the table.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
@@ -47,7 +47,7 @@ impl TokenCache {
         self.0.write().unwrap_or_else(|e| e.into_inner()).insert(hash, record);
     }
 
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }

@@ -6,7 +6,7 @@
 //! A superadmin's hook without an academy counts against no quota; its
 //! transformer is still a use of its component (`blobs.rs`).
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
 use super::blobs::Blobs;
 use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE};
@@ -61,10 +61,10 @@ impl<'txn> Ledger<'txn> {
     /// quota; a change that does not grow it (a deletion, a quota lowered
     /// since) always passes. On refusal the caller's transaction, dropped
     /// uncommitted, leaves everything as it was.
-    pub(super) fn change(
+    pub(super) fn change<S>(
         &mut self,
-        before: Option<&Hook>,
-        after: Option<&Hook>,
+        before: Option<&Hook<S>>,
+        after: Option<&Hook<S>>,
         bytes: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         let academy = after.or(before).and_then(|hook| hook.academy.as_deref());
@@ -82,7 +82,7 @@ impl<'txn> Ledger<'txn> {
         Ok(())
     }
 
-    fn add(&mut self, hook: &Hook, bytes: Option<&[u8]>) -> Result<(), StoreError> {
+    fn add<S>(&mut self, hook: &Hook<S>, bytes: Option<&[u8]>) -> Result<(), StoreError> {
         let transformer = hook.transformer.as_ref();
         if let Some(transformer) = transformer {
             self.blobs.retain(&transformer.sha256, bytes)?;
@@ -100,7 +100,7 @@ impl<'txn> Ledger<'txn> {
         Ok(())
     }
 
-    fn remove(&mut self, hook: &Hook) -> Result<(), StoreError> {
+    fn remove<S>(&mut self, hook: &Hook<S>) -> Result<(), StoreError> {
         let transformer = hook.transformer.as_ref();
         if let Some(transformer) = transformer {
             self.blobs.release(&transformer.sha256)?;
@@ -202,6 +202,7 @@ mod tests {
                 max_retries: None,
                 timeout: None,
                 auto_disable_after_failures: None,
+                max_in_flight: None,
             },
             secret: "whsec_x".into(),
         }
@@ -218,7 +219,7 @@ mod tests {
     #[test]
     fn a_shared_component_is_stored_and_counted_once_and_freed_with_its_last_use() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
         let none = Quotas::default();
         let a = store.create_hook(new_hook(Some("a")), none).unwrap();
         let b = store.create_hook(new_hook(Some("a")), none).unwrap();
@@ -245,7 +246,7 @@ mod tests {
     #[test]
     fn quotas_refuse_growth_and_write_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
         let quotas = Quotas { max_hooks: Some(2), max_transformer_bytes: Some(8) };
         let a = store.create_hook(new_hook(Some("a")), quotas).unwrap();
         let b = store.create_hook(new_hook(Some("a")), quotas).unwrap();
@@ -274,27 +275,27 @@ mod tests {
     }
 
     #[test]
-    fn a_store_written_before_the_counts_is_recounted_at_open() {
+    fn a_recount_derives_the_counts_from_the_hooks_and_frees_what_nothing_uses() {
         let dir = tempfile::tempdir().unwrap();
         let none = Quotas::default();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            let a = store.create_hook(new_hook(Some("a")), none).unwrap();
-            let b = store.create_hook(new_hook(Some("a")), none).unwrap();
-            attach(&store, none, a.id, "used", b"1234").unwrap();
-            attach(&store, none, b.id, "used", b"1234").unwrap();
-            store.add_plugin_version("p", "version".into(), b"123").unwrap();
-            // What an older engine left: no counts, and a component that
-            // stayed after its hook was deleted.
-            let txn = store.db.begin_write().unwrap();
-            txn.delete_table(BLOB_REFS).unwrap();
-            txn.delete_table(ACADEMY_USAGE).unwrap();
-            txn.delete_table(ACADEMY_BLOBS).unwrap();
-            txn.open_table(PLUGIN_BLOBS).unwrap().insert("orphan".as_bytes(), &[0u8; 100][..]).unwrap();
-            txn.commit().unwrap();
-        }
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.plugin_blob("orphan").unwrap(), None, "freed at open");
+        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let a = store.create_hook(new_hook(Some("a")), none).unwrap();
+        let b = store.create_hook(new_hook(Some("a")), none).unwrap();
+        attach(&store, none, a.id, "used", b"1234").unwrap();
+        attach(&store, none, b.id, "used", b"1234").unwrap();
+        store.add_plugin_version("p", "version".into(), b"123").unwrap();
+        // What a version 2 engine left: no counts, and a component that
+        // stayed after its hook was deleted.
+        let txn = store.db.begin_write().unwrap();
+        txn.delete_table(BLOB_REFS).unwrap();
+        txn.delete_table(ACADEMY_USAGE).unwrap();
+        txn.delete_table(ACADEMY_BLOBS).unwrap();
+        txn.open_table(PLUGIN_BLOBS).unwrap().insert("orphan".as_bytes(), &[0u8; 100][..]).unwrap();
+        let found = crate::store::recount::recount(&txn).unwrap();
+        txn.commit().unwrap();
+
+        assert_eq!((found.components, found.freed, found.freed_bytes), (2, 1, 100));
+        assert_eq!(store.plugin_blob("orphan").unwrap(), None, "freed");
         assert_eq!(store.component_totals().unwrap(), ComponentTotals { count: 2, bytes: 7 });
         assert_eq!(store.academy_usage("a").unwrap(), Usage { hooks: 2, transformer_bytes: 4 });
         store.delete_hooks_where(&Scope::All, |_| true).unwrap();

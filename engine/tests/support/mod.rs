@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod files;
 pub mod receiver;
 
 use std::io::{BufRead, BufReader};
@@ -11,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const ADMIN: &str = "test-admin-token";
 
@@ -33,13 +34,24 @@ pub fn start(data_dir: &Path, args: &[&str]) -> Engine {
 /// As [`start`], with extra environment variables, and standard error
 /// collected (see [`Engine::logs`]) when `collect_logs`.
 pub fn start_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)], collect_logs: bool) -> Engine {
+    let mut command = command(data_dir, args);
+    command.envs(envs.iter().copied());
+    launch(command, data_dir, collect_logs)
+}
+
+/// As [`start_with`] (standard error not collected), under a soft
+/// open-files limit of `soft_limit`.
+pub fn start_with_open_files(data_dir: &Path, args: &[&str], envs: &[(&str, &str)], soft_limit: u64) -> Engine {
+    let mut command = command(data_dir, args);
+    command.envs(envs.iter().copied());
+    files::with_soft_limit(&mut command, soft_limit);
+    launch(command, data_dir, false)
+}
+
+/// Spawns `command` (a `wasmhook serve`) and waits until it listens.
+fn launch(mut command: Command, data_dir: &Path, collect_logs: bool) -> Engine {
     let stderr = if collect_logs { Stdio::piped() } else { Stdio::inherit() };
-    let mut child = command(data_dir, args)
-        .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("spawn");
+    let mut child = command.stdout(Stdio::piped()).stderr(stderr).spawn().expect("spawn");
     let logs = child.stderr.take().map(|stderr| {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let collected = logs.clone();
@@ -102,6 +114,9 @@ fn command(data_dir: &Path, args: &[&str]) -> Command {
         // The receivers listen on 127.0.0.1, which targets are refused by
         // default; a test of that passes an empty value.
         .env("WASMHOOK_TARGETS_ALLOWED_NETWORKS", "127.0.0.0/8")
+        // The disk-space guard off: the tests must not depend on the free
+        // space of the machine they run on (the guard's test sets it).
+        .env("WASMHOOK_STORAGE_MIN_FREE_PERCENT", "0")
         .env("RUST_LOG", "warn");
     command
 }
@@ -130,6 +145,22 @@ impl Engine {
     /// started with [`start_with`] collecting them).
     pub fn logs(&self) -> Vec<String> {
         self.logs.as_ref().expect("logs are collected").lock().unwrap().clone()
+    }
+
+    /// The lines of standard error once one contains `needle` (or after
+    /// 10 s, for the caller's assertion to show them): a thread reads
+    /// them, so a line written before the listening line may not be
+    /// collected yet when [`start_with`] returns.
+    pub async fn logs_once(&self, needle: &str) -> Vec<String> {
+        let mut lines = self.logs();
+        for _ in 0..100 {
+            if lines.iter().any(|line| line.contains(needle)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            lines = self.logs();
+        }
+        lines
     }
 }
 
@@ -247,6 +278,29 @@ pub async fn token(admin: &Client, body: Value) -> String {
     let reply = admin.post("/v1/admin/tokens", &body).await;
     assert_eq!(reply.status, 201, "{reply:?}");
     reply.body["token"].as_str().expect("token").to_owned()
+}
+
+/// The clients most API tests act as: the superadmin, two academies and a
+/// service (which posts for any academy).
+pub struct Tenants {
+    pub admin: Client,
+    /// Academy `downtown-campus`.
+    pub a: Client,
+    /// Academy `uptown`.
+    pub b: Client,
+    pub service: Client,
+}
+
+impl Tenants {
+    /// Creates the academy and service tokens on `engine`.
+    pub async fn of(engine: &Engine) -> Tenants {
+        let admin = engine.client(ADMIN);
+        let a =
+            engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
+        let b = engine.client(&token(&admin, json!({"name": "b", "role": "academy", "academy": "uptown"})).await);
+        let service = engine.client(&token(&admin, json!({"name": "app", "role": "service"})).await);
+        Tenants { admin, a, b, service }
+    }
 }
 
 /// The hostile test serializer (`tests/plugins/hostile`), built into a

@@ -46,14 +46,19 @@ impl Remote {
     }
 
     /// Every result of a paginated list (`{count, next, previous,
-    /// results}`), following its `next` links.
+    /// results}`), following its `next` links (relative to the engine's
+    /// URL, unless the engine has a `public_url`).
     pub async fn get_all(&self, path: &str) -> anyhow::Result<Vec<Value>> {
         let mut page = self.send(reqwest::Method::GET, path, Payload::None).await?;
         let mut results = Vec::new();
         for _ in 0..MAX_PAGES {
             results.extend(page["results"].as_array().into_iter().flatten().cloned());
             let Some(next) = page["next"].as_str() else { return Ok(results) };
-            page = self.call(reqwest::Method::GET, next, Payload::None).await?;
+            page = if next.starts_with('/') {
+                self.send(reqwest::Method::GET, next, Payload::None).await?
+            } else {
+                self.call(reqwest::Method::GET, next, Payload::None).await?
+            };
         }
         bail!("{path}: more than {MAX_PAGES} pages")
     }

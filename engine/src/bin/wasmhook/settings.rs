@@ -21,8 +21,9 @@ pub struct Settings {
     flags: Flags,
 }
 
-/// One flag per setting (but the admin token, which stays out of the
-/// process list), named after its key; unset flags leave the key alone.
+/// One flag per setting (but the admin token and the secret keys, which
+/// stay out of the process list), named after its key; unset flags leave
+/// the key alone.
 #[derive(clap::Args, Serialize)]
 struct Flags {
     /// Address to listen on (port 0: any free port) [default: 127.0.0.1:8080].
@@ -40,6 +41,9 @@ struct Flags {
     /// Deliveries in flight at once [default: 64].
     #[arg(long)]
     delivery_concurrency: Option<usize>,
+    /// Deliveries in flight at once to one hook, for hooks without their own `max_in_flight` [default: 4].
+    #[arg(long)]
+    delivery_max_in_flight_per_hook: Option<usize>,
     /// Delays before each retry of a failed delivery (units ms, s, m, h) [default: 1m,5m,15m,1h].
     #[arg(long, value_name = "DELAYS")]
     retry_schedule: Option<String>,
@@ -73,6 +77,12 @@ struct Flags {
     /// How long a shutdown waits for requests and deliveries in flight [default: 10s].
     #[arg(long, value_name = "DURATION")]
     shutdown_grace: Option<String>,
+    /// The address clients reach the API at, which links start with [default: none, links are relative].
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// How long a hook's previous signing secret keeps signing after a rotation [default: 24h].
+    #[arg(long, value_name = "DURATION")]
+    signing_secret_overlap: Option<String>,
 }
 
 impl Settings {

@@ -1,0 +1,53 @@
+//! The API's connections, guarded against clients that hold them without
+//! finishing a request (slowloris): a new connection's first request head
+//! and every later head must arrive within `http.header_timeout`, a
+//! kept-alive connection may stay idle for `http.keepalive_timeout`, a
+//! request body must arrive within `http.body_timeout` (else 408), and at
+//! most `http.max_connections` are open at once, a cap sized under the
+//! open-files limit, which is raised at start. `axum::serve` still runs the
+//! connections, keep-alive and the graceful shutdown.
+
+mod body;
+mod listener;
+mod open_files;
+mod stream;
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use body::{BodyTimeout, guard};
+pub use listener::{CappedListener, ConnectionActivity};
+
+use crate::config::Http;
+
+/// The deadlines a connection enforces itself (the body's is the
+/// middleware's).
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    header: Duration,
+    keep_alive: Duration,
+}
+
+/// `listener` under `settings`, after raising the open-files limit and
+/// sizing the connection cap under it (both logged).
+pub fn guarded(listener: TcpListener, settings: &Http, delivery_concurrency: usize) -> CappedListener {
+    let files = open_files::raise();
+    let cap = open_files::connection_cap(settings.max_connections, files.now, delivery_concurrency);
+    tracing::info!(
+        open_files_before = files.before,
+        open_files = files.now,
+        max_connections = cap,
+        "open-files limit and connection cap"
+    );
+    if cap < settings.max_connections {
+        tracing::warn!(
+            open_files = files.now,
+            max_connections = cap,
+            wanted = settings.max_connections,
+            "the open-files limit leaves room for fewer connections than http.max_connections: raise the hard limit (LimitNOFILE=, ulimit -Hn)"
+        );
+    }
+    let timeouts = Timeouts { header: settings.header_timeout, keep_alive: settings.keepalive_timeout };
+    CappedListener::new(listener, cap, timeouts)
+}

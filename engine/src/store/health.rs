@@ -1,0 +1,149 @@
+//! Whether the store takes writes, and why not: an outage (the storage
+//! failed a write, until the database is re-opened) or free space below
+//! the guard's floor. Each change is logged once, with its reason, and
+//! shown in the metrics; `/readyz` and every refused write say why.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::error::Unavailable;
+use super::space::{LowSpace, Space};
+
+/// The store's health, shared by everyone who writes.
+pub struct Health {
+    /// The store's file, for the log lines.
+    path: PathBuf,
+    /// Read on every write without taking the lock: whether there is no
+    /// outage and no shortage of space.
+    clear: AtomicBool,
+    state: Mutex<State>,
+    /// Notified when an outage ends, so the dispatcher resumes at once.
+    back: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct State {
+    outage: Option<Outage>,
+    low_space: Option<LowSpace>,
+}
+
+/// The storage failed: writes are refused until the database is re-opened.
+struct Outage {
+    since: Instant,
+    why: Unavailable,
+}
+
+impl Health {
+    pub(super) fn new(path: PathBuf) -> Health {
+        crate::metrics::store_available(true);
+        Health { path, clear: AtomicBool::new(true), state: Mutex::default(), back: tokio::sync::Notify::new() }
+    }
+
+    /// The storage failed with `why`: an outage starts, unless one is on.
+    pub(super) fn failed(&self, why: &Unavailable) {
+        let mut state = self.lock();
+        if state.outage.is_some() {
+            return;
+        }
+        tracing::error!(
+            store = %self.path.display(), reason = %why,
+            "the store refuses writes: writes answer 503 storage-unavailable and deliveries pause until it is re-opened"
+        );
+        crate::metrics::store_available(false);
+        state.outage = Some(Outage { since: Instant::now(), why: why.clone() });
+        self.clear.store(false, Ordering::Release);
+    }
+
+    /// The database was re-opened: the outage is over.
+    pub(super) fn recovered(&self) {
+        let mut state = self.lock();
+        let Some(outage) = state.outage.take() else { return };
+        tracing::info!(
+            store = %self.path.display(), reason = %outage.why, outage_ms = outage.since.elapsed().as_millis() as u64,
+            "the store takes writes again"
+        );
+        crate::metrics::store_available(true);
+        self.clear.store(state.low_space.is_none(), Ordering::Release);
+        self.back.notify_waiters();
+    }
+
+    /// Completes when the current outage ends (taken before checking for
+    /// one, so an end in between is not missed once awaited).
+    pub fn recovered_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.back.notified()
+    }
+
+    /// The latest measure of the space under the data directory, and the
+    /// guard's verdict on it.
+    pub(super) fn measured(&self, space: Space, low_space: Option<LowSpace>) {
+        crate::metrics::store_space(space.free, low_space.is_some());
+        let mut state = self.lock();
+        match (&state.low_space, &low_space) {
+            (None, Some(low)) => tracing::warn!(
+                store = %self.path.display(), free_bytes = low.free, floor_bytes = low.floor,
+                "free space is below the floor: ingest and other writes that grow the store answer 503 storage-unavailable"
+            ),
+            (Some(_), None) => tracing::info!(
+                store = %self.path.display(), free_bytes = space.free,
+                "free space is back above the floor: writes that grow the store are accepted again"
+            ),
+            _ => {}
+        }
+        state.low_space = low_space;
+        self.clear.store(state.outage.is_none() && state.low_space.is_none(), Ordering::Release);
+    }
+
+    /// Why the store takes no writes now, if it does not.
+    pub fn outage(&self) -> Option<Unavailable> {
+        if self.clear.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lock().outage.as_ref().map(|outage| outage.why.clone())
+    }
+
+    /// Why a write that grows the store is refused now, if it is: an
+    /// outage, or free space below the floor.
+    pub fn refusal(&self) -> Option<Unavailable> {
+        if self.clear.load(Ordering::Acquire) {
+            return None;
+        }
+        let state = self.lock();
+        match (&state.outage, state.low_space) {
+            (Some(outage), _) => Some(outage.why.clone()),
+            (None, Some(low)) => Some(low.into()),
+            (None, None) => None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_refuses_every_write_and_low_space_only_growth() {
+        let health = Health::new("store.redb".into());
+        assert!(health.outage().is_none() && health.refusal().is_none());
+
+        let low = LowSpace { free: 1, floor: 2 };
+        health.measured(Space { free: 1, total: 100 }, Some(low));
+        assert!(health.outage().is_none(), "deliveries and deletions still go");
+        assert!(matches!(health.refusal(), Some(Unavailable::LowSpace(l)) if l == low));
+
+        health.failed(&Unavailable::Closed);
+        health.failed(&Unavailable::LowSpace(low)); // an outage on: the first reason stays
+        assert!(matches!(health.outage(), Some(Unavailable::Closed)));
+        assert!(matches!(health.refusal(), Some(Unavailable::Closed)), "the outage is the reason given");
+
+        health.measured(Space { free: 50, total: 100 }, None);
+        assert!(health.outage().is_some(), "space alone does not end an outage");
+        health.recovered();
+        assert!(health.outage().is_none() && health.refusal().is_none());
+    }
+}

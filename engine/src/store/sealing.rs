@@ -1,0 +1,102 @@
+//! Hook records as stored: every confidential value (signing secrets,
+//! custom header values) sealed with the current key, bound to its hook
+//! and field (see `crate::secrets`). Only this module turns a [`Hook`]
+//! into bytes or back.
+
+use std::convert::Infallible;
+
+use super::codec::{decode, encode};
+use super::{Hook, StoreError};
+use crate::secrets::{Keyring, Sealed};
+
+/// The record of `hook`, its confidential values sealed.
+pub(super) fn seal(hook: &Hook, keyring: &Keyring) -> Vec<u8> {
+    let id = hook.id;
+    let sealed = hook
+        .clone()
+        .try_map_confidential(|place, plaintext| Ok::<_, Infallible>(keyring.seal(&plaintext, &place.label(id))));
+    let Ok(sealed) = sealed;
+    encode(&sealed)
+}
+
+/// A record as stored, without opening it: for changes that do not touch
+/// the confidential values (deactivation, a transformer) and for reading
+/// the other fields.
+pub(super) fn decode_sealed(bytes: &[u8]) -> Result<Hook<Sealed>, StoreError> {
+    decode("hook", bytes)
+}
+
+/// Writes back a record changed without opening it.
+pub(super) fn encode_sealed(record: &Hook<Sealed>) -> Vec<u8> {
+    encode(record)
+}
+
+/// The hook of a record, its confidential values opened.
+pub(super) fn open(bytes: &[u8], keyring: &Keyring) -> Result<Hook, StoreError> {
+    open_record(decode_sealed(bytes)?, keyring)
+}
+
+pub(super) fn open_record(record: Hook<Sealed>, keyring: &Keyring) -> Result<Hook, StoreError> {
+    let id = record.id;
+    record.try_map_confidential(|place, sealed| {
+        keyring.open(&sealed, &place.label(id)).map_err(|source| StoreError::Sealing {
+            hook: id,
+            place: place.to_string(),
+            source,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::SecretKey;
+    use crate::store::{HookSettings, HttpMethod, PreviousSecret};
+    use crate::time::Time;
+
+    fn hook() -> Hook {
+        Hook {
+            id: 7,
+            academy: Some("a1".into()),
+            settings: HookSettings {
+                event: "e".into(),
+                target: "https://example.com/h".into(),
+                service_id: None,
+                method: HttpMethod::Post,
+                headers: [("Authorization".to_owned(), "Bearer hunter2".to_owned())].into(),
+                is_active: true,
+                max_retries: None,
+                timeout: None,
+                auto_disable_after_failures: None,
+                max_in_flight: None,
+            },
+            secret: "whsec_current".into(),
+            previous_secret: Some(PreviousSecret { secret: "whsec_previous".into(), expires_at: Time::now() }),
+            created_at: Time::now(),
+            updated_at: Time::now(),
+            transformer: None,
+        }
+    }
+
+    #[test]
+    fn records_hold_no_plaintext_and_open_to_the_same_hook() {
+        let keyring = Keyring::new(&SecretKey::generate(), &[]);
+        let bytes = seal(&hook(), &keyring);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        for plaintext in ["whsec_current", "whsec_previous", "hunter2"] {
+            assert!(!text.contains(plaintext), "{text}");
+        }
+        assert!(text.contains("Authorization"), "header names stay readable: {text}");
+        assert_eq!(open(&bytes, &keyring).unwrap(), hook());
+    }
+
+    #[test]
+    fn a_value_moved_to_another_field_does_not_open() {
+        let keyring = Keyring::new(&SecretKey::generate(), &[]);
+        let mut record = decode_sealed(&seal(&hook(), &keyring)).unwrap();
+        let header = record.settings.headers["Authorization"].clone();
+        record.secret = header;
+        let error = open_record(record, &keyring).unwrap_err().to_string();
+        assert!(error.starts_with("hook 7's secret does not open"), "{error}");
+    }
+}
