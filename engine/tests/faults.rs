@@ -147,9 +147,15 @@ fn per_webhook_id(received: &[Received]) -> BTreeMap<String, usize> {
 }
 
 /// The engine, a service client, and a hook of `downtown-campus` on
-/// [`EVENT`] delivering to `receiver`; the hook's id.
-async fn engine_with_hook(data_dir: &Path, receiver: &Receiver, envs: &[(&str, &str)]) -> (Engine, Client, u64) {
-    let engine = start_with(data_dir, &["--retry-schedule", "50ms,50ms,50ms"], envs, true);
+/// [`EVENT`] delivering to `receiver`, retried after `retry_schedule`; the
+/// hook's id.
+async fn engine_with_hook(
+    data_dir: &Path,
+    receiver: &Receiver,
+    retry_schedule: &str,
+    envs: &[(&str, &str)],
+) -> (Engine, Client, u64) {
+    let engine = start_with(data_dir, &["--retry-schedule", retry_schedule], envs, true);
     let admin = engine.client(ADMIN);
     let academy =
         engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
@@ -173,7 +179,7 @@ async fn a_full_disk_answers_503_pauses_deliveries_and_the_engine_heals_when_spa
     }))
     .await;
     let envs = [("WASMHOOK_STORAGE_MIN_FREE_PERCENT", "0"), ("RUST_LOG", "wasmhook=info")];
-    let (engine, service, hook) = engine_with_hook(&disk.path().join("data"), &receiver, &envs).await;
+    let (engine, service, hook) = engine_with_hook(&disk.path().join("data"), &receiver, "50ms,50ms,50ms", &envs).await;
     let webhook_id = |id: &str| format!("msg_{id}_{hook}");
     let mut acknowledged = Vec::new();
 
@@ -311,7 +317,7 @@ async fn below_the_space_floor_growth_is_refused_while_deliveries_and_deletions_
         (if n == 0 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }, Duration::ZERO)
     }))
     .await;
-    let (mut engine, service, hook) = engine_with_hook(&data, &receiver, &[]).await;
+    let (mut engine, service, hook) = engine_with_hook(&data, &receiver, "3s", &[]).await;
     assert_eq!(service.post("/v1/events", &event("queued", json!({"n": 1}))).await.status, 202);
     receiver.wait_for("/hook", 1).await;
     let admin = engine.client(ADMIN);
