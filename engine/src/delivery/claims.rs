@@ -140,15 +140,15 @@ impl Drop for HookSlot {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use std::num::NonZeroU32;
     use std::time::Duration;
 
     use super::*;
+    use crate::store::Committer;
     use crate::store::delivery::enqueue;
     use crate::store::queue::tests::job;
-    use crate::store::{Committer, HookSettings, HttpMethod, NewHook};
+    use crate::store::tests::new_hook;
 
     const CAP: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 
@@ -167,22 +167,9 @@ mod tests {
         }
 
         fn hook(&self, max_in_flight: Option<u32>) -> u64 {
-            let settings = HookSettings {
-                event: "form_entry.added".into(),
-                target: "https://x.io/h".into(),
-                service_id: None,
-                method: HttpMethod::Post,
-                headers: BTreeMap::new(),
-                is_active: true,
-                max_retries: None,
-                timeout: None,
-                auto_disable_after_failures: None,
-                max_in_flight: max_in_flight.and_then(NonZeroU32::new),
-            };
-            self.store
-                .create_hook(NewHook { academy: None, settings, secret: "whsec_x".into() }, Default::default())
-                .unwrap()
-                .id
+            let mut hook = new_hook(None);
+            hook.settings.max_in_flight = max_in_flight.and_then(NonZeroU32::new);
+            self.store.create_hook(hook, Default::default()).unwrap().id
         }
 
         /// Queues `n` jobs of `hook_id`, due at `due_ms`.

@@ -222,6 +222,24 @@ pub(crate) mod tests {
         Arc::new(Keyring::new(&SecretKey::generate(), &[]))
     }
 
+    /// A hook of `academy` (`None`: a superadmin's) on event `e`, every
+    /// setting at its default.
+    pub(crate) fn new_hook(academy: Option<&str>) -> NewHook {
+        let settings = HookSettings {
+            event: "e".into(),
+            target: "https://example.com/h".into(),
+            service_id: None,
+            method: HttpMethod::Post,
+            headers: Default::default(),
+            is_active: true,
+            max_retries: None,
+            timeout: None,
+            auto_disable_after_failures: None,
+            max_in_flight: None,
+        };
+        NewHook { academy: academy.map(str::to_owned), settings, secret: "whsec_x".into() }
+    }
+
     #[test]
     fn a_file_of_another_schema_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -116,28 +116,14 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{HookSettings, HttpMethod, NewHook, Role, Scope, Unavailable};
+    use super::super::{Role, Scope, Unavailable};
     use super::*;
 
     #[test]
     fn a_reopen_keeps_what_was_committed_and_rebuilds_the_caches() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), super::super::tests::keyring()).unwrap();
-        let settings = HookSettings {
-            event: "e".into(),
-            target: "https://example.com/".into(),
-            service_id: None,
-            method: HttpMethod::Post,
-            headers: Default::default(),
-            is_active: true,
-            max_retries: None,
-            timeout: None,
-            auto_disable_after_failures: None,
-            max_in_flight: None,
-        };
-        let hook = store
-            .create_hook(NewHook { academy: None, settings, secret: "whsec_x".into() }, Default::default())
-            .unwrap();
+        let hook = store.create_hook(super::super::tests::new_hook(None), Default::default()).unwrap();
         let token = store.create_token(&[1; 32], "t".into(), Role::Service).unwrap();
         assert_eq!(store.token(&[1; 32]).unwrap(), Some(token.clone()), "cached");
         let in_flight = store.db.begin_read().unwrap();

@@ -51,7 +51,7 @@ pub(super) fn open_record(record: Hook<Sealed>, keyring: &Keyring) -> Result<Hoo
 mod tests {
     use super::*;
     use crate::secrets::SecretKey;
-    use crate::store::{HookSettings, HttpMethod, PreviousSecret};
+    use crate::store::{HookSettings, PreviousSecret};
     use crate::time::Time;
 
     fn hook() -> Hook {
@@ -59,16 +59,8 @@ mod tests {
             id: 7,
             academy: Some("a1".into()),
             settings: HookSettings {
-                event: "e".into(),
-                target: "https://example.com/h".into(),
-                service_id: None,
-                method: HttpMethod::Post,
                 headers: [("Authorization".to_owned(), "Bearer hunter2".to_owned())].into(),
-                is_active: true,
-                max_retries: None,
-                timeout: None,
-                auto_disable_after_failures: None,
-                max_in_flight: None,
+                ..crate::store::tests::new_hook(None).settings
             },
             secret: "whsec_current".into(),
             previous_secret: Some(PreviousSecret { secret: "whsec_previous".into(), expires_at: Time::now() }),

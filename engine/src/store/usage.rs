@@ -182,31 +182,12 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::store::tables::{BLOB_REFS, PLUGIN_BLOBS};
-    use crate::store::{AttachedTransformer, ComponentTotals, HookSettings, HttpMethod, NewHook, Scope};
+    use crate::store::tests::new_hook;
+    use crate::store::{AttachedTransformer, ComponentTotals, Scope};
     use crate::time::Time;
-
-    fn new_hook(academy: Option<&str>) -> NewHook {
-        NewHook {
-            academy: academy.map(str::to_owned),
-            settings: HookSettings {
-                event: "e".into(),
-                target: "https://example.com/".into(),
-                service_id: None,
-                method: HttpMethod::Post,
-                headers: BTreeMap::new(),
-                is_active: true,
-                max_retries: None,
-                timeout: None,
-                auto_disable_after_failures: None,
-                max_in_flight: None,
-            },
-            secret: "whsec_x".into(),
-        }
-    }
 
     fn component(sha256: &str, bytes: &[u8]) -> AttachedTransformer {
         AttachedTransformer { sha256: sha256.into(), size: bytes.len(), uploaded_at: Time::now() }
