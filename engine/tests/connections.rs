@@ -157,9 +157,17 @@ async fn stalled_connections_beyond_1024_are_cut_while_the_api_keeps_answering()
         let ingested = ingest(n).send().await.map(|r| r.status().as_u16());
         took.push(("ingest", ingested.ok(), sent.elapsed()));
     }
-    let slow: Vec<_> =
-        took.iter().filter(|(_, status, took)| status.is_none() || *took >= Duration::from_millis(100)).collect();
-    assert!(slow.is_empty(), "answers over 100 ms (or none) beside 1,100 stalled connections: {slow:?} of {took:?}");
+    // Out of descriptors, an engine never answers (or only after seconds).
+    // An ingest waits for its commit's fsync, which a busy 2-core machine
+    // can hold up past 100 ms once in a while: one such answer of the 20
+    // is allowed, none over a second.
+    let over = |limit: u64| {
+        took.iter()
+            .filter(|(_, status, took)| status.is_none() || *took >= Duration::from_millis(limit))
+            .collect::<Vec<_>>()
+    };
+    assert!(over(1000).is_empty(), "answers over 1 s (or none) beside 1,100 stalled connections: {took:?}");
+    assert!(over(100).len() <= 1, "answers over 100 ms beside 1,100 stalled connections: {took:?}");
     let expected = [("readyz", Some(200)), ("ingest", Some(202))];
     assert!(took.iter().all(|(what, status, _)| expected.contains(&(*what, *status))), "{took:?}");
     assert!(
