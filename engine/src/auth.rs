@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest as _, Sha256};
 
-use crate::store::{Role, Scope};
+use crate::model::{Role, Scope};
 
 /// Prefix of API tokens, so a leaked one is recognisable in a scan.
 pub const TOKEN_PREFIX: &str = "whk_";

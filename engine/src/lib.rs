@@ -15,6 +15,7 @@ pub mod data_dir;
 pub mod delivery;
 pub mod ingest;
 pub mod metrics;
+pub mod model;
 pub mod names;
 pub mod quota;
 pub mod runtime;

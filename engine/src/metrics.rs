@@ -16,10 +16,10 @@ use std::time::Duration;
 use ::metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::model::EventOutcome;
 use crate::quota::Limit;
 use crate::runtime::BUCKETS_US;
 use crate::store::ComponentTotals;
-use crate::store::delivery::EventOutcome;
 
 pub const EVENTS_INGESTED: &str = "wasmhook_events_ingested_total";
 pub const DELIVERIES: &str = "wasmhook_deliveries_total";

@@ -13,7 +13,8 @@ use super::extract::{Body, PathParam, QueryParams, Superadmin};
 use super::query::{comma_list, passes, present};
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::catalog::{Catalog, EventDef, EventSpec};
+use crate::catalog::{Catalog, EventDef};
+use crate::model::EventSpec;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -10,7 +10,8 @@ use super::extract::{HookScope, PathParam, QueryParams, ScopedHook};
 use super::links::PageLinks;
 use super::query::{Page, Pagination};
 use super::{ApiError, AppState};
-use crate::store::delivery::{Attempt, HookErrorRecord, Job, enqueue};
+use crate::model::{Attempt, HookErrorRecord, Job};
+use crate::store::delivery::enqueue;
 
 #[derive(Deserialize)]
 pub struct Paged {

@@ -105,7 +105,7 @@ pub async fn transformer(
     };
     let bytes = state.store.plugin_blob(&attached.sha256)?.ok_or_else(|| ApiError::not_found("Transformer"))?;
     let runtime = state.runtime.clone();
-    let request = hook.request(payload.to_string());
+    let request = crate::delivery::headers::request(&hook, payload.to_string());
     let (academy, event, label) = (hook.academy.clone(), hook.settings.event.clone(), format!("hook-{}", hook.id));
     let call = tokio::task::spawn_blocking(move || {
         let plugin = runtime.load_transformer(&label, &bytes)?;

@@ -11,8 +11,8 @@ use super::extract::{Body, Producer};
 use super::hooks::is_slug;
 use super::{ApiError, AppState};
 use crate::ingest::{IngestError, Item, NewEvent, check_unique_ids, session};
+use crate::model::EventRecord;
 use crate::names::EventId;
-use crate::store::delivery::EventRecord;
 
 /// An event as an application reports it.
 #[derive(Deserialize, utoipa::ToSchema)]

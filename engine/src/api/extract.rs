@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use super::transformers::MAX_COMPONENT;
 use super::{ApiError, AppState};
 use crate::auth::{Caller, token_hash};
+use crate::model::{Hook, Role, Scope};
 use crate::quota::UploadSlot;
-use crate::store::{Hook, Role, Scope};
 
 /// The token's caller, or why there is none.
 fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {

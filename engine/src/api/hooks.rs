@@ -19,8 +19,8 @@ use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
 use crate::delivery::headers::check_hook_header;
+use crate::model::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Rotation, Scope};
 use crate::names::check_name;
-use crate::store::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Rotation, Scope};
 use crate::targets::TargetPolicy;
 use crate::time::Time;
 

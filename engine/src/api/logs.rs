@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Body, QueryParams, Superadmin};
 use super::status::success_rate;
 use super::{ApiError, AppState};
-use crate::store::{AttemptCounts, Scope};
+use crate::model::Scope;
+use crate::store::AttemptCounts;
 use crate::time::Time;
 
 /// The longest period either endpoint takes, in days (about ten years).

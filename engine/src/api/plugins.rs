@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Body, PathParam, Superadmin, Upload};
 use super::{ApiError, AppState};
 use crate::bundled::{self, BUNDLED};
-use crate::runtime::{Digest, LimitOverrides, Limits, SerializerPlugin, VersionHealth, World};
-use crate::store::PluginVersion;
+use crate::model::LimitOverrides;
+use crate::model::PluginVersion;
+use crate::runtime::{Digest, Limits, SerializerPlugin, VersionHealth, World};
 use crate::time::Time;
 
 /// A plugin name: what catalogue entries refer to.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{HookScope, QueryParams};
 use super::hooks::is_slug;
 use super::{ApiError, AppState};
-use crate::store::Scope;
+use crate::model::Scope;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

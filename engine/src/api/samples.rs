@@ -11,8 +11,8 @@ use super::extract::{HookScope, QueryParams, ScopedHook};
 use super::hooks::HookFilters;
 use super::{ApiError, AppState};
 use crate::catalog::EventDef;
+use crate::model::Hook;
 use crate::runtime::{Decision, Event};
-use crate::store::Hook;
 
 /// `GET /v1/notify/hook/{id}/sample`.
 #[utoipa::path(get, path = "/v1/notify/hook/{id}/sample", operation_id = "hook_sample", params(("id" = u64, Path)),

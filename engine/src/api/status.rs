@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::extract::Superadmin;
 use super::{ApiError, AppState};
-use crate::store::{Hook, HookStats, RecentOutcomes, Scope};
+use crate::model::{Hook, HookStats, Scope};
+use crate::store::RecentOutcomes;
 use crate::time::{Time, now_ms};
 
 /// How many of a hook's latest attempts its health is judged on.

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Body, PathParam, Superadmin};
 use super::{ApiError, AppState};
 use crate::auth::{generate_token, token_hash};
+use crate::model::{Role, TokenRecord};
 use crate::names::check_name;
-use crate::store::{Role, TokenRecord};
 
 /// A token to create. `academy` goes with the `academy` role only: given
 /// with another role it is refused rather than ignored, so a caller who

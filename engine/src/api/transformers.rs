@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 
 use super::extract::{HookScope, PathParam, ScopedHook, Upload};
 use super::{ApiError, AppState};
+use crate::model::AttachedTransformer;
 use crate::runtime::Digest;
-use crate::store::AttachedTransformer;
 use crate::time::Time;
 
 /// Largest component accepted here.

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::EventSpec;
+use crate::model::EventSpec;
 
 /// A catalogue event with everything derived.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

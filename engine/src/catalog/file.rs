@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{EventDef, EventSpec};
+use super::EventDef;
+use crate::model::EventSpec;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +27,7 @@ struct FileEvent {
     serializer: Option<String>,
     /// JSON text.
     sample: Option<String>,
-    #[serde(default = "super::yes")]
+    #[serde(default = "crate::model::auto_register_default")]
     auto_register: bool,
     signal: Option<String>,
     sender: Option<String>,

@@ -22,9 +22,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use crate::store::delivery::Job;
+use crate::model::Hook;
+use crate::model::Job;
 use crate::store::queue::DueJobs;
-use crate::store::{Hook, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// The claimed jobs and each hook's attempts in flight.
 pub(super) struct InFlight {

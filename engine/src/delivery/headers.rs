@@ -4,13 +4,31 @@
 
 use axum::http::{HeaderName, HeaderValue};
 
-use crate::store::delivery::{ENGINE_HEADERS, SIGNATURE_HEADER};
+use crate::model::{ENGINE_HEADERS, Hook, HttpMethod, SIGNATURE_HEADER};
+use crate::runtime::Request;
 
 /// Whether the engine sets header `name` on every delivery (the signature
 /// covers them): a hook may not set them, and a transformer's are
 /// replaced.
 pub fn engine_sets(name: &str) -> bool {
     ENGINE_HEADERS.iter().chain([&SIGNATURE_HEADER]).any(|engine| name.eq_ignore_ascii_case(engine))
+}
+
+/// The request a delivery of `body` to `hook` starts from, before its
+/// transformer (if any) and the signature: the hook's target, method and
+/// custom headers.
+pub fn request(hook: &Hook, body: String) -> Request {
+    let method = match hook.settings.method {
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Patch => "PATCH",
+    };
+    Request {
+        url: hook.settings.target.clone(),
+        method: method.to_owned(),
+        headers: hook.settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        body,
+    }
 }
 
 /// Headers about the connection or the framing of the body (RFC 9110

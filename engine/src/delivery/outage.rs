@@ -84,7 +84,7 @@ mod tests {
     fn held_jobs_stay_claimed_until_the_store_is_back_and_the_waits_grow_until_a_record_succeeds() {
         let in_flight = InFlight::new(Arc::new(Notify::new()));
         let claim = |id| {
-            let (claimed, _slot) = in_flight.claim(&crate::store::delivery::Job { id, ..job(1, 0) });
+            let (claimed, _slot) = in_flight.claim(&crate::model::Job { id, ..job(1, 0) });
             claimed
         };
         let mut outage = Outage::default();

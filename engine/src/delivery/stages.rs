@@ -8,12 +8,12 @@ use super::Dispatcher;
 use super::claims::HookSlot;
 use super::headers::{check_sent_header, engine_sets};
 use super::signing::sign_with_each;
+use crate::model::Hook;
+use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers};
 use crate::runtime::Request;
-use crate::store::delivery::{
-    Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers, record_attempt,
-};
+use crate::store::StoreError;
+use crate::store::delivery::record_attempt;
 use crate::store::queue::QueueWriter;
-use crate::store::{Hook, StoreError};
 use crate::time::Time;
 
 /// The request for one attempt, before it is signed.
@@ -90,7 +90,7 @@ fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
     if !hook.settings.is_active {
         return Err(NotSent::Cancelled("the hook is inactive".into()));
     }
-    let request = hook.request(job.payload.clone());
+    let request = super::headers::request(&hook, job.payload.clone());
     let timeout =
         hook.settings.timeout.map_or(dispatcher.config.default_timeout, |s| Duration::from_secs(u64::from(s)));
     Ok(Prepared { hook, request, timeout })

@@ -19,7 +19,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 
-use crate::store::delivery::{ContentDigest, EventOutcome, EventRecord, StoredEvent};
+use crate::model::{ContentDigest, EventOutcome, EventRecord, StoredEvent};
 
 /// What a stored record means for a request with the same academy and id.
 pub(super) enum Seen {

@@ -17,13 +17,12 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 
 use crate::catalog::{Catalog, EventDef};
+use crate::model::Hook;
+use crate::model::ParkedEvent;
+use crate::model::{ContentDigest, EventOutcome, EventRecord, HookErrorRecord, Job, StoredEvent};
 use crate::runtime::{self, Decision, Runtime};
-use crate::store::delivery::{
-    ContentDigest, EventOutcome, EventRecord, HookErrorRecord, Job, StoredEvent, find_event, insert_event,
-    insert_hook_error,
-};
-use crate::store::parked::ParkedEvent;
-use crate::store::{Committer, Hook, HookIndex, Store, StoreError};
+use crate::store::delivery::{find_event, insert_event, insert_hook_error};
+use crate::store::{Committer, HookIndex, Store, StoreError};
 use crate::time::Time;
 use idempotency::Seen;
 pub use session::Item;

@@ -28,9 +28,10 @@ use tokio::sync::Notify;
 
 use super::{Ingest, IngestError, Item, NewEvent};
 use crate::catalog::EventDef;
+use crate::model::{ParkedEvent, ParkedKey};
 use crate::names::EventId;
 use crate::store::StoreError;
-use crate::store::parked::{self, ParkedEvent, ParkedKey, Parking};
+use crate::store::parked::{self, Parking};
 use crate::time::Time;
 
 /// Most events parked per plugin.

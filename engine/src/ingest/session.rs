@@ -103,7 +103,7 @@ pub fn coalesce(items: Vec<Item>) -> Vec<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::EventSpec;
+    use crate::model::EventSpec;
 
     fn event(action: &str) -> Arc<EventDef> {
         let spec = EventSpec::for_test(&action.to_lowercase().replace('+', ""), action);

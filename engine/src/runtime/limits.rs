@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use crate::model::LimitOverrides;
+use serde::Serialize;
 
 /// What one plugin call may use. A call past any of these fails with a
 /// [`PluginError`](super::PluginError); the engine goes on.
@@ -77,17 +78,6 @@ impl Limits {
             ..*self
         })
     }
-}
-
-/// Limits a superadmin sets for one plugin (all its versions); a field left
-/// out keeps the engine-wide default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LimitOverrides {
-    pub deadline_ms: Option<u64>,
-    pub max_memory: Option<u64>,
-    pub max_input: Option<usize>,
-    pub max_output: Option<usize>,
 }
 
 /// A per-plugin limit above what the operator allows.

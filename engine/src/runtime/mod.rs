@@ -40,12 +40,13 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub use breaker::{BreakerConfig, BreakerView};
 pub use error::{LoadError, PluginError};
 pub use io::{Call, Decision, Delivery, Event, FollowUp, Request};
-pub use limits::{LimitError, LimitOverrides, Limits};
+pub use limits::{LimitError, Limits};
 pub use log::{LogLevel, LogLine};
 pub use metrics::{BUCKETS_US, Bucket, MetricsView};
 pub use plugin::{Digest, PluginInfo, SerializerPlugin, TransformerPlugin, World};
 pub use versions::VersionHealth;
 
+use crate::model::LimitOverrides;
 use bindings::serializer::{Serializer, SerializerPre};
 use bindings::transformer::{HookTransformer, HookTransformerPre};
 use cache::ArtifactCache;

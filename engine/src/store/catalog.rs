@@ -4,7 +4,7 @@
 use super::codec::encode;
 use super::tables::CATALOG;
 use super::{Store, StoreError};
-use crate::catalog::EventSpec;
+use crate::model::EventSpec;
 
 impl Store {
     /// Every event added or changed at run time.

@@ -12,7 +12,8 @@ use redb::ReadableTable;
 
 use super::handle::Handle;
 use super::tables::HOOKS;
-use super::{Hook, Scope, StoreError, sealing};
+use super::{StoreError, sealing};
+use crate::model::{Hook, Scope};
 use crate::secrets::Keyring;
 
 /// A snapshot of every hook.

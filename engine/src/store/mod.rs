@@ -3,7 +3,7 @@
 //! hook errors and plugins (see `tables.rs` for the layout).
 //!
 //! Every multi-record change is one write transaction. Reads of tenant data
-//! take a [`Scope`], so a lookup that forgets whose data it reads does not
+//! take a [`Scope`](crate::model::Scope), so a lookup that forgets whose data it reads does not
 //! compile.
 
 mod blobs;
@@ -40,37 +40,12 @@ pub use committer::{CommitStats, Committer};
 pub use error::{StoreError, Unavailable};
 pub use health::Health;
 pub use hook_index::HookIndex;
-pub use hooks::{
-    AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret,
-    Rotation,
-};
-pub use plugins::{PluginLimits, PluginVersion};
 pub use recovery::{REOPEN_HEADROOM, watch};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};
-pub use tokens::{Role, TokenRecord};
 pub use usage::{Quotas, Usage};
 
 use crate::secrets::Keyring;
 use tables::{META, SCHEMA_VERSION, meta};
-
-/// Whose data a request may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// One academy: its own hooks only.
-    Academy(String),
-    /// Superadmin: every hook, including those not tied to an academy.
-    All,
-}
-
-impl Scope {
-    /// Whether a record of `academy` is visible in this scope.
-    pub fn sees(&self, academy: Option<&str>) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Academy(own) => academy == Some(own.as_str()),
-        }
-    }
-}
 
 /// The store. Cheap to share behind an `Arc`; redb serialises writers and
 /// lets readers run concurrently. The database inside is re-opened after a
@@ -215,6 +190,7 @@ fn next_id(txn: &redb::WriteTransaction, name: &str) -> Result<u64, StoreError> 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::model::{HookSettings, HttpMethod, NewHook};
     use crate::secrets::SecretKey;
 
     /// A keyring of a new random key, for stores in tests.

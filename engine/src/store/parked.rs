@@ -7,30 +7,11 @@
 use std::ops::Bound;
 
 use redb::{ReadableTable, WriteTransaction};
-use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
 use super::tables::{PARKED, PARKED_COUNTS};
 use super::{Store, StoreError};
-use crate::time::Time;
-
-/// An event waiting for its serializer to be fixed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParkedEvent {
-    pub event_id: String,
-    /// Catalogue name.
-    pub event: String,
-    pub academy: String,
-    /// The source object, as posted.
-    pub data: String,
-    /// The serializer that failed on it.
-    pub plugin: String,
-    /// Its last error.
-    pub error: String,
-    pub parked_at: Time,
-    /// How many times the serializer failed on it.
-    pub failures: u32,
-}
+use crate::model::{ParkedEvent, ParkedKey};
 
 /// What [`park`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,19 +44,6 @@ pub fn park(txn: &WriteTransaction, mut event: ParkedEvent, cap: u64) -> Result<
 }
 
 /// The key of a parked event under its plugin: its academy and id (ids
-/// are unique per academy).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParkedKey {
-    pub academy: String,
-    pub event_id: String,
-}
-
-impl ParkedEvent {
-    pub fn key(&self) -> ParkedKey {
-        ParkedKey { academy: self.academy.clone(), event_id: self.event_id.clone() }
-    }
-}
-
 /// Removes the entry of `key` under `plugin` if it still has `failures`
 /// failures: an entry parked again since it was read (the event failed
 /// again) stays.
@@ -145,6 +113,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Time;
 
     fn event(plugin: &str, id: &str) -> ParkedEvent {
         in_academy(plugin, "a", id)

@@ -3,33 +3,13 @@
 //! superadmin gave a name.
 
 use redb::ReadableTable;
-use serde::{Deserialize, Serialize};
 
 use super::blobs::Blobs;
 use super::codec::{decode, encode};
 use super::tables::{PLUGIN_LIMITS, PLUGINS};
 use super::{Store, StoreError};
-use crate::runtime::LimitOverrides;
+use crate::model::{LimitOverrides, PluginLimits, PluginVersion};
 use crate::time::Time;
-
-/// One uploaded version of a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PluginVersion {
-    pub name: String,
-    /// 1 for the first upload of a name; version 0 is the bundled plugin.
-    pub version: u32,
-    pub sha256: String,
-    pub size: usize,
-    pub uploaded_at: Time,
-    pub active: bool,
-}
-
-/// The limits of one plugin name (all its versions).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PluginLimits {
-    pub name: String,
-    pub limits: LimitOverrides,
-}
 
 impl Store {
     /// Stores a new version of plugin `name` (not active yet); its component

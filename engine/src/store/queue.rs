@@ -26,9 +26,9 @@ use std::collections::BTreeMap;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::codec::{decode, encode};
-use super::delivery::Job;
 use super::tables::{HOOK_HEADS, HOOK_JOBS, JOBS};
 use super::{Store, StoreError};
+use crate::model::Job;
 
 /// The queue's tables, open in one write transaction.
 pub struct QueueWriter<'txn> {

@@ -8,11 +8,12 @@
 
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
+use super::StoreError;
 use super::codec::decode;
-use super::plugins::PluginVersion;
 use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE, BLOB_REFS, HOOKS, PLUGINS};
 use super::usage::{Ledger, Quotas};
-use super::{Hook, StoreError};
+use crate::model::Hook;
+use crate::model::PluginVersion;
 use crate::secrets::AtRest;
 
 /// What a recount found.

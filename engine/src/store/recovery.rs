@@ -116,8 +116,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Role, Scope, Unavailable};
+    use super::super::Unavailable;
     use super::*;
+    use crate::model::{Role, Scope};
 
     #[test]
     fn a_reopen_keeps_what_was_committed_and_rebuilds_the_caches() {

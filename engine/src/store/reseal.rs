@@ -18,10 +18,11 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::codec::{decode, encode};
-use super::delivery::{Attempt, log_headers};
 use super::handle::Handle;
 use super::tables::{ATTEMPTS, HOOKS, META, meta};
-use super::{Hook, StoreError, sealing};
+use super::{StoreError, sealing};
+use crate::model::Hook;
+use crate::model::{Attempt, log_headers};
 use crate::secrets::{AtRest, Keyring};
 use crate::time::Time;
 

@@ -5,8 +5,9 @@
 
 use std::convert::Infallible;
 
+use super::StoreError;
 use super::codec::{decode, encode};
-use super::{Hook, StoreError};
+use crate::model::Hook;
 use crate::secrets::{Keyring, Sealed};
 
 /// The record of `hook`, its confidential values sealed.
@@ -50,8 +51,8 @@ pub(super) fn open_record(record: Hook<Sealed>, keyring: &Keyring) -> Result<Hoo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{HookSettings, PreviousSecret};
     use crate::secrets::SecretKey;
-    use crate::store::{HookSettings, PreviousSecret};
     use crate::time::Time;
 
     fn hook() -> Hook {

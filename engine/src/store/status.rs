@@ -9,9 +9,10 @@ use redb::{ReadableTable, ReadableTableMetadata};
 use serde::Serialize;
 
 use super::codec::decode;
-use super::delivery::{Attempt, AttemptOutcome};
 use super::tables::{ATTEMPTS, HOOKS, JOBS};
-use super::{Hook, Scope, Store, StoreError, sealing};
+use super::{Store, StoreError, sealing};
+use crate::model::{Attempt, AttemptOutcome};
+use crate::model::{Hook, Scope};
 use crate::time::Time;
 
 /// The delivery queue at a glance. Engine-wide counts: no tenant data.

@@ -4,34 +4,12 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use redb::ReadableTable;
-use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
 use super::tables::{TOKENS, meta};
 use super::{Store, StoreError, next_id};
+use crate::model::{Role, TokenRecord};
 use crate::time::Time;
-
-/// What a token may do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "role", rename_all = "lowercase")]
-pub enum Role {
-    /// Everything, across academies.
-    Superadmin,
-    /// Manage this academy's hooks.
-    Academy { academy: String },
-    /// Post events (source applications).
-    Service,
-}
-
-/// A stored token (without the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TokenRecord {
-    pub id: u64,
-    pub name: String,
-    #[serde(flatten)]
-    pub role: Role,
-    pub created_at: Time,
-}
 
 /// Valid tokens seen so far. Only hits are cached, so unknown tokens cannot
 /// grow it; a revocation empties it.

@@ -10,7 +10,8 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::blobs::Blobs;
 use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE};
-use super::{Hook, Store, StoreError};
+use super::{Store, StoreError};
+use crate::model::Hook;
 use crate::quota::{Limit, Refused};
 
 /// The per-academy quotas the store enforces (`None`: no limit).
@@ -184,9 +185,10 @@ impl Store {
 mod tests {
 
     use super::*;
+    use crate::model::{AttachedTransformer, Scope};
+    use crate::store::ComponentTotals;
     use crate::store::tables::{BLOB_REFS, PLUGIN_BLOBS};
     use crate::store::tests::new_hook;
-    use crate::store::{AttachedTransformer, ComponentTotals, Scope};
     use crate::time::Time;
 
     fn component(sha256: &str, bytes: &[u8]) -> AttachedTransformer {

@@ -9,9 +9,9 @@
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::Deserialize;
 
+use crate::model::ParkedEvent;
 use crate::store::StoreError;
 use crate::store::codec::{decode, encode};
-use crate::store::parked::ParkedEvent;
 use crate::store::tables::{EVENTS, PARKED};
 
 /// Event id → event record.

@@ -1,0 +1,99 @@
+//! Events as ingested: the idempotency record and what came of each one,
+//! and events parked until their serializer is fixed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Time;
+
+/// An ingested event and what came of it, as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventRecord {
+    /// Unique within its academy.
+    pub id: String,
+    pub event: String,
+    pub academy: String,
+    pub received_at: Time,
+    /// Delivery jobs queued for it.
+    pub deliveries: u32,
+    #[serde(flatten)]
+    pub outcome: EventOutcome,
+    /// Ids of the follow-up events it produced.
+    pub follow_ups: Vec<String>,
+}
+
+/// The idempotency record of an event: what the API answers, and for an
+/// event whose id the client chose, the digest of what it was posted with,
+/// so that a reuse of the id with other content is told apart from a
+/// retry. Records written before the digest existed (schema version 2),
+/// and those of generated ids and follow-ups, have none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub record: EventRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDigest>,
+}
+
+/// A sha256 of what identifies a request's content (see
+/// `ingest/idempotency.rs`), stored as hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentDigest(pub [u8; 32]);
+
+impl Serialize for ContentDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(ContentDigest(bytes))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum EventOutcome {
+    /// Queued for every subscribed hook (possibly none).
+    Accepted,
+    /// The serializer decided not to deliver it.
+    Skipped { reason: String },
+    /// Webhooks were disabled for it (globally or by the request).
+    Suppressed,
+    /// The serializer failed; a hook error was recorded.
+    Failed { error: String },
+}
+
+/// An event waiting for its serializer to be fixed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedEvent {
+    pub event_id: String,
+    /// Catalogue name.
+    pub event: String,
+    pub academy: String,
+    /// The source object, as posted.
+    pub data: String,
+    /// The serializer that failed on it.
+    pub plugin: String,
+    /// Its last error.
+    pub error: String,
+    pub parked_at: Time,
+    /// How many times the serializer failed on it.
+    pub failures: u32,
+}
+
+/// are unique per academy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedKey {
+    pub academy: String,
+    pub event_id: String,
+}
+
+impl ParkedEvent {
+    pub fn key(&self) -> ParkedKey {
+        ParkedKey { academy: self.academy.clone(), event_id: self.event_id.clone() }
+    }
+}
