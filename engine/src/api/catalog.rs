@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use super::extract::{Body, PathParam, QueryParams, Superadmin};
 use super::query::{comma_list, passes, present};
+use super::types::EventSpec;
 use super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, EventDef};
-use crate::model::EventSpec;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -78,6 +78,7 @@ pub async fn add_event(
     _: Superadmin,
     Body(spec): Body<EventSpec>,
 ) -> Result<(StatusCode, Json<EventDef>), ApiError> {
+    let spec = crate::model::EventSpec::from(spec);
     let event = EventDef::derive(spec.clone()).map_err(|e| ApiError::validation(e.to_string()))?;
     let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
     if catalog.get(&event.name).is_some() {

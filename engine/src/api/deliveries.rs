@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use super::extract::{HookScope, PathParam, QueryParams, ScopedHook};
 use super::links::PageLinks;
 use super::query::{Page, Pagination};
+use super::types::{Attempt, HookErrorRecord, wire};
 use super::{ApiError, AppState};
-use crate::model::{Attempt, HookErrorRecord, Job};
+use crate::model::Job;
 use crate::store::delivery::enqueue;
 
 #[derive(Deserialize)]
@@ -28,7 +29,7 @@ pub async fn list(
     QueryParams(paged): QueryParams<Paged>,
     links: PageLinks,
 ) -> Result<Json<Page<Attempt>>, ApiError> {
-    Ok(Json(paged.pagination.page(state.store.attempts(&hook)?, &links)?))
+    Ok(Json(paged.pagination.page(wire(state.store.attempts(&hook)?), &links)?))
 }
 
 /// `POST /v1/notify/hook/{id}/deliveries/{delivery_id}/retry`: delivers the
@@ -77,5 +78,5 @@ pub async fn errors(
     QueryParams(paged): QueryParams<Paged>,
     links: PageLinks,
 ) -> Result<Json<Page<HookErrorRecord>>, ApiError> {
-    Ok(Json(paged.pagination.page(state.store.hook_errors(&scope)?, &links)?))
+    Ok(Json(paged.pagination.page(wire(state.store.hook_errors(&scope)?), &links)?))
 }

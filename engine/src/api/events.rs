@@ -9,9 +9,9 @@ use serde_json::value::RawValue;
 
 use super::extract::{Body, Producer};
 use super::hooks::is_slug;
+use super::types::{EventRecord, wire};
 use super::{ApiError, AppState};
 use crate::ingest::{IngestError, Item, NewEvent, check_unique_ids, session};
-use crate::model::EventRecord;
 use crate::names::EventId;
 
 /// An event as an application reports it.
@@ -106,7 +106,7 @@ pub async fn ingest(
     producer.spend(&state, 1)?;
     let event = resolve(&state, input, 0, false)?;
     let mut records = state.ingest.ingest(vec![event]).await.map_err(ingest_error)?;
-    Ok((StatusCode::ACCEPTED, Json(records.remove(0))))
+    Ok((StatusCode::ACCEPTED, Json(records.remove(0).into())))
 }
 
 /// `POST /v1/events/batch`: every event of the batch in one commit; with
@@ -137,7 +137,7 @@ pub async fn ingest_batch(
     check_unique_ids(&events).map_err(batch_error)?;
     let events = if batch.session { coalesce(events) } else { events };
     let records = state.ingest.ingest(events).await.map_err(batch_error)?;
-    Ok((StatusCode::ACCEPTED, Json(BatchReply { events: records })))
+    Ok((StatusCode::ACCEPTED, Json(BatchReply { events: wire(records) })))
 }
 
 /// Session coalescing, per academy; what remains is in the batch's order

@@ -15,11 +15,12 @@ use serde_json::{Value, json};
 use super::extract::{Body, HookScope, PathParam, QueryParams, ScopedHook};
 use super::links::PageLinks;
 use super::query::{Page, Pagination, comma_list, passes, present};
+use super::types::{AttachedTransformer, HookSettings, HttpMethod};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
 use crate::delivery::headers::check_hook_header;
-use crate::model::{AttachedTransformer, Hook, HookChanges, HookSettings, HttpMethod, NewHook, Rotation, Scope};
+use crate::model::{self, Hook, HookChanges, NewHook, Rotation, Scope};
 use crate::names::check_name;
 use crate::targets::TargetPolicy;
 use crate::time::Time;
@@ -48,14 +49,14 @@ impl HookView {
         let stats = state.store.hook_stats(&hook)?;
         Ok(HookView {
             id: hook.id,
-            settings: hook.settings,
+            settings: hook.settings.into(),
             created_at: hook.created_at,
             updated_at: hook.updated_at,
             total_calls: stats.total_calls,
             last_call_at: stats.last_call_at,
             last_response_code: stats.last_response_code,
             academy: hook.academy,
-            transformer: hook.transformer,
+            transformer: hook.transformer.map(Into::into),
         })
     }
 }
@@ -119,7 +120,7 @@ impl HookInput {
             event: self.event,
             target: self.target,
             service_id: self.service_id,
-            method: self.method,
+            method: self.method.map(Into::into),
             headers: self.headers,
             is_active: self.is_active,
             max_retries: self.max_retries,
@@ -260,7 +261,7 @@ pub async fn subscribe(
         return Err(ApiError::validation("event and target are required"));
     };
     let changes = input.validate(&state.catalog(), &state.targets)?;
-    let settings = HookSettings {
+    let settings = model::HookSettings {
         event,
         target,
         service_id: changes.service_id.flatten(),

@@ -23,6 +23,7 @@ mod samples;
 mod status;
 mod tokens;
 mod transformers;
+pub mod types;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};

@@ -14,10 +14,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, PathParam, Superadmin, Upload};
+use super::types::{LimitOverrides, PluginVersion, wire};
 use super::{ApiError, AppState};
 use crate::bundled::{self, BUNDLED};
-use crate::model::LimitOverrides;
-use crate::model::PluginVersion;
+use crate::model;
 use crate::runtime::{Digest, Limits, SerializerPlugin, VersionHealth, World};
 use crate::time::Time;
 
@@ -49,7 +49,7 @@ pub async fn upload(
     let version = state.store.add_plugin_version(&name, Digest::of(&bytes).hex(), &bytes)?;
     state.runtime.reset_breakers(&name);
     tracing::info!(plugin = %name, version = version.version, sha256 = %version.sha256, "plugin version uploaded");
-    Ok((StatusCode::CREATED, Json(version)))
+    Ok((StatusCode::CREATED, Json(version.into())))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -81,7 +81,7 @@ pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<V
         if version.active {
             view.active_version = Some(version.version);
         }
-        view.versions.push(version);
+        view.versions.push(version.into());
     }
     Ok(Json(plugins.into_values().collect()))
 }
@@ -143,7 +143,7 @@ pub async fn show(
         bundled.map(|p| detail(0, Digest::of(p.wasm).hex(), p.wasm.len(), None)).into_iter().collect();
     versions.extend(uploaded.into_iter().map(|v| detail(v.version, v.sha256, v.size, Some(v.uploaded_at))));
     let limit_overrides =
-        state.store.plugin_limits()?.into_iter().find(|l| l.name == name).map(|l| l.limits).unwrap_or_default();
+        state.store.plugin_limits()?.into_iter().find(|l| l.name == name).map(|l| l.limits.into()).unwrap_or_default();
     Ok(Json(PluginDetail {
         bundled: bundled.is_some(),
         active_version,
@@ -222,7 +222,12 @@ pub async fn activate(
     state.runtime.activate(&name, version, &plugin);
     tracing::info!(plugin = %name, version, "plugin version activated");
     state.retrier.request(&name, None);
-    Ok(Json(PluginView { bundled: bundled::find(&name).is_some(), name, active_version: Some(version), versions }))
+    Ok(Json(PluginView {
+        bundled: bundled::find(&name).is_some(),
+        name,
+        active_version: Some(version),
+        versions: wire(versions),
+    }))
 }
 
 /// `PUT /v1/plugins/{name}/limits` `{"deadline_ms"?, "max_memory"?,
@@ -237,6 +242,7 @@ pub async fn set_limits(
     PathParam(name): PathParam<String>,
     Body(overrides): Body<LimitOverrides>,
 ) -> Result<Json<PluginDetail>, ApiError> {
+    let overrides = model::LimitOverrides::from(overrides);
     if state.runtime.serializer(&name).is_none() && state.store.plugin_versions_of(&name)?.is_empty() {
         return Err(ApiError::not_found(&format!("Plugin {name}")));
     }

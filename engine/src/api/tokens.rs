@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, PathParam, Superadmin};
+use super::types::{TokenRecord, wire};
 use super::{ApiError, AppState};
 use crate::auth::{generate_token, token_hash};
-use crate::model::{Role, TokenRecord};
+use crate::model::Role;
 use crate::names::check_name;
 
 /// A token to create. `academy` goes with the `academy` role only: given
@@ -77,13 +78,13 @@ pub async fn create(
     let token = generate_token();
     let record = state.store.create_token(&token_hash(&token), name, role)?;
     tracing::info!(token_id = record.id, "token created");
-    Ok((StatusCode::CREATED, Json(CreatedToken { record, token })))
+    Ok((StatusCode::CREATED, Json(CreatedToken { record: record.into(), token })))
 }
 
 /// `GET /v1/admin/tokens`: every token, without the tokens.
 #[utoipa::path(get, path = "/v1/admin/tokens", operation_id = "list_tokens", responses((status = 200, body = Vec<TokenRecord>)))]
 pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<Vec<TokenRecord>>, ApiError> {
-    Ok(Json(state.store.tokens()?))
+    Ok(Json(wire(state.store.tokens()?)))
 }
 
 /// `DELETE /v1/admin/tokens/{id}`: the token stops working at once.

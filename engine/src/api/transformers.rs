@@ -7,8 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::extract::{HookScope, PathParam, ScopedHook, Upload};
+use super::types::AttachedTransformer;
 use super::{ApiError, AppState};
-use crate::model::AttachedTransformer;
+use crate::model;
 use crate::runtime::Digest;
 use crate::time::Time;
 
@@ -39,20 +40,20 @@ pub async fn attach(
         .map_err(|e| ApiError::validation(format!("the component could not be checked: {e}")))?
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-plugin", e.to_string()))?;
     let attached =
-        AttachedTransformer { sha256: Digest::of(&bytes).hex(), size: bytes.len(), uploaded_at: Time::now() };
+        model::AttachedTransformer { sha256: Digest::of(&bytes).hex(), size: bytes.len(), uploaded_at: Time::now() };
     let hook = state
         .store
         .set_transformer(&scope, id, Some((attached, &bytes)), state.quotas)?
         .ok_or_else(|| ApiError::not_found("Hook"))?;
     tracing::info!(hook_id = id, sha256 = ?hook.transformer.as_ref().map(|t| &t.sha256), "transformer attached");
-    hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
+    hook.transformer.map(|t| Json(t.into())).ok_or_else(|| ApiError::not_found("Transformer"))
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}/transformer`: its hash and size.
 #[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}/transformer", operation_id = "show_transformer",
     params(("id" = u64, Path)), responses((status = 200, body = AttachedTransformer)))]
 pub async fn show(ScopedHook(hook): ScopedHook) -> Result<Json<AttachedTransformer>, ApiError> {
-    hook.transformer.map(Json).ok_or_else(|| ApiError::not_found("Transformer"))
+    hook.transformer.map(|t| Json(t.into())).ok_or_else(|| ApiError::not_found("Transformer"))
 }
 
 /// `DELETE /v1/notify/hook/subscribe/{id}/transformer`: the component is

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Time;
 
 /// What a token may do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
 pub enum Role {
     /// Everything, across academies.
@@ -17,7 +17,7 @@ pub enum Role {
 }
 
 /// A stored token (without the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     pub id: u64,
     pub name: String,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// One event as an operator or a superadmin writes it; everything else is
 /// derived (see `catalog::EventDef`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
     /// What hooks subscribe to, e.g. `assignment.assignment_created`.

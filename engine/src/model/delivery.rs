@@ -24,7 +24,7 @@ pub struct Job {
 }
 
 /// One attempt to deliver, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub id: u64,
     pub delivery_id: u64,
@@ -49,7 +49,7 @@ pub struct Attempt {
     pub next_attempt_at: Option<Time>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttemptOutcome {
     Succeeded,
@@ -85,7 +85,7 @@ pub fn log_headers(headers: impl IntoIterator<Item = (String, String)>) -> Vec<(
 }
 
 /// A failure to show integrators (seed 001's `HookError`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookErrorRecord {
     pub id: u64,
     pub at: Time,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Time;
 
 /// An ingested event and what came of it, as the API answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {
     /// Unique within its academy.
     pub id: String,
@@ -54,7 +54,7 @@ impl<'de> Deserialize<'de> for ContentDigest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum EventOutcome {
     /// Queued for every subscribed hook (possibly none).

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Time;
 
 /// How a hook's requests are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     #[default]
@@ -136,14 +136,13 @@ impl Hook {
 
 /// What the hook's owner chooses: the subscription and how it is delivered.
 /// `S` holds the custom header values, as in [`Hook`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookSettings<S = String> {
     pub event: String,
     pub target: String,
     pub service_id: Option<String>,
     pub method: HttpMethod,
     /// Extra request headers (never the signature headers).
-    #[schema(value_type = BTreeMap<String, String>)] // the API shows them opened
     pub headers: BTreeMap<String, S>,
     pub is_active: bool,
     /// Retries after the first attempt; `None`: the engine's default.
@@ -155,13 +154,12 @@ pub struct HookSettings<S = String> {
     /// Attempts in flight at once to this hook; `None`: the engine's
     /// default. Never 0, which would stop its deliveries for good.
     #[serde(default)]
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<NonZeroU32>,
 }
 
 /// A hook transformer component attached to a hook; its bytes are in the
 /// plugin blobs table under `sha256`, counted as one use (`blobs.rs`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttachedTransformer {
     pub sha256: String,
     pub size: usize,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Time;
 
 /// One uploaded version of a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginVersion {
     pub name: String,
     /// 1 for the first upload of a name; version 0 is the bundled plugin.
@@ -25,7 +25,7 @@ pub struct PluginLimits {
 
 /// Limits a superadmin sets for one plugin (all its versions); a field left
 /// out keeps the engine-wide default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
     pub deadline_ms: Option<u64>,

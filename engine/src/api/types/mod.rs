@@ -1,0 +1,25 @@
+//! The API's wire types: what requests carry and responses answer, with
+//! their OpenAPI schemas. They mirror the domain model (`crate::model`)
+//! field for field today and convert at the edge, so the model can change
+//! (a new backend, a new field kept internal) without changing the wire,
+//! and the wire is one place: the handlers answer these types and the CLI
+//! reads them back.
+
+mod catalog;
+mod deliveries;
+mod events;
+mod hooks;
+mod plugins;
+mod tokens;
+
+pub use catalog::EventSpec;
+pub use deliveries::{Attempt, AttemptOutcome, HookErrorRecord};
+pub use events::{EventOutcome, EventRecord};
+pub use hooks::{AttachedTransformer, HookSettings, HttpMethod};
+pub use plugins::{LimitOverrides, PluginVersion};
+pub use tokens::{Role, TokenRecord};
+
+/// Records of the model as the API shows them.
+pub fn wire<M, W: From<M>>(records: Vec<M>) -> Vec<W> {
+    records.into_iter().map(W::from).collect()
+}
