@@ -10,6 +10,7 @@
 mod claims;
 pub mod headers;
 mod outage;
+pub mod policy;
 pub mod retry;
 pub mod signing;
 mod stages;

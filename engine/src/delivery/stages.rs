@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::Dispatcher;
 use super::claims::HookSlot;
 use super::headers::{check_sent_header, engine_sets};
+use super::policy::Answer;
 use super::signing::sign_with_each;
 use crate::model::Hook;
 use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers};
@@ -224,23 +225,13 @@ async fn record(
     payload: String,
     sent: Sent,
 ) -> Result<(), StoreError> {
-    let succeeded = sent.status.is_some_and(|s| (200..300).contains(&s));
+    let answer = Answer { status: sent.status, retry_after: sent.retry_after };
+    let succeeded = answer.succeeded();
     let attempt_number = job.attempts + 1;
     // A failure that deactivates the hook is not retried; the store
     // decides that, from the stats as they are when it commits.
-    let deactivation =
-        Deactivation { gone: sent.status == Some(410), after_failures: hook.settings.auto_disable_after_failures };
-    let next = if succeeded {
-        NextStep::Finish
-    } else {
-        dispatcher
-            .config
-            .retry
-            .next_delay(attempt_number, hook.settings.max_retries, sent.retry_after)
-            .map_or(NextStep::Finish, |delay| NextStep::Retry {
-                due_ms: crate::time::now_ms() + delay.as_millis() as u64,
-            })
-    };
+    let deactivation = answer.deactivation(&hook.settings);
+    let next = answer.next_step(&dispatcher.config.retry, &hook.settings, attempt_number, crate::time::now_ms());
     let next_attempt_at = match next {
         NextStep::Retry { due_ms } => Some(Time::from_second((due_ms / 1000) as i64)),
         NextStep::Finish => None,
@@ -308,7 +299,7 @@ async fn cancel(dispatcher: &Dispatcher, job: Job, scheduled_at: Time, why: Stri
         outcome: AttemptOutcome::Cancelled,
         next_attempt_at: None,
     };
-    let never = Deactivation { gone: false, after_failures: None };
+    let never = Deactivation::NEVER;
     dispatcher.committer.commit(move |txn| record_attempt(txn, &job, attempt, NextStep::Finish, never)).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::HookStats;
 use crate::secrets::REDACTED;
 use crate::time::Time;
 
@@ -122,6 +123,61 @@ pub struct Deactivation {
     pub after_failures: Option<u32>,
 }
 
+impl Deactivation {
+    /// Never deactivates: for attempts that end a delivery without a
+    /// request (cancelled).
+    pub const NEVER: Deactivation = Deactivation { gone: false, after_failures: None };
+}
+
+impl HookStats {
+    /// Counts `attempt` in the stats and says whether, under `rule`, it
+    /// deactivates its hook: `410 Gone`, or `after_failures` consecutive
+    /// failures. A cancelled attempt (no request made) counts for nothing.
+    /// Every store applies this inside the transaction that records the
+    /// attempt, on the stats as they are then, so attempts recorded
+    /// concurrently count in order.
+    pub fn count(&mut self, attempt: &Attempt, rule: Deactivation) -> HookEffect {
+        if attempt.outcome == AttemptOutcome::Cancelled {
+            return HookEffect::None;
+        }
+        self.total_calls += 1;
+        self.last_call_at = Some(attempt.sent_at);
+        self.last_response_code = attempt.response_status;
+        if attempt.outcome == AttemptOutcome::Succeeded {
+            self.successes += 1;
+            self.consecutive_failures = 0;
+            return HookEffect::None;
+        }
+        self.consecutive_failures += 1;
+        let worn_out = rule.after_failures.is_some_and(|limit| self.consecutive_failures >= limit);
+        if rule.gone || worn_out { HookEffect::Deactivate } else { HookEffect::None }
+    }
+}
+
+impl Attempt {
+    /// This attempt deactivated its hook under `rule`: it is the last one,
+    /// and its error says why.
+    pub fn end_by_deactivation(&mut self, rule: Deactivation) {
+        self.next_attempt_at = None;
+        self.error.get_or_insert_with(|| {
+            if rule.gone {
+                "the receiver answered 410 Gone: the hook is now inactive".into()
+            } else {
+                "too many consecutive failures: the hook is now inactive".into()
+            }
+        });
+    }
+
+    /// The message of the hook error a failed attempt records.
+    pub fn failure_message(&self) -> String {
+        match (&self.error, self.response_status) {
+            (Some(error), _) => error.clone(),
+            (None, Some(status)) => format!("the receiver answered {status}"),
+            (None, None) => "delivery failed".to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +204,78 @@ mod tests {
                 ("webhook-timestamp", "1700000000"),
             ]
         );
+    }
+
+    fn attempt(outcome: AttemptOutcome, status: Option<u16>) -> Attempt {
+        Attempt {
+            id: 0,
+            delivery_id: 1,
+            hook_id: 1,
+            event_id: "e1".into(),
+            event: "e".into(),
+            webhook_id: "msg_1".into(),
+            attempt: 1,
+            scheduled_at: Time::from_second(0),
+            sent_at: Time::from_second(10),
+            request_headers: Vec::new(),
+            payload: "{}".into(),
+            response_status: status,
+            response_body: None,
+            duration_ms: 1,
+            error: None,
+            outcome,
+            next_attempt_at: Some(Time::from_second(70)),
+        }
+    }
+
+    #[test]
+    fn consecutive_failures_deactivate_at_the_threshold_and_a_success_resets_them() {
+        let rule = Deactivation { gone: false, after_failures: Some(3) };
+        let mut stats = HookStats::default();
+        let failed = attempt(AttemptOutcome::Failed, Some(500));
+        assert_eq!(stats.count(&failed, rule), HookEffect::None);
+        assert_eq!(stats.count(&failed, rule), HookEffect::None);
+        assert_eq!(stats.count(&attempt(AttemptOutcome::Succeeded, Some(200)), rule), HookEffect::None);
+        assert_eq!((stats.consecutive_failures, stats.successes, stats.total_calls), (0, 1, 3));
+        assert_eq!(stats.count(&failed, rule), HookEffect::None);
+        assert_eq!(stats.count(&failed, rule), HookEffect::None);
+        assert_eq!(stats.count(&failed, rule), HookEffect::Deactivate, "third failure in a row");
+        assert_eq!(stats.last_response_code, Some(500));
+        assert_eq!(stats.last_call_at, Some(Time::from_second(10)));
+    }
+
+    #[test]
+    fn without_a_threshold_failures_never_deactivate_but_gone_always_does() {
+        let mut stats = HookStats::default();
+        let failed = attempt(AttemptOutcome::Failed, Some(500));
+        for _ in 0..100 {
+            assert_eq!(stats.count(&failed, Deactivation::NEVER), HookEffect::None);
+        }
+        let gone = Deactivation { gone: true, after_failures: None };
+        assert_eq!(
+            HookStats::default().count(&attempt(AttemptOutcome::Failed, Some(410)), gone),
+            HookEffect::Deactivate
+        );
+    }
+
+    #[test]
+    fn a_cancelled_attempt_counts_for_nothing() {
+        let mut stats = HookStats { consecutive_failures: 4, ..HookStats::default() };
+        let rule = Deactivation { gone: false, after_failures: Some(5) };
+        assert_eq!(stats.count(&attempt(AttemptOutcome::Cancelled, None), rule), HookEffect::None);
+        assert_eq!(stats, HookStats { consecutive_failures: 4, ..HookStats::default() });
+    }
+
+    #[test]
+    fn a_deactivating_attempt_is_the_last_and_says_why() {
+        let mut gone = attempt(AttemptOutcome::Failed, Some(410));
+        gone.end_by_deactivation(Deactivation { gone: true, after_failures: None });
+        assert_eq!(gone.next_attempt_at, None);
+        assert_eq!(gone.error.as_deref(), Some("the receiver answered 410 Gone: the hook is now inactive"));
+        let mut timed_out = attempt(AttemptOutcome::Failed, None);
+        timed_out.error = Some("timed out".into());
+        timed_out.end_by_deactivation(Deactivation { gone: false, after_failures: Some(1) });
+        assert_eq!(timed_out.failure_message(), "timed out", "the cause is kept");
+        assert_eq!(attempt(AttemptOutcome::Failed, Some(503)).failure_message(), "the receiver answered 503");
     }
 }

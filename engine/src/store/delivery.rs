@@ -78,10 +78,11 @@ pub fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorRecord) -> 
 }
 
 /// Records an attempt and its consequences, all at once: the hook's stats,
-/// its deactivation (`410 Gone`, or too many consecutive failures: then no
-/// retry), the attempt, the job's removal or rescheduling, the hook's
-/// sample on success, a hook error on failure. Returns whether the hook was
-/// deactivated: the caller reloads the hook index once this is committed.
+/// its deactivation when `deactivation` says so for the stats as they are
+/// now (then no retry; see `HookStats::count`), the attempt, the job's
+/// removal or rescheduling, the hook's sample on success, a hook error on
+/// failure. Returns whether the hook was deactivated: the caller reloads
+/// the hook index once this is committed.
 pub fn record_attempt(
     txn: &WriteTransaction,
     job: &Job,
@@ -95,17 +96,10 @@ pub fn record_attempt(
     if hooks.get(job.hook_id)?.is_none() {
         return Ok(HookEffect::None); // deleted meanwhile: nothing to record
     }
-    let effect = update_stats(txn, job.hook_id, &attempt, deactivation)?;
+    let effect = count_attempt(txn, job.hook_id, &attempt, deactivation)?;
     if effect == HookEffect::Deactivate {
         next = NextStep::Finish;
-        attempt.next_attempt_at = None;
-        attempt.error.get_or_insert_with(|| {
-            if deactivation.gone {
-                "the receiver answered 410 Gone: the hook is now inactive".into()
-            } else {
-                "too many consecutive failures: the hook is now inactive".into()
-            }
-        });
+        attempt.end_by_deactivation(deactivation);
     }
     if let NextStep::Retry { due_ms } = next {
         queue.push(&Job { due_ms, attempts: job.attempts + 1, ..job.clone() })?;
@@ -132,15 +126,10 @@ pub fn record_attempt(
             txn.open_table(HOOK_SAMPLES)?.insert(job.hook_id, attempt.payload.as_bytes())?;
         }
         AttemptOutcome::Failed => {
-            let message = match (&attempt.error, attempt.response_status) {
-                (Some(error), _) => error.clone(),
-                (None, Some(status)) => format!("the receiver answered {status}"),
-                (None, None) => "delivery failed".to_owned(),
-            };
             let error = HookErrorRecord {
                 id: 0,
                 at: attempt.sent_at,
-                message,
+                message: attempt.failure_message(),
                 event: job.event.clone(),
                 event_id: Some(job.event_id.clone()),
                 hook_id: Some(job.hook_id),
@@ -154,32 +143,21 @@ pub fn record_attempt(
     Ok(effect)
 }
 
-/// Counts `attempt` in its hook's stats; whether the hook is to be
-/// deactivated.
-fn update_stats(
+/// Counts `attempt` in its hook's stats as they are in this transaction;
+/// whether the hook is to be deactivated.
+fn count_attempt(
     txn: &WriteTransaction,
     hook_id: u64,
     attempt: &Attempt,
     deactivation: Deactivation,
 ) -> Result<HookEffect, StoreError> {
     if attempt.outcome == AttemptOutcome::Cancelled {
-        return Ok(HookEffect::None);
+        return Ok(HookEffect::None); // counts for nothing: not even read
     }
     let mut table = txn.open_table(HOOK_STATS)?;
     let mut stats: HookStats =
         table.get(hook_id)?.map(|bytes| decode("hook stats", bytes.value())).transpose()?.unwrap_or_default();
-    stats.total_calls += 1;
-    stats.last_call_at = Some(attempt.sent_at);
-    stats.last_response_code = attempt.response_status;
-    let effect = if attempt.outcome == AttemptOutcome::Succeeded {
-        stats.successes += 1;
-        stats.consecutive_failures = 0;
-        HookEffect::None
-    } else {
-        stats.consecutive_failures += 1;
-        let worn_out = deactivation.after_failures.is_some_and(|limit| stats.consecutive_failures >= limit);
-        if deactivation.gone || worn_out { HookEffect::Deactivate } else { HookEffect::None }
-    };
+    let effect = stats.count(attempt, deactivation);
     table.insert(hook_id, encode(&stats).as_slice())?;
     Ok(effect)
 }
