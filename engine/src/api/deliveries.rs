@@ -12,7 +12,6 @@ use super::query::{Page, Pagination};
 use super::types::{Attempt, HookErrorRecord, wire};
 use super::{ApiError, AppState};
 use crate::model::Job;
-use crate::store::delivery::enqueue;
 
 #[derive(Deserialize)]
 pub struct Paged {
@@ -47,7 +46,7 @@ pub async fn retry(
     let attempts = state.store.attempts(&hook)?;
     let last =
         attempts.into_iter().find(|a| a.delivery_id == delivery_id).ok_or_else(|| ApiError::not_found("Delivery"))?;
-    let mut job = Job {
+    let job = Job {
         id: 0,
         due_ms: crate::time::now_ms(),
         event_id: last.event_id,
@@ -57,14 +56,7 @@ pub async fn retry(
         payload: last.payload,
         attempts: 0,
     };
-    let new_id = state
-        .ingest
-        .committer
-        .commit(move |txn| {
-            enqueue(txn, &mut job)?;
-            Ok(job.id)
-        })
-        .await?;
+    let new_id = state.ingest.committer.enqueue(vec![job]).await?[0];
     state.ingest.queued.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({"delivery_id": new_id}))))
 }

@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 
 use crate::model::Hook;
 use crate::model::Job;
-use crate::store::queue::DueJobs;
+use crate::store::DueJobs;
 use crate::store::{Store, StoreError};
 
 /// The claimed jobs and each hook's attempts in flight.
@@ -147,7 +147,6 @@ mod tests {
 
     use super::*;
     use crate::store::Committer;
-    use crate::store::delivery::enqueue;
     use crate::store::queue::tests::job;
     use crate::store::tests::new_hook;
 
@@ -175,15 +174,7 @@ mod tests {
 
         /// Queues `n` jobs of `hook_id`, due at `due_ms`.
         async fn queue(&self, hook_id: u64, n: usize, due_ms: u64) {
-            self.committer
-                .commit(move |txn| {
-                    for _ in 0..n {
-                        enqueue(txn, &mut job(hook_id, due_ms))?;
-                    }
-                    Ok(())
-                })
-                .await
-                .unwrap();
+            self.committer.enqueue((0..n).map(|_| job(hook_id, due_ms)).collect()).await.unwrap();
         }
     }
 

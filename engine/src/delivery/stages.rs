@@ -13,8 +13,6 @@ use crate::model::Hook;
 use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers};
 use crate::runtime::Request;
 use crate::store::StoreError;
-use crate::store::delivery::record_attempt;
-use crate::store::queue::QueueWriter;
 use crate::time::Time;
 
 /// The request for one attempt, before it is signed.
@@ -57,7 +55,7 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -
         Ok((prepared, headers, sent)) => {
             record(dispatcher, &job, scheduled_at, &prepared.hook, headers, prepared.request.body, sent).await
         }
-        Err(NotSent::HookGone) => dispatcher.committer.commit(move |txn| drop_job(txn, &job)).await,
+        Err(NotSent::HookGone) => dispatcher.committer.drop_job(job).await,
         Err(NotSent::Cancelled(why)) => cancel(dispatcher, job, scheduled_at, why).await,
         Err(NotSent::Failed(hook, error)) => {
             let sent = Sent {
@@ -267,7 +265,7 @@ async fn record(
         next_attempt_at,
     };
     let job = job.clone();
-    let effect = dispatcher.committer.commit(move |txn| record_attempt(txn, &job, attempt, next, deactivation)).await?;
+    let effect = dispatcher.committer.record_attempt(job, attempt, next, deactivation).await?;
     // Counted once recorded, when the store's decision is known: an
     // attempt that deactivates its hook is not retried.
     crate::metrics::delivery_attempted(succeeded, status, duration, retrying && effect == HookEffect::None);
@@ -299,11 +297,6 @@ async fn cancel(dispatcher: &Dispatcher, job: Job, scheduled_at: Time, why: Stri
         outcome: AttemptOutcome::Cancelled,
         next_attempt_at: None,
     };
-    let never = Deactivation::NEVER;
-    dispatcher.committer.commit(move |txn| record_attempt(txn, &job, attempt, NextStep::Finish, never)).await?;
+    dispatcher.committer.record_attempt(job, attempt, NextStep::Finish, Deactivation::NEVER).await?;
     Ok(())
-}
-
-fn drop_job(txn: &redb::WriteTransaction, job: &Job) -> Result<(), StoreError> {
-    QueueWriter::open(txn)?.remove(job)
 }

@@ -19,17 +19,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 
-use crate::model::{ContentDigest, EventOutcome, EventRecord, StoredEvent};
-
-/// What a stored record means for a request with the same academy and id.
-pub(super) enum Seen {
-    /// Nothing stored (or a failed record a re-run replaces): ingest it.
-    New,
-    /// Ingested before: answer this.
-    Known(EventRecord),
-    /// The id was used for other content.
-    Conflict,
-}
+use crate::model::{ContentDigest, EventOutcome, Seen, StoredEvent};
 
 /// The digest of a request's content: its catalogue event and data.
 pub fn content_digest(event: &str, data: &RawValue) -> ContentDigest {
@@ -93,6 +83,7 @@ pub(super) fn judge(stored: Option<StoredEvent>, content: &ContentDigest, rerun:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::EventRecord;
     use crate::time::Time;
 
     fn digest(event: &str, data: &str) -> ContentDigest {

@@ -17,14 +17,12 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 
 use crate::catalog::{Catalog, EventDef};
-use crate::model::Hook;
-use crate::model::ParkedEvent;
-use crate::model::{ContentDigest, EventOutcome, EventRecord, HookErrorRecord, Job, StoredEvent};
+use crate::model::{
+    ContentDigest, EventOutcome, EventRecord, Hook, HookErrorRecord, IngestItem, Job, Seen, StoredEvent,
+};
 use crate::runtime::{self, Decision, Runtime};
-use crate::store::delivery::{find_event, insert_event, insert_hook_error};
 use crate::store::{Committer, HookIndex, Store, StoreError};
 use crate::time::Time;
-use idempotency::Seen;
 pub use session::Item;
 
 /// How deep follow-up events may nest (an event's follow-up's follow-up…).
@@ -83,28 +81,12 @@ pub struct NewEvent {
     pub disable_webhooks: bool,
 }
 
-/// Everything one top-level event produces, to be committed together.
-#[derive(Default)]
-struct Prepared {
-    /// The item's index in its request.
-    index: usize,
-    /// The top event's content, when its id came from the client: a
-    /// concurrent request may carry the id too. Generated ids are unique
-    /// and skip that check.
-    content: Option<ContentDigest>,
-    /// The top event first, then its follow-ups.
-    events: Vec<(StoredEvent, Vec<Job>)>,
-    errors: Vec<HookErrorRecord>,
-    /// Events whose serializer failed, to park (see `parked.rs`).
-    parked: Vec<ParkedEvent>,
-}
-
 /// An event of an ingest request, after its plugins ran.
 enum Staged {
     /// Its id was ingested before: this is the first result.
     Known(EventRecord),
     /// New: to commit.
-    New(Prepared),
+    New(IngestItem),
 }
 
 impl Ingest {
@@ -181,7 +163,25 @@ impl Ingest {
 
         let queued =
             prepared.iter().any(|s| matches!(s, Staged::New(p) if p.events.iter().any(|(_, jobs)| !jobs.is_empty())));
-        let records = self.committer.commit(move |txn| commit(txn, prepared, rerun)).await??;
+        // The new items are recorded in one operation; the known ones are
+        // answered their first record, in the request's order.
+        let mut new = Vec::with_capacity(prepared.len());
+        let mut answers = Vec::with_capacity(prepared.len());
+        for staged in prepared {
+            match staged {
+                Staged::Known(record) => answers.push(Some(record)),
+                Staged::New(item) => {
+                    new.push(item);
+                    answers.push(None);
+                }
+            }
+        }
+        let judge =
+            move |stored: Option<StoredEvent>, content: &ContentDigest| idempotency::judge(stored, content, rerun);
+        let recorded = self.committer.record_ingest(new, judge, parked::MAX_PER_PLUGIN).await?;
+        let mut recorded = recorded.map_err(|c| conflict(c.index, &c.academy, &c.id))?.into_iter();
+        let records = answers.into_iter().map(|known| known.or_else(|| recorded.next())).collect::<Option<Vec<_>>>();
+        let records = records.ok_or_else(|| IngestError::Internal("the store answered too few records".into()))?;
         if queued {
             self.queued.notify_one();
         }
@@ -190,8 +190,8 @@ impl Ingest {
 
     /// Runs the plugins for one event and its follow-ups (CPU work, on a
     /// blocking thread).
-    fn prepare(&self, hooks: &HookIndex, event: NewEvent, content: Option<ContentDigest>) -> Prepared {
-        let mut prepared = Prepared { index: event.item.index, ..Prepared::default() };
+    fn prepare(&self, hooks: &HookIndex, event: NewEvent, content: Option<ContentDigest>) -> IngestItem {
+        let mut prepared = IngestItem { index: event.item.index, ..IngestItem::default() };
         // UUIDv7 ids sort by time, so the events table grows at its end
         // rather than dirtying a random page per event in each commit.
         let item = event.item;
@@ -212,7 +212,7 @@ impl Ingest {
     #[allow(clippy::too_many_arguments)]
     fn prepare_one(
         &self,
-        prepared: &mut Prepared,
+        prepared: &mut IngestItem,
         hooks: &HookIndex,
         id: String,
         def: Arc<EventDef>,
@@ -336,56 +336,6 @@ impl Ingest {
             }
         }
     }
-}
-
-/// Commits what the plugins prepared, in the group transaction: the
-/// records of new events, their jobs, hook errors and parked events; the
-/// first record of ids ingested before. A request that reuses an id for
-/// other content changes nothing: every id is checked before anything is
-/// written, since the writes of an operation are committed even if it
-/// fails.
-fn commit(
-    txn: &redb::WriteTransaction,
-    prepared: Vec<Staged>,
-    rerun: bool,
-) -> Result<Result<Vec<EventRecord>, IngestError>, StoreError> {
-    let mut checked = Vec::with_capacity(prepared.len());
-    for staged in prepared {
-        // A concurrent request may have ingested the same id.
-        let Staged::New(prepared) = staged else {
-            checked.push(staged);
-            continue;
-        };
-        let Some(content) = &prepared.content else {
-            checked.push(Staged::New(prepared));
-            continue;
-        };
-        let top = &prepared.events[0].0.record;
-        checked.push(match idempotency::judge(find_event(txn, &top.academy, &top.id)?, content, rerun) {
-            Seen::New => Staged::New(prepared),
-            Seen::Known(record) => Staged::Known(record),
-            Seen::Conflict => return Ok(Err(conflict(prepared.index, &top.academy, &top.id))),
-        });
-    }
-    let mut records = Vec::with_capacity(checked.len());
-    for staged in checked {
-        let mut prepared = match staged {
-            Staged::Known(record) => {
-                records.push(record);
-                continue;
-            }
-            Staged::New(prepared) => prepared,
-        };
-        for (event, jobs) in &mut prepared.events {
-            insert_event(txn, event, jobs)?;
-        }
-        for error in prepared.errors {
-            insert_hook_error(txn, error)?;
-        }
-        parked::keep(txn, prepared.parked)?;
-        records.push(prepared.events.swap_remove(0).0.record);
-    }
-    Ok(Ok(records))
 }
 
 fn conflict(index: usize, academy: &str, id: &str) -> IngestError {

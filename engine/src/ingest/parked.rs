@@ -22,7 +22,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redb::WriteTransaction;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
@@ -30,8 +29,6 @@ use super::{Ingest, IngestError, Item, NewEvent};
 use crate::catalog::EventDef;
 use crate::model::{ParkedEvent, ParkedKey};
 use crate::names::EventId;
-use crate::store::StoreError;
-use crate::store::parked::{self, Parking};
 use crate::time::Time;
 
 /// Most events parked per plugin.
@@ -56,17 +53,6 @@ pub(super) fn failed(def: &EventDef, id: &str, academy: &str, data: String, erro
         parked_at: Time::now(),
         failures: 0,
     })
-}
-
-/// Parks `events` inside the ingest's transaction, up to the cap.
-pub(super) fn keep(txn: &WriteTransaction, events: Vec<ParkedEvent>) -> Result<(), StoreError> {
-    for event in events {
-        let (plugin, event_id) = (event.plugin.clone(), event.event_id.clone());
-        if parked::park(txn, event, MAX_PER_PLUGIN)? == Parking::Full {
-            tracing::warn!(%plugin, %event_id, cap = MAX_PER_PLUGIN, "failed event not parked: the plugin has too many parked events");
-        }
-    }
-    Ok(())
 }
 
 /// A re-run to do: the events parked under `plugin`, or only those of
@@ -184,15 +170,7 @@ impl Retrier {
                 self.ingest.rerun(events).await?;
             }
             let plugin = request.plugin.clone();
-            self.ingest
-                .committer
-                .commit(move |txn| {
-                    for (key, failures) in done {
-                        parked::unpark(txn, &plugin, &key, failures)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            self.ingest.committer.unpark(plugin, done).await?;
             if self.breaker_open(&request.plugin) {
                 tracing::warn!(plugin = %request.plugin, "re-run of parked events paused: the plugin's breaker is open again");
                 break;

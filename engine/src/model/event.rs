@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{HookErrorRecord, Job};
 use crate::time::Time;
 
 /// An ingested event and what came of it, as the API answers it.
@@ -96,4 +97,42 @@ impl ParkedEvent {
     pub fn key(&self) -> ParkedKey {
         ParkedKey { academy: self.academy.clone(), event_id: self.event_id.clone() }
     }
+}
+
+/// One posted event as ingest prepared it (its plugins ran), to be
+/// recorded at once: its record and jobs, its follow-ups', the hook errors
+/// and the parked events it made.
+#[derive(Debug, Default)]
+pub struct IngestItem {
+    /// The item's index in its request.
+    pub index: usize,
+    /// The top event's content, when its id came from the client: a
+    /// concurrent request may carry the id too. Generated ids are unique
+    /// and skip that check.
+    pub content: Option<ContentDigest>,
+    /// The top event first, then its follow-ups.
+    pub events: Vec<(StoredEvent, Vec<Job>)>,
+    pub errors: Vec<HookErrorRecord>,
+    /// Events whose serializer failed, to park.
+    pub parked: Vec<ParkedEvent>,
+}
+
+/// What a stored record means for a request with the same academy and id.
+#[derive(Debug)]
+pub enum Seen {
+    /// Nothing stored (or a failed record a re-run replaces): ingest it.
+    New,
+    /// Ingested before: answer this.
+    Known(EventRecord),
+    /// The id was used for other content.
+    Conflict,
+}
+
+/// An item whose id its academy already used for other content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdConflict {
+    /// The item's index in its request.
+    pub index: usize,
+    pub academy: String,
+    pub id: String,
 }

@@ -21,7 +21,9 @@ pub use delivery::{
     Attempt, AttemptOutcome, Deactivation, ENGINE_HEADERS, HookEffect, HookErrorRecord, Job, NextStep,
     SIGNATURE_HEADER, log_headers,
 };
-pub use event::{ContentDigest, EventOutcome, EventRecord, ParkedEvent, ParkedKey, StoredEvent};
+pub use event::{
+    ContentDigest, EventOutcome, EventRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, Seen, StoredEvent,
+};
 pub use hook::{
     AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret,
     Rotation,

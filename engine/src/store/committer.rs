@@ -64,7 +64,7 @@ impl Committer {
     /// once that transaction is durable. `op` must check before it writes:
     /// its writes are committed even if it returns an error (but for a
     /// storage failure, which gives up the whole transaction).
-    pub async fn commit<R, F>(&self, op: F) -> Result<R, StoreError>
+    pub(super) async fn commit<R, F>(&self, op: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,

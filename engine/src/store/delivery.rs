@@ -43,34 +43,37 @@ impl Store {
     }
 }
 
-/// Writes an event record (the idempotency record) and its jobs.
-pub fn insert_event(txn: &WriteTransaction, event: &StoredEvent, jobs: &mut [Job]) -> Result<(), StoreError> {
+/// Writes an event record (the idempotency record) and queues its jobs.
+pub(super) fn insert_event(
+    txn: &WriteTransaction,
+    queue: &mut QueueWriter<'_>,
+    event: &StoredEvent,
+    jobs: &mut [Job],
+) -> Result<(), StoreError> {
     let key = (event.record.academy.as_str(), event.record.id.as_str());
     txn.open_table(EVENTS)?.insert(key, encode(event).as_slice())?;
-    let mut queue = QueueWriter::open(txn)?;
     for job in jobs {
-        job.id = next_id(txn, meta::NEXT_JOB_ID)?;
-        queue.push(job)?;
+        enqueue(txn, queue, job)?;
     }
     Ok(())
 }
 
 /// The event record of (`academy`, `id`), inside a write transaction
 /// (idempotency check).
-pub fn find_event(txn: &WriteTransaction, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+pub(super) fn find_event(txn: &WriteTransaction, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
     let table = txn.open_table(EVENTS)?;
     let record = table.get((academy, id))?.map(|bytes| decode("event", bytes.value())).transpose()?;
     Ok(record)
 }
 
-/// Queues `job` again (a replay), with a new delivery id.
-pub fn enqueue(txn: &WriteTransaction, job: &mut Job) -> Result<(), StoreError> {
+/// Queues `job` with a new delivery id.
+pub(super) fn enqueue(txn: &WriteTransaction, queue: &mut QueueWriter<'_>, job: &mut Job) -> Result<(), StoreError> {
     job.id = next_id(txn, meta::NEXT_JOB_ID)?;
-    QueueWriter::open(txn)?.push(job)
+    queue.push(job)
 }
 
 /// Records a hook error.
-pub fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorRecord) -> Result<(), StoreError> {
+pub(super) fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorRecord) -> Result<(), StoreError> {
     error.id = next_id(txn, meta::NEXT_ERROR_ID)?;
     let key = (u64::try_from(error.at.as_second()).unwrap_or(0), error.id);
     txn.open_table(HOOK_ERRORS)?.insert(key, encode(&error).as_slice())?;
@@ -83,7 +86,7 @@ pub fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorRecord) -> 
 /// removal or rescheduling, the hook's sample on success, a hook error on
 /// failure. Returns whether the hook was deactivated: the caller reloads
 /// the hook index once this is committed.
-pub fn record_attempt(
+pub(super) fn record_attempt(
     txn: &WriteTransaction,
     job: &Job,
     mut attempt: Attempt,

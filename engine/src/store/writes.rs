@@ -1,0 +1,120 @@
+//! The writes of the delivery pipeline, said by what they mean: record an
+//! ingest, record an attempt, drop or queue jobs, unpark re-run events.
+//! Each is one operation of the group commit (`committer.rs`), so callers
+//! never see a transaction, and another backend can implement the same
+//! calls with its own batching.
+
+use super::delivery::{enqueue, find_event, insert_event, insert_hook_error, record_attempt};
+use super::parked::{self, Parking};
+use super::queue::QueueWriter;
+use super::{Committer, StoreError};
+use crate::model::{
+    Attempt, ContentDigest, Deactivation, EventRecord, HookEffect, IdConflict, IngestItem, Job, NextStep, ParkedKey,
+    Seen, StoredEvent,
+};
+
+impl Committer {
+    /// Records the items of one ingest request, all or nothing; returns one
+    /// record per item, in order. An item whose client id is stored already
+    /// (a concurrent request carried it too) is not written: `judge` says
+    /// what the stored record means for it — its record is answered, or
+    /// the whole request is refused with the conflict, writing nothing. At
+    /// most `park_cap` events stay parked per plugin; a failure past it is
+    /// not parked (it keeps its failed record and hook error).
+    pub async fn record_ingest<J>(
+        &self,
+        items: Vec<IngestItem>,
+        judge: J,
+        park_cap: u64,
+    ) -> Result<Result<Vec<EventRecord>, IdConflict>, StoreError>
+    where
+        J: Fn(Option<StoredEvent>, &ContentDigest) -> Seen + Send + 'static,
+    {
+        self.commit(move |txn| {
+            // Every id is checked before anything is written: the writes of
+            // an operation are committed even if it fails.
+            let mut checked = Vec::with_capacity(items.len());
+            for item in items {
+                let Some(content) = &item.content else {
+                    checked.push(Ok(item));
+                    continue;
+                };
+                let top = &item.events[0].0.record;
+                match judge(find_event(txn, &top.academy, &top.id)?, content) {
+                    Seen::New => checked.push(Ok(item)),
+                    Seen::Known(record) => checked.push(Err(record)),
+                    Seen::Conflict => {
+                        let (academy, id) = (top.academy.clone(), top.id.clone());
+                        return Ok(Err(IdConflict { index: item.index, academy, id }));
+                    }
+                }
+            }
+            let mut queue = QueueWriter::open(txn)?;
+            let mut records = Vec::with_capacity(checked.len());
+            for item in checked {
+                let mut item = match item {
+                    Ok(item) => item,
+                    Err(known) => {
+                        records.push(known);
+                        continue;
+                    }
+                };
+                for (event, jobs) in &mut item.events {
+                    insert_event(txn, &mut queue, event, jobs)?;
+                }
+                for error in item.errors {
+                    insert_hook_error(txn, error)?;
+                }
+                for event in item.parked {
+                    let (plugin, event_id) = (event.plugin.clone(), event.event_id.clone());
+                    if parked::park(txn, event, park_cap)? == Parking::Full {
+                        tracing::warn!(%plugin, %event_id, cap = park_cap, "failed event not parked: the plugin has too many parked events");
+                    }
+                }
+                records.push(item.events.swap_remove(0).0.record);
+            }
+            Ok(Ok(records))
+        })
+        .await
+    }
+
+    /// Records an attempt of `job` and what follows it (see
+    /// `delivery::record_attempt`); whether it deactivated the hook.
+    pub async fn record_attempt(
+        &self,
+        job: Job,
+        attempt: Attempt,
+        next: NextStep,
+        rule: Deactivation,
+    ) -> Result<HookEffect, StoreError> {
+        self.commit(move |txn| record_attempt(txn, &job, attempt, next, rule)).await
+    }
+
+    /// Drops `job` from the queue without an attempt (its hook is gone).
+    pub async fn drop_job(&self, job: Job) -> Result<(), StoreError> {
+        self.commit(move |txn| QueueWriter::open(txn)?.remove(&job)).await
+    }
+
+    /// Queues `jobs` (replays of earlier deliveries), each with a new
+    /// delivery id; returns the ids.
+    pub async fn enqueue(&self, mut jobs: Vec<Job>) -> Result<Vec<u64>, StoreError> {
+        self.commit(move |txn| {
+            let mut queue = QueueWriter::open(txn)?;
+            jobs.iter_mut().map(|job| enqueue(txn, &mut queue, job).map(|()| job.id)).collect()
+        })
+        .await
+    }
+
+    /// Removes the events of `plugin` that were ingested again, each only
+    /// if it still has the failures it had when read (one that failed again
+    /// since stays parked).
+    pub async fn unpark(&self, plugin: String, done: Vec<(ParkedKey, u32)>) -> Result<(), StoreError> {
+        self.commit(move |txn| {
+            for (key, failures) in done {
+                parked::unpark(txn, &plugin, &key, failures)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
