@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::extract::{HookScope, PathParam, QueryParams, ScopedHook};
 use super::links::PageLinks;
-use super::query::{Page, Pagination};
-use super::types::{Attempt, HookErrorRecord, wire};
+use super::query::Pagination;
+use super::types::{Attempt, HookErrorRecord, Page, wire};
 use super::{ApiError, AppState};
 use crate::model::Job;
 

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::extract::{Body, HookScope, PathParam, QueryParams, ScopedHook};
 use super::links::PageLinks;
-use super::query::{Page, Pagination, comma_list, passes, present};
-use super::types::{AttachedTransformer, HookSettings, HttpMethod};
+use super::query::{Pagination, comma_list, passes, present};
+use super::types::{HookView, HttpMethod, Page};
 use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
@@ -28,37 +28,20 @@ use crate::time::Time;
 /// Longest `service_id`, in bytes.
 const MAX_SERVICE_ID: usize = 100;
 
-/// A hook as the API shows it: seed 001's fields, then ours.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct HookView {
-    id: u64,
-    #[serde(flatten)]
-    settings: HookSettings,
-    created_at: Time,
-    updated_at: Time,
-    total_calls: u64,
-    last_call_at: Option<Time>,
-    last_response_code: Option<u16>,
-    academy: Option<String>,
-    transformer: Option<AttachedTransformer>,
-}
-
-impl HookView {
-    /// `hook` with its delivery stats, read from the store.
-    fn of(state: &AppState, hook: Hook) -> Result<Self, ApiError> {
-        let stats = state.store.hook_stats(&hook)?;
-        Ok(HookView {
-            id: hook.id,
-            settings: hook.settings.into(),
-            created_at: hook.created_at,
-            updated_at: hook.updated_at,
-            total_calls: stats.total_calls,
-            last_call_at: stats.last_call_at,
-            last_response_code: stats.last_response_code,
-            academy: hook.academy,
-            transformer: hook.transformer.map(Into::into),
-        })
-    }
+/// `hook` with its delivery stats, read from the store.
+fn view(state: &AppState, hook: Hook) -> Result<HookView, ApiError> {
+    let stats = state.store.hook_stats(&hook)?;
+    Ok(HookView {
+        id: hook.id,
+        settings: hook.settings.into(),
+        created_at: hook.created_at,
+        updated_at: hook.updated_at,
+        total_calls: stats.total_calls,
+        last_call_at: stats.last_call_at,
+        last_response_code: stats.last_response_code,
+        academy: hook.academy,
+        transformer: hook.transformer.map(Into::into),
+    })
 }
 
 /// A new hook, with its signing secret.
@@ -236,7 +219,7 @@ pub async fn list(
 ) -> Result<Json<Page<HookView>>, ApiError> {
     let catalog = state.catalog();
     let hooks = state.store.hooks(&scope)?.into_iter().filter(|h| filters.matches(h, &catalog));
-    let hooks = hooks.map(|hook| HookView::of(&state, hook)).collect::<Result<Vec<_>, _>>()?;
+    let hooks = hooks.map(|hook| view(&state, hook)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(filters.pagination.page(hooks, &links)?))
 }
 
@@ -276,14 +259,14 @@ pub async fn subscribe(
     let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() }, state.quotas)?;
     tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");
     let secret = hook.secret.clone();
-    Ok((StatusCode::CREATED, Json(Created { hook: HookView::of(&state, hook)?, secret })))
+    Ok((StatusCode::CREATED, Json(Created { hook: view(&state, hook)?, secret })))
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}`.
 #[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}", operation_id = "get_hook", params(("id" = u64, Path)),
     responses((status = 200, body = HookView)))]
 pub async fn get(State(state): State<AppState>, ScopedHook(hook): ScopedHook) -> Result<Json<HookView>, ApiError> {
-    Ok(Json(HookView::of(&state, hook)?))
+    Ok(Json(view(&state, hook)?))
 }
 
 /// `PUT /v1/notify/hook/subscribe/{id}`: changes the given fields.
@@ -300,7 +283,7 @@ pub async fn update(
     }
     let changes = input.validate(&state.catalog(), &state.targets)?;
     let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
-    Ok(Json(HookView::of(&state, hook)?))
+    Ok(Json(view(&state, hook)?))
 }
 
 /// `DELETE /v1/notify/hook/subscribe/{id}`.

@@ -1,10 +1,11 @@
 //! Query conventions of the hooks API: comma-separated lists and
 //! limit/offset pagination with a `{count, next, previous, results}` envelope.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::ApiError;
 use super::links::PageLinks;
+use super::types::Page;
 
 /// `a,b,c` → `["a", "b", "c"]`; absent or empty → no filter.
 pub fn comma_list(value: &Option<String>) -> Option<Vec<&str>> {
@@ -29,14 +30,6 @@ pub struct Pagination {
     /// Results to skip.
     #[param(value_type = Option<u32>)]
     pub offset: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    pub count: usize,
-    pub next: Option<String>,
-    pub previous: Option<String>,
-    pub results: Vec<T>,
 }
 
 impl Pagination {

@@ -4,66 +4,36 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, PathParam, Superadmin};
-use super::types::{TokenRecord, wire};
+use super::types::{CreatedToken, NewToken, RoleName, TokenRecord, wire};
 use super::{ApiError, AppState};
 use crate::auth::{generate_token, token_hash};
 use crate::model::Role;
 use crate::names::check_name;
 
-/// A token to create. `academy` goes with the `academy` role only: given
-/// with another role it is refused rather than ignored, so a caller who
-/// meant to limit a token to one academy does not get a wider one.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewToken {
-    name: String,
-    role: RoleName,
-    academy: Option<String>,
-}
-
-#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-enum RoleName {
-    Superadmin,
-    Academy,
-    Service,
-}
-
 /// Longest token name, in bytes.
 const MAX_NAME: usize = 200;
 
-impl NewToken {
-    /// The name and the role, checked together.
-    fn validate(self) -> Result<(String, Role), ApiError> {
-        check_name(&self.name, MAX_NAME).map_err(|why| ApiError::validation(format!("name {why}")))?;
-        let role = match (self.role, self.academy) {
-            (RoleName::Academy, Some(academy)) if super::hooks::is_slug(&academy) => Role::Academy { academy },
-            (RoleName::Academy, Some(academy)) => {
-                return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
-            }
-            (RoleName::Academy, None) => return Err(ApiError::validation("an academy token needs its `academy`")),
-            (role @ (RoleName::Superadmin | RoleName::Service), Some(_)) => {
-                let role = if matches!(role, RoleName::Superadmin) { "superadmin" } else { "service" };
-                return Err(ApiError::validation(format!(
-                    "a {role} token has no academy: leave `academy` out, or create an `academy` token"
-                )));
-            }
-            (RoleName::Superadmin, None) => Role::Superadmin,
-            (RoleName::Service, None) => Role::Service,
-        };
-        Ok((self.name, role))
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CreatedToken {
-    #[serde(flatten)]
-    record: TokenRecord,
-    /// The token itself: shown this once.
-    token: String,
+/// The name and the role of `new`, checked together.
+fn validate(new: NewToken) -> Result<(String, Role), ApiError> {
+    check_name(&new.name, MAX_NAME).map_err(|why| ApiError::validation(format!("name {why}")))?;
+    let role = match (new.role, new.academy) {
+        (RoleName::Academy, Some(academy)) if super::hooks::is_slug(&academy) => Role::Academy { academy },
+        (RoleName::Academy, Some(academy)) => {
+            return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
+        }
+        (RoleName::Academy, None) => return Err(ApiError::validation("an academy token needs its `academy`")),
+        (role @ (RoleName::Superadmin | RoleName::Service), Some(_)) => {
+            let role = if matches!(role, RoleName::Superadmin) { "superadmin" } else { "service" };
+            return Err(ApiError::validation(format!(
+                "a {role} token has no academy: leave `academy` out, or create an `academy` token"
+            )));
+        }
+        (RoleName::Superadmin, None) => Role::Superadmin,
+        (RoleName::Service, None) => Role::Service,
+    };
+    Ok((new.name, role))
 }
 
 /// `POST /v1/admin/tokens` `{"name", "role": "academy"|"service"|"superadmin", "academy"}`.
@@ -74,7 +44,7 @@ pub async fn create(
     _: Superadmin,
     Body(new): Body<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let (name, role) = new.validate()?;
+    let (name, role) = validate(new)?;
     let token = generate_token();
     let record = state.store.create_token(&token_hash(&token), name, role)?;
     tracing::info!(token_id = record.id, "token created");

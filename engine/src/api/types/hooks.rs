@@ -103,3 +103,18 @@ impl From<model::AttachedTransformer> for AttachedTransformer {
         AttachedTransformer { sha256, size, uploaded_at }
     }
 }
+
+/// A hook as the API shows it: seed 001's fields, then ours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HookView {
+    pub id: u64,
+    #[serde(flatten)]
+    pub settings: HookSettings,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub total_calls: u64,
+    pub last_call_at: Option<Time>,
+    pub last_response_code: Option<u16>,
+    pub academy: Option<String>,
+    pub transformer: Option<AttachedTransformer>,
+}

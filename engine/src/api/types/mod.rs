@@ -9,15 +9,17 @@ mod catalog;
 mod deliveries;
 mod events;
 mod hooks;
+mod page;
 mod plugins;
 mod tokens;
 
 pub use catalog::EventSpec;
 pub use deliveries::{Attempt, AttemptOutcome, HookErrorRecord};
 pub use events::{EventOutcome, EventRecord};
-pub use hooks::{AttachedTransformer, HookSettings, HttpMethod};
+pub use hooks::{AttachedTransformer, HookSettings, HookView, HttpMethod};
+pub use page::Page;
 pub use plugins::{LimitOverrides, PluginVersion};
-pub use tokens::{Role, TokenRecord};
+pub use tokens::{CreatedToken, NewToken, Role, RoleName, TokenRecord};
 
 /// Records of the model as the API shows them.
 pub fn wire<M, W: From<M>>(records: Vec<M>) -> Vec<W> {

@@ -42,3 +42,32 @@ impl From<model::TokenRecord> for TokenRecord {
         TokenRecord { id, name, role: role.into(), created_at }
     }
 }
+
+/// A token to create. `academy` goes with the `academy` role only: given
+/// with another role it is refused rather than ignored, so a caller who
+/// meant to limit a token to one academy does not get a wider one.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    pub name: String,
+    pub role: RoleName,
+    pub academy: Option<String>,
+}
+
+/// The role of a token to create.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    Superadmin,
+    Academy,
+    Service,
+}
+
+/// A new token, with the token itself.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub record: TokenRecord,
+    /// The token itself: shown this once.
+    pub token: String,
+}

@@ -1,13 +1,18 @@
 //! The API client every remote command shares: where the engine is, who is
 //! calling, and how answers are printed (human form by default, the API's
-//! JSON with `--json`). An API error becomes one line carrying its detail.
+//! JSON with `--json`). Answers are read as the API's own wire types
+//! (`wasmhook::api::types`), so the CLI and the server cannot drift apart.
+//! An API error becomes one line carrying its detail.
 
 use std::future::Future;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use wasmhook::api::types::Page;
 
 /// Where the engine is and who is calling.
 #[derive(clap::Args)]
@@ -40,20 +45,26 @@ pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::R
 const MAX_PAGES: usize = 1000;
 
 impl Remote {
-    /// One API call; a non-2xx answer becomes an error carrying its detail.
-    pub async fn send(&self, method: reqwest::Method, path: &str, payload: Payload) -> anyhow::Result<Value> {
+    /// One API call, its answer read as `T`; a non-2xx answer becomes an
+    /// error carrying its detail.
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        payload: Payload,
+    ) -> anyhow::Result<T> {
         self.call(method, &format!("{}{path}", self.url.trim_end_matches('/')), payload).await
     }
 
     /// Every result of a paginated list (`{count, next, previous,
     /// results}`), following its `next` links (relative to the engine's
     /// URL, unless the engine has a `public_url`).
-    pub async fn get_all(&self, path: &str) -> anyhow::Result<Vec<Value>> {
-        let mut page = self.send(reqwest::Method::GET, path, Payload::None).await?;
+    pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Vec<T>> {
+        let mut page: Page<T> = self.send(reqwest::Method::GET, path, Payload::None).await?;
         let mut results = Vec::new();
         for _ in 0..MAX_PAGES {
-            results.extend(page["results"].as_array().into_iter().flatten().cloned());
-            let Some(next) = page["next"].as_str() else { return Ok(results) };
+            results.append(&mut page.results);
+            let Some(next) = page.next.as_deref() else { return Ok(results) };
             page = if next.starts_with('/') {
                 self.send(reqwest::Method::GET, next, Payload::None).await?
             } else {
@@ -63,7 +74,12 @@ impl Remote {
         bail!("{path}: more than {MAX_PAGES} pages")
     }
 
-    async fn call(&self, method: reqwest::Method, url: &str, payload: Payload) -> anyhow::Result<Value> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        payload: Payload,
+    ) -> anyhow::Result<T> {
         let request =
             reqwest::Client::new().request(method, url).header("Authorization", format!("Token {}", self.token));
         let request = match payload {
@@ -82,23 +98,28 @@ impl Remote {
                 None => bail!("{url} answered {status}"),
             }
         }
-        Ok(body)
+        serde_json::from_value(body).with_context(|| format!("{url} answered something this wasmhook does not read"))
     }
 
     /// The JSON with `--json`, else the human form.
-    pub fn print(&self, body: &Value, human: impl FnOnce() -> String) -> anyhow::Result<ExitCode> {
+    pub fn print(&self, body: &impl Serialize, human: impl FnOnce() -> String) -> anyhow::Result<ExitCode> {
         print(self.json, body, human)
     }
 }
 
 /// `body` as JSON when `json`, else the human form.
-pub fn print(json: bool, body: &Value, human: impl FnOnce() -> String) -> anyhow::Result<ExitCode> {
+pub fn print(json: bool, body: &impl Serialize, human: impl FnOnce() -> String) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(body)?);
     } else {
         println!("{}", human());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A value for a table cell, `-` when absent.
+pub fn cell(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
 }
 
 /// A JSON string without its quotes, `-` for null (anything else as JSON).

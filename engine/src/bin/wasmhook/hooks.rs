@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use serde_json::Value;
+use wasmhook::api::types::HookView;
 
-use crate::client::{Remote, block_on, text};
+use crate::client::{Remote, block_on, cell};
 use crate::table::table;
 
 #[derive(clap::Subcommand)]
@@ -22,24 +22,23 @@ pub enum Command {
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let Command::List { academy, remote } = command;
-    let mut hooks = block_on(remote.get_all("/v1/notify/hook/subscribe"))?;
+    let mut hooks: Vec<HookView> = block_on(remote.get_all("/v1/notify/hook/subscribe"))?;
     // The API has no academy filter: an academy token sees only its own.
     if let Some(academy) = &academy {
-        hooks.retain(|hook| hook["academy"].as_str() == Some(academy));
+        hooks.retain(|hook| hook.academy.as_ref() == Some(academy));
     }
-    let hooks = Value::Array(hooks);
     remote.print(&hooks, || {
-        let rows = hooks.as_array().into_iter().flatten().map(|hook| {
+        let rows = hooks.iter().map(|hook| {
             vec![
-                hook["id"].to_string(),
-                text(&hook["academy"]),
-                text(&hook["event"]),
-                text(&hook["target"]),
-                text(&hook["service_id"]),
-                if hook["is_active"] == true { "yes" } else { "no" }.to_owned(),
-                hook["total_calls"].to_string(),
-                text(&hook["last_response_code"]),
-                text(&hook["last_call_at"]),
+                hook.id.to_string(),
+                cell(hook.academy.as_ref()),
+                hook.settings.event.clone(),
+                hook.settings.target.clone(),
+                cell(hook.settings.service_id.as_ref()),
+                if hook.settings.is_active { "yes" } else { "no" }.to_owned(),
+                hook.total_calls.to_string(),
+                cell(hook.last_response_code),
+                cell(hook.last_call_at),
             ]
         });
         table(&["id", "academy", "event", "target", "service", "active", "calls", "last code", "last call"], rows)

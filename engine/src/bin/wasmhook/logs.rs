@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
+use wasmhook::api::types::{HookErrorRecord, Page};
 
-use crate::client::{Payload, Remote, block_on, text};
+use crate::client::{Payload, Remote, block_on, cell, text};
 use crate::table::table;
 
 #[derive(clap::Subcommand)]
@@ -39,21 +40,22 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Stats { days, remote } => {
             let path = format!("/v1/admin/logs/stats?days={days}");
-            let body = block_on(remote.send(reqwest::Method::GET, &path, Payload::None))?;
+            let body: Value = block_on(remote.send(reqwest::Method::GET, &path, Payload::None))?;
             remote.print(&body, || stats(&body))
         }
         Command::Errors { limit, remote } => {
             let path = format!("/v1/notify/hook/errors?limit={limit}");
-            let body = block_on(remote.send(reqwest::Method::GET, &path, Payload::None))?;
+            let body: Page<HookErrorRecord> = block_on(remote.send(reqwest::Method::GET, &path, Payload::None))?;
             remote.print(&body, || {
-                let rows = body["results"].as_array().into_iter().flatten().map(|error| {
-                    [&error["at"], &error["hook_id"], &error["academy"], &error["event"], &error["message"]].map(text)
+                let rows = body.results.iter().map(|error| {
+                    let at = error.at.to_string();
+                    [at, cell(error.hook_id), cell(error.academy.as_ref()), error.event.clone(), error.message.clone()]
                 });
-                let shown = body["results"].as_array().map_or(0, Vec::len);
+                let shown = body.results.len();
                 format!(
                     "{}\n{shown} of {} errors",
                     table(&["at", "hook", "academy", "event", "message"], rows),
-                    body["count"]
+                    body.count
                 )
             })
         }
@@ -63,7 +65,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             if !remote.json {
                 eprintln!("deleting records older than {days} days…");
             }
-            let body = block_on(remote.send(
+            let body: Value = block_on(remote.send(
                 reqwest::Method::POST,
                 "/v1/admin/logs/cleanup",
                 Payload::Json(json!({"days": days})),

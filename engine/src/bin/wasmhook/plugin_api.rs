@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::client::{Payload, Remote, block_on, read_json, text};
 
@@ -67,7 +67,8 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Upload { name, wasm, remote } => {
             let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-            let body = remote.send(reqwest::Method::POST, &format!("/v1/plugins/{name}"), Payload::Wasm(bytes)).await?;
+            let body: Value =
+                remote.send(reqwest::Method::POST, &format!("/v1/plugins/{name}"), Payload::Wasm(bytes)).await?;
             remote.print(&body, || {
                 format!(
                     "uploaded {name} version {v} (sha256 {sha}, {size} bytes), not active: wasmhook plugin activate {name} {v}",
@@ -78,7 +79,7 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::List { remote } => {
-            let body = remote.send(reqwest::Method::GET, "/v1/plugins", Payload::None).await?;
+            let body: Value = remote.send(reqwest::Method::GET, "/v1/plugins", Payload::None).await?;
             remote.print(&body, || {
                 let rows = body.as_array().into_iter().flatten().map(|plugin| {
                     let mut versions: Vec<String> =
@@ -96,7 +97,7 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Show { name, remote } => {
-            let body = remote.send(reqwest::Method::GET, &format!("/v1/plugins/{name}"), Payload::None).await?;
+            let body: Value = remote.send(reqwest::Method::GET, &format!("/v1/plugins/{name}"), Payload::None).await?;
             remote.print(&body, || {
                 let limits = &body["limits"];
                 let mut lines = vec![format!(
@@ -124,7 +125,8 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Activate { name, version, remote } => {
             let path = format!("/v1/plugins/{name}/activate");
-            let body = remote.send(reqwest::Method::POST, &path, Payload::Json(json!({"version": version}))).await?;
+            let body: Value =
+                remote.send(reqwest::Method::POST, &path, Payload::Json(json!({"version": version}))).await?;
             remote.print(&body, || format!("{name}: version {version} is active"))
         }
         Command::Test { name, event, data, academy, version, remote } => {
@@ -133,7 +135,7 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 input["data"] = read_json(&path)?;
             }
             let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
-            let body = remote
+            let body: Value = remote
                 .send(reqwest::Method::POST, &format!("/v1/plugins/{name}/test{query}"), Payload::Json(input))
                 .await?;
             remote.print(&body, || {

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
+use wasmhook::api::types::{EventOutcome, EventRecord};
 
-use crate::client::{Payload, Remote, block_on, read_json, text};
+use crate::client::{Payload, Remote, block_on, read_json};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,18 +29,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let event = json!({"event": args.event, "academy": args.academy, "data": read_json(&args.data)?, "id": args.id});
-    let body = block_on(args.remote.send(reqwest::Method::POST, "/v1/events", Payload::Json(event)))?;
+    let body: EventRecord = block_on(args.remote.send(reqwest::Method::POST, "/v1/events", Payload::Json(event)))?;
     args.remote.print(&body, || {
-        let mut line = format!(
-            "event {} ({}): {}, {} deliveries queued",
-            text(&body["id"]),
-            text(&body["event"]),
-            text(&body["status"]),
-            body["deliveries"]
-        );
-        for reason in [&body["reason"], &body["error"]].into_iter().filter(|v| !v.is_null()) {
-            line.push_str(&format!(" ({})", text(reason)));
+        let (status, why) = match &body.outcome {
+            EventOutcome::Accepted => ("accepted", None),
+            EventOutcome::Skipped { reason } => ("skipped", Some(reason)),
+            EventOutcome::Suppressed => ("suppressed", None),
+            EventOutcome::Failed { error } => ("failed", Some(error)),
+        };
+        let line = format!("event {} ({}): {status}, {} deliveries queued", body.id, body.event, body.deliveries);
+        match why {
+            Some(why) => format!("{line} ({why})"),
+            None => line,
         }
-        line
     })
 }

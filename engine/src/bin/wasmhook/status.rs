@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let body = block_on(args.remote.send(reqwest::Method::GET, "/v1/admin/status", Payload::None))?;
+    let body: Value = block_on(args.remote.send(reqwest::Method::GET, "/v1/admin/status", Payload::None))?;
     args.remote.print(&body, || {
         let (queue, hooks, rule) = (&body["queue"], &body["hooks"], &body["health_rule"]);
         let mut lines = vec![

@@ -3,9 +3,10 @@
 
 use std::process::ExitCode;
 
-use serde_json::json;
+use serde_json::{Value, json};
+use wasmhook::api::types::{self, CreatedToken, NewToken, RoleName, TokenRecord};
 
-use crate::client::{Payload, Remote, block_on, text};
+use crate::client::{Payload, Remote, block_on, cell};
 use crate::table::table;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -45,28 +46,40 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Create { name, role, academy, remote } => {
-            let role = match role {
-                Role::Academy => "academy",
-                Role::Service => "service",
-                Role::Superadmin => "superadmin",
+            let (role, shown) = match role {
+                Role::Academy => (RoleName::Academy, "academy"),
+                Role::Service => (RoleName::Service, "service"),
+                Role::Superadmin => (RoleName::Superadmin, "superadmin"),
             };
-            let input = json!({"name": name, "role": role, "academy": academy});
-            let body = block_on(remote.send(reqwest::Method::POST, "/v1/admin/tokens", Payload::Json(input)))?;
-            remote.print(&body, || {
-                format!("token {} ({role}) created; shown once:\n{}", body["id"], text(&body["token"]))
-            })
+            let input = serde_json::to_value(NewToken { name, role, academy })?;
+            let body: CreatedToken =
+                block_on(remote.send(reqwest::Method::POST, "/v1/admin/tokens", Payload::Json(input)))?;
+            remote.print(&body, || format!("token {} ({shown}) created; shown once:\n{}", body.record.id, body.token))
         }
         Command::List { remote } => {
-            let body = block_on(remote.send(reqwest::Method::GET, "/v1/admin/tokens", Payload::None))?;
+            let body: Vec<TokenRecord> =
+                block_on(remote.send(reqwest::Method::GET, "/v1/admin/tokens", Payload::None))?;
             remote.print(&body, || {
-                let rows = body.as_array().into_iter().flatten().map(|token| {
-                    [&token["id"], &token["name"], &token["role"], &token["academy"], &token["created_at"]].map(text)
+                let rows = body.iter().map(|token| {
+                    let (role, academy) = match &token.role {
+                        types::Role::Superadmin => ("superadmin", None),
+                        types::Role::Academy { academy } => ("academy", Some(academy)),
+                        types::Role::Service => ("service", None),
+                    };
+                    [
+                        token.id.to_string(),
+                        token.name.clone(),
+                        role.to_owned(),
+                        cell(academy),
+                        token.created_at.to_string(),
+                    ]
                 });
                 table(&["id", "name", "role", "academy", "created"], rows)
             })
         }
         Command::Revoke { id, remote } => {
-            block_on(remote.send(reqwest::Method::DELETE, &format!("/v1/admin/tokens/{id}"), Payload::None))?;
+            let _: Value =
+                block_on(remote.send(reqwest::Method::DELETE, &format!("/v1/admin/tokens/{id}"), Payload::None))?;
             remote.print(&json!({"id": id, "revoked": true}), || format!("token {id} revoked"))
         }
     }
