@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::extract::{Body, PathParam, QueryParams, Superadmin};
 use super::query::{comma_list, passes, present};
+use super::types;
 use super::types::EventSpec;
 use super::{ApiError, AppState};
 use crate::auth::Caller;
@@ -72,12 +73,12 @@ pub async fn list_hook_events(
 
 /// `POST /v1/catalog/events`: a superadmin adds an event, at once and for
 /// good (it is stored, and loaded at every start).
-#[utoipa::path(post, path = "/v1/catalog/events", request_body = EventSpec, responses((status = 201, body = EventDef)))]
+#[utoipa::path(post, path = "/v1/catalog/events", request_body = EventSpec, responses((status = 201, body = types::EventDef)))]
 pub async fn add_event(
     State(state): State<AppState>,
     _: Superadmin,
     Body(spec): Body<EventSpec>,
-) -> Result<(StatusCode, Json<EventDef>), ApiError> {
+) -> Result<(StatusCode, Json<types::EventDef>), ApiError> {
     let spec = crate::model::EventSpec::from(spec);
     let event = EventDef::derive(spec.clone()).map_err(|e| ApiError::validation(e.to_string()))?;
     let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
@@ -87,7 +88,7 @@ pub async fn add_event(
     check_serializer(&state, event.serializer.as_deref())?;
     state.store.save_catalog_event(&spec)?;
     publish(&mut catalog, event.clone());
-    Ok((StatusCode::CREATED, Json(event)))
+    Ok((StatusCode::CREATED, Json(event.into())))
 }
 
 /// What `PUT /v1/catalog/events/{event}` may change: what the event's
@@ -111,13 +112,13 @@ pub struct EventChanges {
 /// sample). The next event uses it, no restart; the whole event is stored,
 /// so the change survives restarts and takes precedence over the files.
 #[utoipa::path(put, path = "/v1/catalog/events/{event}", params(("event" = String, Path)), request_body = EventChanges,
-    responses((status = 200, body = EventDef)))]
+    responses((status = 200, body = types::EventDef)))]
 pub async fn update_event(
     State(state): State<AppState>,
     _: Superadmin,
     PathParam(name): PathParam<String>,
     Body(changes): Body<EventChanges>,
-) -> Result<Json<EventDef>, ApiError> {
+) -> Result<Json<types::EventDef>, ApiError> {
     // Held until the new snapshot is published, so that a plugin deletion
     // (which checks the catalogue under the same lock) cannot slip between.
     let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
@@ -145,7 +146,7 @@ pub async fn update_event(
     if let Some(previous) = previous.filter(|p| event.serializer.as_ref() != Some(p)) {
         state.retrier.request(&previous, Some(&name));
     }
-    Ok(Json(event))
+    Ok(Json(event.into()))
 }
 
 /// A serializer an event may name: one that is loaded.

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::extract::{Body, PathParam, QueryParams, ScopedHook, Superadmin};
 use super::plugins::load_version;
 use super::samples::hook_sample;
+use super::types;
 use super::{ApiError, AppState};
 use crate::runtime::{self, PluginInfo};
 
@@ -74,7 +75,7 @@ pub async fn serializer(
         .map_err(|e| ApiError::validation(format!("the dry run did not finish: {e}")))?;
     let mut report = call.report();
     report["plugin"] = describe(&info, Some(&name), Some(version));
-    report["limits"] = json!(limits);
+    report["limits"] = json!(types::Limits::from(&limits));
     Ok(Json(report))
 }
 
@@ -117,7 +118,7 @@ pub async fn transformer(
     let (info, call) = call.map_err(|e| ApiError::new(StatusCode::CONFLICT, "invalid-plugin", e.to_string()))?;
     let mut report = call.report();
     report["plugin"] = describe(&info, None, None);
-    report["limits"] = json!(state.runtime.limits());
+    report["limits"] = json!(types::Limits::from(state.runtime.limits()));
     Ok(Json(report))
 }
 

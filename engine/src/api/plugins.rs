@@ -14,11 +14,11 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, PathParam, Superadmin, Upload};
-use super::types::{LimitOverrides, PluginVersion, wire};
+use super::types::{LimitOverrides, Limits, PluginVersion, wire};
 use super::{ApiError, AppState};
 use crate::bundled::{self, BUNDLED};
 use crate::model;
-use crate::runtime::{Digest, Limits, SerializerPlugin, VersionHealth, World};
+use crate::runtime::{Digest, SerializerPlugin, VersionHealth, World};
 use crate::time::Time;
 
 /// A plugin name: what catalogue entries refer to.
@@ -148,8 +148,8 @@ pub async fn show(
         bundled: bundled.is_some(),
         active_version,
         limit_overrides,
-        limits: state.runtime.limits_of(&name),
-        max_limits: *state.runtime.max_limits(),
+        limits: (&state.runtime.limits_of(&name)).into(),
+        max_limits: state.runtime.max_limits().into(),
         parked: state.store.parked_count(&name)?,
         versions,
         name,

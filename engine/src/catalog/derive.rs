@@ -1,12 +1,11 @@
 //! What seed 000 derives from an action string `app.Model.event_action`.
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::EventSpec;
 
 /// A catalogue event with everything derived.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventDef {
     pub name: String,
     pub action: String,
@@ -28,8 +27,7 @@ pub struct EventDef {
 }
 
 /// The three event types of seed 000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// Type 1: a plain create/update/delete of a model (`created+`…).
     ModelEvent,

@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use crate::model::LimitOverrides;
-use serde::Serialize;
 
 /// What one plugin call may use. A call past any of these fails with a
 /// [`PluginError`](super::PluginError); the engine goes on.
@@ -87,39 +86,4 @@ pub struct LimitError {
     pub field: &'static str,
     pub value: String,
     pub maximum: String,
-}
-
-/// How limits show in the API: durations in milliseconds, no log caps.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Limits)]
-struct LimitsView {
-    deadline_ms: u64,
-    max_memory: u64,
-    max_input: usize,
-    max_output: usize,
-}
-
-impl Serialize for Limits {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        LimitsView {
-            deadline_ms: self.deadline.as_millis() as u64,
-            max_memory: self.max_memory,
-            max_input: self.max_input,
-            max_output: self.max_output,
-        }
-        .serialize(serializer)
-    }
-}
-
-/// Its schema is the one of what it serializes as.
-impl utoipa::PartialSchema for Limits {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        LimitsView::schema()
-    }
-}
-
-impl utoipa::ToSchema for Limits {
-    fn name() -> std::borrow::Cow<'static, str> {
-        LimitsView::name()
-    }
 }

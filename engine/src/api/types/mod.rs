@@ -13,12 +13,12 @@ mod page;
 mod plugins;
 mod tokens;
 
-pub use catalog::EventSpec;
+pub use catalog::{EventDef, EventKind, EventSpec};
 pub use deliveries::{Attempt, AttemptOutcome, HookErrorRecord};
 pub use events::{EventOutcome, EventRecord};
 pub use hooks::{AttachedTransformer, HookSettings, HookView, HttpMethod};
 pub use page::Page;
-pub use plugins::{LimitOverrides, PluginVersion};
+pub use plugins::{LimitOverrides, Limits, PluginVersion};
 pub use tokens::{CreatedToken, NewToken, Role, RoleName, TokenRecord};
 
 /// Records of the model as the API shows them.

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model;
 use crate::time::Time;
+use crate::{model, runtime};
 
 /// One uploaded version of a plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -46,5 +46,26 @@ impl From<LimitOverrides> for model::LimitOverrides {
     fn from(limits: LimitOverrides) -> Self {
         let LimitOverrides { deadline_ms, max_memory, max_input, max_output } = limits;
         model::LimitOverrides { deadline_ms, max_memory, max_input, max_output }
+    }
+}
+
+/// What one plugin call may use, as the API shows it: durations in
+/// milliseconds, no log caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Limits {
+    pub deadline_ms: u64,
+    pub max_memory: u64,
+    pub max_input: usize,
+    pub max_output: usize,
+}
+
+impl From<&runtime::Limits> for Limits {
+    fn from(limits: &runtime::Limits) -> Self {
+        Limits {
+            deadline_ms: limits.deadline.as_millis() as u64,
+            max_memory: limits.max_memory,
+            max_input: limits.max_input,
+            max_output: limits.max_output,
+        }
     }
 }
