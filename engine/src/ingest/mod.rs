@@ -400,3 +400,62 @@ fn webhook_id((academy, id): (&str, &str), hook: &Hook) -> String {
         format!("msg.{academy}.{id}_{}", hook.id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventSpec, HookSettings, HttpMethod};
+
+    fn hook(id: u64, academy: Option<&str>, event: &str, is_active: bool) -> Hook {
+        let settings = HookSettings {
+            event: event.into(),
+            target: format!("https://example.com/{id}"),
+            service_id: None,
+            method: HttpMethod::Post,
+            headers: Default::default(),
+            is_active,
+            max_retries: None,
+            timeout: None,
+            auto_disable_after_failures: None,
+            max_in_flight: None,
+        };
+        let now = Time::now();
+        let (secret, previous_secret, transformer) = ("whsec_x".to_owned(), None, None);
+        Hook {
+            id,
+            academy: academy.map(str::to_owned),
+            settings,
+            secret,
+            previous_secret,
+            created_at: now,
+            updated_at: now,
+            transformer,
+        }
+    }
+
+    #[test]
+    fn an_event_fans_out_to_the_active_hooks_of_its_academy_and_to_superadmin_hooks() {
+        let hooks = HookIndex::new([
+            hook(1, Some("downtown"), "e", true),
+            hook(2, Some("uptown"), "e", true),
+            hook(3, Some("downtown"), "e", false),
+            hook(4, None, "e", true),
+            hook(5, Some("downtown"), "other", true),
+            hook(6, Some("downtown"), "e", true),
+        ]);
+        let def = EventDef::derive(EventSpec::for_test("e", "app.Model.e")).unwrap();
+        let jobs = fan_out(&hooks, &def, ("downtown", "evt_1"), "downtown", r#"{"n":1}"#);
+        let summary: Vec<_> = jobs.iter().map(|job| (job.hook_id, job.webhook_id.as_str())).collect();
+        assert_eq!(summary, [(1, "msg_evt_1_1"), (4, "msg.downtown.evt_1_4"), (6, "msg_evt_1_6")]);
+        assert!(jobs.iter().all(|job| job.payload == r#"{"n":1}"# && job.attempts == 0 && job.event_id == "evt_1"));
+    }
+
+    #[test]
+    fn a_serializer_that_sends_an_event_to_another_academy_reaches_that_academy_s_hooks_under_distinct_ids() {
+        let hooks = HookIndex::new([hook(1, Some("downtown"), "e", true), hook(2, Some("uptown"), "e", true)]);
+        let def = EventDef::derive(EventSpec::for_test("e", "app.Model.e")).unwrap();
+        let jobs = fan_out(&hooks, &def, ("downtown", "evt_1"), "uptown", "{}");
+        let summary: Vec<_> = jobs.iter().map(|job| (job.hook_id, job.webhook_id.as_str())).collect();
+        assert_eq!(summary, [(2, "msg.downtown.evt_1_2")], "the id names the event's own academy");
+    }
+}

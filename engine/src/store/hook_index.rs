@@ -24,17 +24,26 @@ pub struct HookIndex {
 }
 
 impl HookIndex {
+    /// An index of `hooks`: what a store builds from its hooks, whatever
+    /// keeps them.
+    pub fn new(hooks: impl IntoIterator<Item = Hook>) -> HookIndex {
+        let mut index = HookIndex::default();
+        for hook in hooks {
+            let hook = Arc::new(hook);
+            index.by_event.entry(hook.settings.event.clone()).or_default().push(hook.clone());
+            index.by_id.insert(hook.id, hook);
+        }
+        index.by_event.values_mut().for_each(|hooks| hooks.sort_by_key(|hook| hook.id));
+        index
+    }
+
     /// Every hook, its confidential values opened: deliveries sign with
     /// them. They stay in memory only.
     fn load(db: &Handle, keyring: &Keyring) -> Result<HookIndex, StoreError> {
         let txn = db.begin_read()?;
-        let mut index = HookIndex::default();
-        for entry in txn.open_table(HOOKS)?.iter()? {
-            let hook: Arc<Hook> = Arc::new(sealing::open(entry?.1.value(), keyring)?);
-            index.by_event.entry(hook.settings.event.clone()).or_default().push(hook.clone());
-            index.by_id.insert(hook.id, hook);
-        }
-        Ok(index)
+        let table = txn.open_table(HOOKS)?;
+        let hooks = table.iter()?.map(|entry| sealing::open(entry?.1.value(), keyring));
+        Ok(HookIndex::new(hooks.collect::<Result<Vec<Hook>, StoreError>>()?))
     }
 
     /// Hook `id`, whoever owns it.
