@@ -18,10 +18,10 @@ use tokio::sync::Notify;
 
 use crate::catalog::{Catalog, EventDef};
 use crate::model::{
-    ContentDigest, EventOutcome, EventRecord, Hook, HookErrorRecord, IngestItem, Job, Seen, StoredEvent,
+    ContentDigest, EventOutcome, EventRecord, Hook, HookErrorRecord, HookIndex, IngestItem, Job, Seen, StoredEvent,
 };
 use crate::runtime::{self, Decision, Runtime};
-use crate::store::{Committer, HookIndex, Store, StoreError};
+use crate::store::{Committer, Store, StoreError};
 use crate::time::Time;
 pub use session::Item;
 

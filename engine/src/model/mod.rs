@@ -13,6 +13,7 @@ mod catalog;
 mod delivery;
 mod event;
 mod hook;
+mod hook_index;
 mod plugin;
 
 pub use access::{Role, Scope, TokenRecord};
@@ -28,4 +29,5 @@ pub use hook::{
     AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret,
     Rotation,
 };
+pub use hook_index::HookIndex;
 pub use plugin::{LimitOverrides, PluginLimits, PluginVersion};

@@ -7,9 +7,9 @@ use redb::ReadableTable;
 use super::codec::decode;
 use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
 use super::usage::{Ledger, Quotas};
-use super::{HookIndex, Store, StoreError, next_id, sealing};
+use super::{Store, StoreError, next_id, sealing};
 use crate::model::Scope;
-use crate::model::{AttachedTransformer, Hook, HookChanges, HookStats, NewHook};
+use crate::model::{AttachedTransformer, Hook, HookChanges, HookIndex, HookStats, NewHook};
 use crate::secrets::Sealed;
 use crate::time::Time;
 

@@ -41,7 +41,6 @@ pub use committer::{CommitStats, Committer};
 pub use delivery::Pruned;
 pub use error::{StoreError, Unavailable};
 pub use health::Health;
-pub use hook_index::HookIndex;
 pub use queue::DueJobs;
 pub use recovery::{REOPEN_HEADROOM, watch};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};
