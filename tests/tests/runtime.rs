@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmhook::bundled::{self, BUNDLED};
+use wasmhook::model::LimitOverrides;
 use wasmhook::runtime::{
-    BreakerConfig, Call, Decision, Delivery, Event, LimitOverrides, LoadError, PluginError, Request, Runtime,
-    RuntimeConfig, SerializerPlugin, World,
+    BreakerConfig, Call, Decision, Delivery, Event, LoadError, PluginError, Request, Runtime, RuntimeConfig,
+    SerializerPlugin, World,
 };
 use wasmhook_tests::{fixtures, hostile_wasm};
 
