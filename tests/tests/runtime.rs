@@ -11,7 +11,8 @@ use wasmhook::runtime::{
     BreakerConfig, Call, Decision, Delivery, Event, LoadError, PluginError, Request, Runtime, RuntimeConfig,
     SerializerPlugin, World,
 };
-use wasmhook_tests::{fixtures, hostile_wasm};
+use wasmhook_testkit::hostile_wasm;
+use wasmhook_tests::fixtures;
 
 /// One runtime for the whole file: components compile once.
 fn runtime() -> &'static Runtime {
