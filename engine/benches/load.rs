@@ -1,8 +1,9 @@
 //! End-to-end load benchmark: `cargo bench -p wasmhook --bench load`.
 //!
 //! Starts the real (release) binary on a temp data directory and a receiver
-//! on 127.0.0.1, subscribes one hook to `form_entry.added` (marketing
-//! serializer, seed payload), then measures:
+//! on 127.0.0.1, both as the engine's tests do (`wasmhook-testkit`),
+//! subscribes one hook to `form_entry.added` (marketing serializer, seed
+//! payload), then measures:
 //!
 //! 1. acknowledged single-event ingests per second, 256 concurrent clients,
 //!    with the hook inactive (ingest alone: serializer, fan-out, commit);
@@ -15,66 +16,18 @@
 //! Every loop is bounded in time; only 127.0.0.1 is contacted.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
 use serde_json::{Value, json};
-
-const ADMIN: &str = "bench-admin";
-
-#[derive(Default)]
-struct Received {
-    count: AtomicU64,
-    /// Event id (from the webhook-id) → when it arrived.
-    at: Mutex<HashMap<String, Instant>>,
-}
-
-async fn receive(State(received): State<Arc<Received>>, headers: HeaderMap) -> &'static str {
-    received.count.fetch_add(1, Ordering::Relaxed);
-    let webhook_id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-    // msg_{event id}_{hook id}
-    if let Some((event_id, _)) = webhook_id.strip_prefix("msg_").and_then(|rest| rest.rsplit_once('_')) {
-        received.at.lock().unwrap().insert(event_id.to_owned(), Instant::now());
-    }
-    "ok"
-}
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", format!("Token {token}"))
-            .json(body)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn health(&self) -> Value {
-        self.http.get(format!("{}/healthz", self.base)).send().await.unwrap().json().await.unwrap()
-    }
-}
+use wasmhook_testkit::receiver::Receiver;
+use wasmhook_testkit::{ADMIN, Client, start_with, token};
 
 /// `clients` concurrent clients post `body` to `path` for 5 s; events
 /// acknowledged (`events` per acknowledged request) and per second.
 async fn acknowledged_per_second(
-    api: &Arc<Api>,
-    token: &str,
+    client: &Arc<Client>,
     path: &'static str,
     body: Arc<Value>,
     clients: usize,
@@ -84,10 +37,10 @@ async fn acknowledged_per_second(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (api, token, body, acked) = (api.clone(), token.to_owned(), body.clone(), acked.clone());
+        let (client, body, acked) = (client.clone(), body.clone(), acked.clone());
         tasks.push(tokio::spawn(async move {
             while started.elapsed() < Duration::from_secs(5) {
-                if api.post(&token, path, &body).await.0 == 202 {
+                if client.post(path, &body).await.status == 202 {
                     acked.fetch_add(events, Ordering::Relaxed);
                 }
             }
@@ -148,50 +101,34 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
+/// The event id a delivery carries in its `webhook-id`
+/// (`msg_{event id}_{hook id}`).
+fn event_id(webhook_id: &str) -> Option<&str> {
+    webhook_id.strip_prefix("msg_").and_then(|rest| rest.rsplit_once('_')).map(|(event_id, _)| event_id)
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--delivery-concurrency",
-            "256",
-            "--retry-schedule",
-            "1s",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("WASMHOOK_ADMIN_TOKEN", ADMIN)
-        .env("WASMHOOK_TARGETS_ALLOWED_NETWORKS", "127.0.0.0/8")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start wasmhook");
-    let mut line = String::new();
-    BufReader::new(engine.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("wasmhook listening on ").expect("listening line").to_owned();
-    let api = Arc::new(Api { http: reqwest::Client::builder().pool_max_idle_per_host(512).build().unwrap(), base });
+    let engine = start_with(
+        dir.path(),
+        &["--delivery-concurrency", "256", "--retry-schedule", "1s"],
+        &[("RUST_LOG", "error")],
+        false,
+    );
+    let admin = engine.client(ADMIN);
+    let receiver = Receiver::ok().await;
+    let receiver_url = format!("{}/hook", receiver.url);
 
-    let received = Arc::new(Received::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver_url = format!("http://{}/hook", listener.local_addr().unwrap());
-    #[allow(clippy::disallowed_methods, reason = "a test receiver, not the API")]
-    let app = Router::new().route("/hook", post(receive)).with_state(received.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let (_, service) = api.post(ADMIN, "/v1/admin/tokens", &json!({"name": "bench", "role": "service"})).await;
-    let service = service["token"].as_str().unwrap().to_owned();
-    let (status, hook) = api
+    let service = Arc::new(engine.client(&token(&admin, json!({"name": "bench", "role": "service"})).await));
+    let hook = admin
         .post(
-            ADMIN,
             "/v1/notify/hook/subscribe",
             &json!({"event": "form_entry.added", "target": receiver_url, "academy": "downtown-campus", "is_active": false}),
         )
         .await;
-    assert_eq!(status, 201);
-    let hook_path = format!("/v1/notify/hook/subscribe/{}", hook["id"]);
+    assert_eq!(hook.status, 201);
+    let hook_path = format!("/v1/notify/hook/subscribe/{}", hook.body["id"]);
     let fixture: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -204,10 +141,10 @@ async fn main() {
     println!("payload: form_entry.added, {} bytes of source object, 1 hook", fixture["source"].to_string().len());
 
     // 1. Single-event ingest, 256 clients.
-    let before = api.health().await;
-    let cpu = CpuMeter::start(engine.id());
-    let (events, single) = acknowledged_per_second(&api, &service, "/v1/events", event.clone(), 256, 1).await;
-    let after = api.health().await;
+    let before = admin.get("/healthz").await.body;
+    let cpu = CpuMeter::start(engine.pid());
+    let (events, single) = acknowledged_per_second(&service, "/v1/events", event.clone(), 256, 1).await;
+    let after = admin.get("/healthz").await.body;
     let counter = |name: &str| after[name].as_u64().unwrap() - before[name].as_u64().unwrap();
     let per_commit = counter("committed_operations") as f64 / counter("commits").max(1) as f64;
     println!(
@@ -217,46 +154,38 @@ async fn main() {
 
     // 2. Batches of 100, 8 clients.
     let batch = Arc::new(json!({"session": false, "events": vec![(*event).clone(); 100]}));
-    let cpu = CpuMeter::start(engine.id());
-    let (events, batched) = acknowledged_per_second(&api, &service, "/v1/events/batch", batch.clone(), 8, 100).await;
+    let cpu = CpuMeter::start(engine.pid());
+    let (events, batched) = acknowledged_per_second(&service, "/v1/events/batch", batch.clone(), 8, 100).await;
     println!("batched ingest (100/batch), 8 clients:  {batched:>9.0} events/s acknowledged");
     println!("  {}", cpu.per_event(events));
 
     // 3. Deliveries: activate the hook, post 40,000 events in batches (the
     //    dispatcher starts at once), and time until the receiver has them all.
-    let active = api
-        .http
-        .put(format!("{}{hook_path}", api.base))
-        .header("Authorization", format!("Token {ADMIN}"))
-        .json(&json!({"is_active": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(active.status().as_u16(), 200);
-    let target = received.count.load(Ordering::Relaxed) + 40_000;
-    let cpu = CpuMeter::start(engine.id());
+    assert_eq!(admin.put(&hook_path, &json!({"is_active": true})).await.status, 200);
+    let target = receiver.count("/hook") + 40_000;
+    let cpu = CpuMeter::start(engine.pid());
     let started = Instant::now();
     for _ in 0..400 {
-        assert_eq!(api.post(&service, "/v1/events/batch", &batch).await.0, 202);
+        assert_eq!(service.post("/v1/events/batch", &batch).await.status, 202);
     }
     let queued_in = started.elapsed();
-    while received.count.load(Ordering::Relaxed) < target && started.elapsed() < Duration::from_secs(120) {
+    while receiver.count("/hook") < target && started.elapsed() < Duration::from_secs(120) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let delivered = 40_000 - target.saturating_sub(received.count.load(Ordering::Relaxed));
+    let delivered = 40_000 - target.saturating_sub(receiver.count("/hook"));
     println!(
         "deliveries to the loopback receiver:    {:>9.0} deliveries/s ({delivered} in {:.1} s, while the same events were ingested in the first {:.1} s)",
         delivered as f64 / started.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64(),
         queued_in.as_secs_f64()
     );
-    println!("  {} (ingested and delivered)", cpu.per_event(delivered));
+    println!("  {} (ingested and delivered)", cpu.per_event(delivered as u64));
 
     // 4. Latency at a fixed rate.
     let rate = 5_000u64;
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
-    let cpu = CpuMeter::start(engine.id());
+    let cpu = CpuMeter::start(engine.pid());
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < Duration::from_secs(5) {
@@ -265,17 +194,22 @@ async fn main() {
         let id = format!("lat-{n}");
         let mut body = (*event).clone();
         body["id"] = json!(id);
-        let (api, service, sent_at) = (api.clone(), service.clone(), sent_at.clone());
+        let (service, sent_at) = (service.clone(), sent_at.clone());
         tokio::spawn(async move {
             let at = Instant::now();
-            if api.post(&service, "/v1/events", &body).await.0 == 202 {
+            if service.post("/v1/events", &body).await.status == 202 {
                 sent_at.lock().unwrap().insert(id, at);
             }
         });
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let sent = sent_at.lock().unwrap().clone();
-    let arrived = received.at.lock().unwrap().clone();
+    // The last arrival of each event (a retry's, if it was retried).
+    let arrived: HashMap<String, Instant> = receiver
+        .on("/hook")
+        .into_iter()
+        .filter_map(|request| event_id(request.header("webhook-id")).map(|id| (id.to_owned(), request.at)))
+        .collect();
     let mut latencies: Vec<Duration> =
         sent.iter().filter_map(|(id, at)| arrived.get(id).map(|got| got.duration_since(*at))).collect();
     latencies.sort();
@@ -293,7 +227,5 @@ async fn main() {
         println!("  {} (ingested and delivered)", cpu.per_event(latencies.len() as u64));
     }
 
-    println!("engine peak RSS: {} MiB", peak_rss_kib(engine.id()) >> 10);
-    let _ = engine.kill();
-    let _ = engine.wait();
+    println!("engine peak RSS: {} MiB", peak_rss_kib(engine.pid()) >> 10);
 }

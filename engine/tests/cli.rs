@@ -2,16 +2,14 @@
 //! output parsed and checked against what the API answers, and its errors
 //! (one line, nonzero exit).
 
-mod support;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::receiver::{Receiver, verify};
-use support::{ADMIN, Client, Engine, start};
+use wasmhook_testkit::receiver::{Receiver, verify};
+use wasmhook_testkit::{ADMIN, Client, Engine, start};
 
 /// What one run of the binary did.
 #[derive(Debug)]
@@ -104,7 +102,7 @@ async fn every_remote_command_matches_the_api() {
     assert_eq!(ids(&remote(&engine, academy_token, &["hooks", "list"])), [ok, bad], "an academy sees its own");
 
     // send: one event, a delivery to each of downtown's hooks
-    let fixture = support::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
+    let fixture = wasmhook_testkit::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     let data = dir.path().join("lead.json");
     std::fs::write(&data, fixture["source"].to_string()).unwrap();

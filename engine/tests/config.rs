@@ -3,14 +3,12 @@
 //! keys and values refused at start with one line naming them, `/readyz`,
 //! JSON log lines, request ids, and the README's reference of every key.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use support::{ADMIN, start, start_failing, start_failing_with, start_with, wasmhook};
 use wasmhook::config::Config;
+use wasmhook_testkit::{ADMIN, start, start_failing, start_failing_with, start_with, wasmhook};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -203,7 +201,7 @@ async fn json_logs_are_one_object_per_line_and_tie_a_request_together() {
 /// exactly as the binary has them.
 #[test]
 fn the_readme_documents_every_key() {
-    let readme = std::fs::read_to_string(support::workspace_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(wasmhook_testkit::workspace_root().join("README.md")).unwrap();
     let start = readme.find("### Configuration reference").expect("the README has a configuration reference");
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n#").map_or(section.len(), |end| end + 3)];

@@ -6,14 +6,12 @@
 //! 1024, closes each stalled connection once its timeout has passed. And
 //! beyond the connection cap, a new connection waits for a free slot.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{ADMIN, Engine, files, start_with, start_with_open_files, token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wasmhook_testkit::{ADMIN, Engine, files, start_with, start_with_open_files, token};
 
 /// The test's timeouts: short, and long enough for 1,100 connections
 /// to be opened and the API measured before the first one passes.

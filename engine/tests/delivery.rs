@@ -3,15 +3,13 @@
 //! tenant routing, retries, 410, timeouts, replay, idempotency, sessions,
 //! follow-up events, and a `kill -9` in the middle of it all.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::receiver::{Receiver, verify};
-use support::{ADMIN, Client, Engine, Tenants, start, token};
+use wasmhook_testkit::receiver::{Receiver, verify};
+use wasmhook_testkit::{ADMIN, Client, Engine, Tenants, start, token};
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -33,7 +31,7 @@ async fn setup(args: &[&str]) -> Setup {
 }
 
 fn fixture(plugin: &str, event: &str) -> Value {
-    let path = support::workspace_root().join(format!("plugins/{plugin}/fixtures/{event}.json"));
+    let path = wasmhook_testkit::workspace_root().join(format!("plugins/{plugin}/fixtures/{event}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

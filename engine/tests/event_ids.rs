@@ -4,11 +4,9 @@
 //! result, a batch that repeats an id refused with its index, and ids that
 //! could not be sent in a `webhook-id` header refused at ingest.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::receiver::{Receiver, verify};
-use support::{ADMIN, Client, Engine, start, token};
+use wasmhook_testkit::receiver::{Receiver, verify};
+use wasmhook_testkit::{ADMIN, Client, Engine, start, token};
 
 const EVENT: &str = "asset.asset_status_updated";
 
@@ -41,7 +39,7 @@ fn event(academy: &str, id: &str, data: Value) -> Value {
     json!({"event": EVENT, "academy": academy, "id": id, "data": data})
 }
 
-fn assert_error(reply: &support::Reply, status: u16, slug: &str, detail: &str) {
+fn assert_error(reply: &wasmhook_testkit::Reply, status: u16, slug: &str, detail: &str) {
     assert_eq!(
         (reply.status, reply.body["slug"].as_str(), reply.body["status_code"].as_u64()),
         (status, Some(slug), Some(u64::from(status))),

@@ -4,15 +4,13 @@
 //! engine's cap and a hook's own hold at the receiver; the hook field is
 //! validated; a queue stored before the per-hook index is still delivered.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::receiver::Receiver;
-use support::{ADMIN, Client, Engine, Tenants, start};
+use wasmhook_testkit::receiver::Receiver;
+use wasmhook_testkit::{ADMIN, Client, Engine, Tenants, start};
 
 const EVENT: &str = "asset.asset_status_updated";
 
@@ -138,7 +136,7 @@ async fn max_in_flight_is_validated_and_documented() {
 #[tokio::test]
 async fn a_queue_stored_before_the_per_hook_index_is_still_delivered() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = support::workspace_root().join("engine/tests/fixtures/schema-v2-queue.redb");
+    let fixture = wasmhook_testkit::workspace_root().join("engine/tests/fixtures/schema-v2-queue.redb");
     std::fs::copy(fixture, dir.path().join("wasmhook.redb")).unwrap();
     let engine = start(dir.path(), &["--default-timeout", "1s", "--delivery-max-in-flight-per-hook", "10"]);
     let admin = engine.client(ADMIN);

@@ -7,8 +7,6 @@
 //! Mounting a tmpfs needs root (CI runs as root); elsewhere the tmpfs test
 //! is skipped with a notice.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::Path;
@@ -19,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::receiver::{Received, Receiver};
-use support::{ADMIN, Client, Engine, start_with, token};
+use wasmhook_testkit::receiver::{Received, Receiver};
+use wasmhook_testkit::{ADMIN, Client, Engine, start_with, token};
 
 /// An event without a serializer: its data is delivered as posted.
 const EVENT: &str = "asset.asset_status_updated";
@@ -124,7 +122,7 @@ async fn post_until_refused(
     for i in 0..100 {
         let id = format!("{prefix}-{i}");
         let (status, retry_after, body) =
-            post(engine, support::ADMIN, "/v1/events", &event(&id, json!({"blob": big}))).await;
+            post(engine, wasmhook_testkit::ADMIN, "/v1/events", &event(&id, json!({"blob": big}))).await;
         if status != 202 {
             return (id, status, retry_after, body);
         }

@@ -1,10 +1,8 @@
 //! The hooks API of seed 001 against the real binary: every endpoint, the
 //! seed's filters and error bodies, tokens and tenant isolation.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::{Client, Engine, Tenants, start};
+use wasmhook_testkit::{Client, Engine, Tenants, start};
 
 const SEED_EVENTS: [&str; 23] = [
     "profile_academy.added",
@@ -400,7 +398,7 @@ async fn samples_run_the_catalogue_sample_through_the_serializer() {
     let s = setup().await;
     let fixture: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            support::workspace_root().join("plugins/assignments/fixtures/assignment.assignment_created.json"),
+            wasmhook_testkit::workspace_root().join("plugins/assignments/fixtures/assignment.assignment_created.json"),
         )
         .unwrap(),
     )

@@ -3,10 +3,8 @@
 //! connection and framing headers a hook may not set. Each refusal is a
 //! 400 that says what is wrong, and stores nothing.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::{ADMIN, Client, Reply, start, token};
+use wasmhook_testkit::{ADMIN, Client, Reply, start, token};
 
 fn assert_refused(reply: &Reply, detail: &str) {
     assert_eq!((reply.status, reply.body["slug"].as_str()), (400, Some("validation-error")), "{reply:?}");
@@ -84,7 +82,7 @@ async fn token_names_and_roles_are_checked_together() {
     assert_eq!(roles, [json!(["academy", "a1"]), json!(["service", null]), json!(["superadmin", null])]);
 }
 
-async fn academy(engine: &support::Engine) -> Client {
+async fn academy(engine: &wasmhook_testkit::Engine) -> Client {
     let admin = engine.client(ADMIN);
     engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "a1"})).await)
 }

@@ -1,10 +1,8 @@
 //! The engine across starts: persistence, one process per data directory,
 //! operator catalogues, and catalogue events added at run time.
 
-mod support;
-
 use serde_json::json;
-use support::{ADMIN, start, start_failing, token};
+use wasmhook_testkit::{ADMIN, start, start_failing, token};
 
 #[tokio::test]
 async fn hooks_tokens_and_added_events_survive_a_restart() {
@@ -127,13 +125,13 @@ fn a_malformed_catalogue_stops_the_start_with_file_line_and_reason() {
 #[tokio::test]
 async fn serializer_versions_are_uploaded_activated_and_rolled_back_at_run_time() {
     use std::time::Duration;
-    use support::receiver::Receiver;
+    use wasmhook_testkit::receiver::Receiver;
 
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
     let fixture: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
-            support::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json"),
+            wasmhook_testkit::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json"),
         )
         .unwrap(),
     )
@@ -152,7 +150,7 @@ async fn serializer_versions_are_uploaded_activated_and_rolled_back_at_run_time(
     let (admin, service) = (engine.client(ADMIN), engine.client(&service_token));
 
     // v1: an echo serializer (the test plugin) replaces the bundled marketing one.
-    let echo = support::hostile_wasm();
+    let echo = wasmhook_testkit::hostile_wasm();
     // Academies cannot upload serializers (a small body: the engine answers
     // before reading it).
     let academy = engine.client(&academy_token);

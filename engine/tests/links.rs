@@ -3,12 +3,10 @@
 //! whatever `Host` (or absolute request line) the request came with; the
 //! CLI follows relative links.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::{ADMIN, Engine, start, start_with, token, wasmhook};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wasmhook_testkit::{ADMIN, Engine, start, start_with, token, wasmhook};
 
 /// `GET target` with `Host: evil.example`: the raw answer and its JSON body.
 async fn get_from_evil(engine: &Engine, target: &str, token: &str) -> (String, Value) {

@@ -5,17 +5,15 @@
 //! scrape is parsed as the Prometheus text format and every series the
 //! engine documents is checked to be there with the counts sent.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value as Json, json};
-use support::receiver::Receiver;
-use support::{ADMIN, Engine, start, token};
 use wasmhook::metrics::{Kind, SERIES};
+use wasmhook_testkit::receiver::Receiver;
+use wasmhook_testkit::{ADMIN, Engine, start, token};
 
 /// One sample line.
 #[derive(Debug)]
@@ -172,7 +170,8 @@ async fn metrics_count_the_traffic_by_outcome_route_and_plugin() {
     assert_eq!(academy.get(&format!("/v1/notify/hook/subscribe/{id}")).await.status, 200);
     assert_eq!(academy.get("/no/such/route").await.status, 404);
 
-    let fixture_path = support::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
+    let fixture_path =
+        wasmhook_testkit::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
     let fixture: Json = serde_json::from_str(&std::fs::read_to_string(fixture_path).unwrap()).unwrap();
     let events = [
         // accepted, through the marketing serializer, delivered to /ok

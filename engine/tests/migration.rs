@@ -4,11 +4,9 @@
 //! for two hooks whose target did not answer. The engine migrates it at
 //! start and delivers them.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::receiver::{Receiver, verify};
-use support::{ADMIN, start};
+use wasmhook_testkit::receiver::{Receiver, verify};
+use wasmhook_testkit::{ADMIN, start};
 
 /// Retries 100 ms apart: the queued jobs were due long ago, and the first
 /// attempt after the start may still go to the fixture's dead target.
@@ -19,7 +17,7 @@ fn fixture() -> std::path::PathBuf {
 }
 
 fn lead() -> Value {
-    let path = support::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
+    let path = wasmhook_testkit::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
     serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()["source"].clone()
 }
 

@@ -8,12 +8,10 @@
 //! the router registers each route from its handler's `#[utoipa::path]`,
 //! and clippy refuses a plain `.route` (`engine/clippy.toml`).
 
-mod support;
-
 use oas3::spec::{Operation, SecurityRequirement};
 use reqwest::Method;
 use serde_json::Value;
-use support::{ADMIN, Engine, start};
+use wasmhook_testkit::{ADMIN, Engine, start};
 
 /// The methods probed on every documented path.
 const METHODS: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH];

@@ -3,16 +3,14 @@
 //! hostile uploads, dry runs of transformers, oversized uploads and the
 //! `wasmhook plugin` commands.
 
-mod support;
-
 use std::process::Command;
 
 use serde_json::{Value, json};
-use support::receiver::Receiver;
-use support::{ADMIN, Client, hostile_wasm, start, token};
+use wasmhook_testkit::receiver::Receiver;
+use wasmhook_testkit::{ADMIN, Client, hostile_wasm, start, token};
 
 fn fixture() -> Value {
-    let path = support::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
+    let path = wasmhook_testkit::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -262,7 +260,7 @@ async fn a_50_mb_upload_is_refused() {
 }
 
 /// `wasmhook plugin …` with `--json`: its stdout, parsed.
-fn cli(engine: &support::Engine, args: &[&str]) -> (bool, Value, String) {
+fn cli(engine: &wasmhook_testkit::Engine, args: &[&str]) -> (bool, Value, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
         .arg("plugin")
         .args(args)
@@ -346,14 +344,14 @@ async fn plugin_limits_survive_a_restart() {
 }
 
 fn lead() -> Value {
-    let path = support::workspace_root().join("plugins/marketing/fixtures/form_entry.added.json");
+    let path = wasmhook_testkit::workspace_root().join("plugins/marketing/fixtures/form_entry.added.json");
     serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()["source"].clone()
 }
 
 /// A running engine with its admin, a service and a `downtown` academy
 /// client, and the hostile test plugin uploaded and active as `hostile`.
 struct Hostile {
-    engine: support::Engine,
+    engine: wasmhook_testkit::Engine,
     admin: Client,
     service: Client,
     academy: Client,
@@ -394,7 +392,7 @@ async fn parked(admin: &Client, name: &str, n: u64) -> Value {
 }
 
 /// The event ids of the deliveries a receiver got (`msg_<event>_<hook>`).
-fn event_ids(received: &[support::receiver::Received]) -> Vec<String> {
+fn event_ids(received: &[wasmhook_testkit::receiver::Received]) -> Vec<String> {
     let mut ids: Vec<String> = received
         .iter()
         .map(|r| r.header("webhook-id").rsplit_once('_').unwrap().0["msg_".len()..].to_owned())

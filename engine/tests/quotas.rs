@@ -4,15 +4,13 @@
 //! (429), per-token rate limits on ingest and on API writes (429 with
 //! `Retry-After`), and all of it in `/metrics` and `config show`.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{ADMIN, Client, Engine, start, start_with, token, wasmhook};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wasmhook_testkit::{ADMIN, Client, Engine, start, start_with, token, wasmhook};
 
 /// The bundled example transformer: a real `hook-transformer` component.
 fn slack() -> Vec<u8> {
@@ -59,7 +57,7 @@ fn transformer(id: u64) -> String {
     format!("/v1/notify/hook/subscribe/{id}/transformer")
 }
 
-/// An answer with its headers (the support client keeps the body only).
+/// An answer with its headers (the test kit's client keeps the body only).
 struct Answer {
     status: u16,
     retry_after: Option<String>,

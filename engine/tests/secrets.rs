@@ -6,18 +6,16 @@
 //! in one line, a data directory of an engine before sealing opened and
 //! sealed, and both signatures during a secret's rotation overlap.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::receiver::{Received, Receiver, signed_by, verify};
-use support::{ADMIN, Client, Engine, start, start_failing_with, start_with};
 use wasmhook::secrets::KEY_FILE;
 use wasmhook::store::Store;
+use wasmhook_testkit::receiver::{Received, Receiver, signed_by, verify};
+use wasmhook_testkit::{ADMIN, Client, Engine, start, start_failing_with, start_with};
 
 const ACADEMY: &str = "downtown-campus";
 const EVENT: &str = "form_entry.won_or_lost";
@@ -53,7 +51,7 @@ fn store_holds(data_dir: &Path, needle: &str) -> bool {
 
 /// The marketing serializer's source object: delivered as one payload.
 fn lead() -> Value {
-    let path = support::workspace_root().join(format!("plugins/marketing/fixtures/{EVENT}.json"));
+    let path = wasmhook_testkit::workspace_root().join(format!("plugins/marketing/fixtures/{EVENT}.json"));
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     fixture["source"].clone()
 }
@@ -332,7 +330,7 @@ async fn after_a_rotation_both_secrets_sign_until_the_overlap_ends() {
 fn config_show_redacts_the_keys_and_shows_the_overlap() {
     let (key, previous) = (new_key(), new_key());
     let envs = [("WASMHOOK_SECRET_KEY", key.as_str()), ("WASMHOOK_PREVIOUS_SECRET_KEYS", previous.as_str())];
-    let output = support::wasmhook(&["config", "show"], &envs);
+    let output = wasmhook_testkit::wasmhook(&["config", "show"], &envs);
     assert!(output.status.success(), "{output:?}");
     let shown = String::from_utf8(output.stdout).unwrap();
     assert!(shown.contains(r#"secret_key = "<redacted>""#), "{shown}");

@@ -4,16 +4,14 @@
 //! and the delivery that was in flight was either finished before the exit
 //! (within the grace period) or is sent again (past it).
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::receiver::Receiver;
-use support::{ADMIN, Client, Engine, start, token};
+use wasmhook_testkit::receiver::Receiver;
+use wasmhook_testkit::{ADMIN, Client, Engine, start, token};
 
 const EVENT: &str = "asset.asset_status_updated";
 

@@ -5,11 +5,9 @@
 //! test suite's default `WASMHOOK_TARGETS_ALLOWED_NETWORKS=127.0.0.0/8`
 //! where a test needs loopback refused.
 
-mod support;
-
 use serde_json::{Value, json};
-use support::receiver::Receiver;
-use support::{ADMIN, Client, Engine, start_with, token};
+use wasmhook_testkit::receiver::Receiver;
+use wasmhook_testkit::{ADMIN, Client, Engine, start_with, token};
 
 const LOOPBACK_REFUSED: &str = "is in a denied network (loopback); allow it with targets.allowed_networks";
 
@@ -43,7 +41,7 @@ async fn subscribe(client: &Client, target: &str) -> (u16, Value) {
 
 /// Posts an event to the hooks of `downtown-campus`; the ingest's answer.
 async fn post_event(service: &Client) -> Value {
-    let fixture = support::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
+    let fixture = wasmhook_testkit::workspace_root().join("plugins/marketing/fixtures/form_entry.won_or_lost.json");
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     let event = json!({"event": "form_entry.won_or_lost", "academy": "downtown-campus", "data": fixture["source"]});
     let reply = service.post("/v1/events", &event).await;
@@ -177,7 +175,7 @@ async fn a_literal_ip_is_checked_again_at_delivery() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
     let hook = {
-        let engine = support::start(dir.path(), &[]);
+        let engine = wasmhook_testkit::start(dir.path(), &[]);
         let admin = engine.client(ADMIN);
         let (status, hook) = subscribe(&admin, &format!("{}/hook", receiver.url)).await;
         assert_eq!(status, 201, "{hook}");

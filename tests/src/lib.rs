@@ -1,16 +1,12 @@
-//! Shared support for the end-to-end tests and benchmarks: the test-only
-//! components and the payload fixtures of the bundled plugins.
+//! The payload fixtures of the bundled plugins, as the runtime's events,
+//! for these end-to-end tests and benchmarks (what they share with the
+//! engine's tests is in `wasmhook-testkit`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use wasmhook::runtime::Event;
-
-/// The hostile serializer component (see `tests/plugins/hostile`), built
-/// the first time a test asks for it.
-pub fn hostile_wasm() -> Vec<u8> {
-    wasmhook_plugin_build::component_bytes("wasmhook-test-hostile")
-}
+use wasmhook_testkit::workspace_root;
 
 /// One documented payload: a source object, what a bundled serializer must
 /// make of it (seed 001's payload, verbatim) and the secrets it must drop.
@@ -77,9 +73,4 @@ fn read_fixture(path: &Path) -> Fixture {
         academy_override: json.get("academy_override").and_then(Value::as_str).map(str::to_owned),
         follow_ups: strings("follow_ups"),
     }
-}
-
-/// The repository's root directory.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace root").to_path_buf()
 }

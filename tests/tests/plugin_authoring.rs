@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use wasmhook::runtime::{Decision, Event, Runtime, RuntimeConfig};
-use wasmhook_tests::workspace_root;
+use wasmhook_testkit::workspace_root;
 
 fn template() -> PathBuf {
     workspace_root().join("plugins/template")

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmhook::bundled::{self, BUNDLED};
+use wasmhook::model::LimitOverrides;
 use wasmhook::runtime::{
-    BreakerConfig, Call, Decision, Delivery, Event, LimitOverrides, LoadError, PluginError, Request, Runtime,
-    RuntimeConfig, SerializerPlugin, World,
+    BreakerConfig, Call, Decision, Delivery, Event, LoadError, PluginError, Request, Runtime, RuntimeConfig,
+    SerializerPlugin, World,
 };
-use wasmhook_tests::{fixtures, hostile_wasm};
+use wasmhook_testkit::hostile_wasm;
+use wasmhook_tests::fixtures;
 
 /// One runtime for the whole file: components compile once.
 fn runtime() -> &'static Runtime {

@@ -1,10 +1,10 @@
 //! Compiles plugin crates of this workspace into WebAssembly components,
-//! from a build script or a test run by cargo.
+//! from a build script.
 //!
-//! The engine embeds the bundled plugins (its build script) and the tests
-//! load hostile ones (built when a test first asks for one, so a release
-//! build of the engine never compiles them). A build script cannot depend on
-//! artifacts of another target, so this runs a nested
+//! The engine embeds the bundled plugins (its build script); the test kit
+//! (`tests/kit`, which only tests and benchmarks depend on) embeds the
+//! hostile one, so a release build of the engine never compiles it. A build
+//! script cannot depend on artifacts of another target, so this runs a nested
 //! `cargo build --target wasm32-wasip2` over the workspace, in a target
 //! directory of its own (the outer build holds the lock on the usual one).
 //!
@@ -13,10 +13,8 @@
 //! `RUSTUP_AUTO_INSTALL=0`, common in CI images), and without it the nested
 //! build fails deep inside with "can't find crate for `std`".
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 /// The component target (see [`ensure_target`]).
 pub const TARGET: &str = "wasm32-wasip2";
@@ -63,21 +61,6 @@ pub fn build_components(packages: &[&str]) -> Vec<PathBuf> {
     packages.iter().map(|p| out.join(format!("{}.wasm", p.replace('-', "_")))).collect()
 }
 
-/// The component of `package`, for a test: built the first time this
-/// process asks for it, then read from where it was built.
-pub fn component_bytes(package: &str) -> Vec<u8> {
-    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
-    let path = {
-        let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-        let path = built.entry(package.to_owned()).or_insert_with(|| {
-            let [path] = build_components(&[package]).try_into().expect("one path per package");
-            path
-        });
-        path.clone()
-    };
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 /// Makes sure the toolchain that builds the workspace has the standard
 /// library of [`TARGET`]: when it is missing, adds it with rustup (as
 /// `rust-toolchain.toml` asks) and says so; when that cannot be done,
@@ -121,12 +104,22 @@ pub fn rerun_if_sources_change() {
     }
 }
 
-/// The workspace of the package whose build script or test runs: read at
-/// run time (cargo sets `CARGO_MANIFEST_DIR` for both), not baked in when
-/// this crate compiles, so a shared target directory (several checkouts)
-/// never points a build at another checkout. The packages that build
-/// plugins (`engine`, `tests`) sit one level below the workspace root.
+/// The workspace of the package whose build script runs: read at run time
+/// (cargo sets `CARGO_MANIFEST_DIR` for it), not baked in when this crate
+/// compiles, so a shared target directory (several checkouts) never points
+/// a build at another checkout. The packages that build plugins (`engine`,
+/// `tests/kit`) sit at different depths: the nearest directory above whose
+/// manifest has a `[workspace]` table is the root.
 fn workspace_root() -> PathBuf {
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo (a build script or a test)");
-    Path::new(&manifest).join("..").canonicalize().expect("workspace root")
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo (a build script)");
+    let manifest = Path::new(&manifest).canonicalize().expect("the package's directory");
+    manifest
+        .ancestors()
+        .skip(1)
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|toml| toml.lines().any(|line| line.trim() == "[workspace]"))
+        })
+        .unwrap_or_else(|| panic!("no workspace above {}", manifest.display()))
+        .to_path_buf()
 }

@@ -1,7 +1,13 @@
-//! Runs the real `wasmhook` binary for end-to-end tests: a temp data
-//! directory, a free port on 127.0.0.1, and a client that speaks its API.
-
-#![allow(dead_code)] // each test file uses part of it
+//! What the engine's end-to-end tests, the `tests/` suites and the load
+//! benchmark share: the real `wasmhook` binary started on a data directory
+//! and a free port on 127.0.0.1, a client that speaks its API, a webhook
+//! receiver ([`receiver`]) and the hostile test component.
+//!
+//! The binary is the one cargo built for the test or benchmark that runs:
+//! cargo names it in `CARGO_BIN_EXE_wasmhook` when it builds and when it
+//! runs the `wasmhook` package's tests and benchmarks, so this crate needs
+//! no dependency on the engine's library (the engine's tests would link a
+//! second copy of it).
 
 pub mod files;
 pub mod receiver;
@@ -73,12 +79,7 @@ fn launch(mut command: Command, data_dir: &Path, collect_logs: bool) -> Engine {
 /// The `wasmhook` binary with `args`, in an environment of only `envs`:
 /// its output.
 pub fn wasmhook(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(args)
-        .env_clear()
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run wasmhook")
+    Command::new(binary()).args(args).env_clear().envs(envs.iter().copied()).output().expect("run wasmhook")
 }
 
 /// `wasmhook serve` expected to fail at start: its output.
@@ -104,8 +105,17 @@ pub fn start_failing_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)])
     panic!("wasmhook serve {args:?} did not stop within 30 s");
 }
 
+/// The `wasmhook` binary under test: the one cargo built for the running
+/// test or benchmark of the `wasmhook` package.
+pub fn binary() -> PathBuf {
+    std::env::var_os("CARGO_BIN_EXE_wasmhook").map(PathBuf::from).expect(
+        "CARGO_BIN_EXE_wasmhook is not set: run through `cargo test -p wasmhook` or `cargo bench -p wasmhook`, \
+         or set it to a wasmhook binary",
+    )
+}
+
 fn command(data_dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    let mut command = Command::new(binary());
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -122,6 +132,12 @@ fn command(data_dir: &Path, args: &[&str]) -> Command {
 }
 
 impl Engine {
+    /// The engine's process id (the load benchmark reads its CPU time and
+    /// peak RSS under /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`: no shutdown, no flush.
     pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL");
@@ -303,14 +319,14 @@ impl Tenants {
     }
 }
 
-/// The hostile test serializer (`tests/plugins/hostile`), built into a
-/// component the first time a test asks for it: only tests need it, so the
-/// engine's own build (a release build, say) never compiles it.
+/// The hostile test serializer (`tests/plugins/hostile`) as a component:
+/// built once, by this crate's build script, and embedded in the test
+/// binaries that use it (no test runs a build of its own).
 pub fn hostile_wasm() -> Vec<u8> {
-    wasmhook_plugin_build::component_bytes("wasmhook-test-hostile")
+    include_bytes!(env!("WASMHOOK_TEST_HOSTILE_WASM")).to_vec()
 }
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("engine/ is in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("tests/kit/ is in the workspace").to_path_buf()
 }

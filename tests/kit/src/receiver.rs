@@ -1,5 +1,5 @@
-//! A webhook receiver on 127.0.0.1 for the tests: records every request and
-//! answers as the test scripts it.
+//! A webhook receiver on 127.0.0.1 for the tests and the load benchmark:
+//! records every request and answers as the test scripts it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -86,6 +86,12 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// How many requests `path` got so far, without copying them: the load
+    /// benchmark polls it while tens of thousands arrive.
+    pub fn count(&self, path: &str) -> usize {
+        self.received.lock().unwrap().iter().filter(|r| r.path == path).count()
     }
 
     pub fn on(&self, path: &str) -> Vec<Received> {
