@@ -8,6 +8,14 @@
 //! environment variable of a key is `WASMHOOK_` and the key in upper case
 //! with `_` for `.` (`WASMHOOK_TARGETS_REQUIRE_HTTPS`); its flag, where it has
 //! one, is `--` and the key with `-` for `_`.
+//!
+//! Each section's type belongs to the module it configures
+//! (`targets::Targets`, `connections::Http`, `store::space::Storage`,
+//! `quota::QuotaSettings` and `quota::RateLimitSettings`), so that a module
+//! changes its settings without touching the others; this module only
+//! layers them and composes them into [`Config`], and hands each module its
+//! part (e.g. [`Config::delivery`]). Nothing below the composition root
+//! (`server`) imports it (`engine/tests/layers.rs` checks).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,22 +25,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::IpNet;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::api::PublicUrl;
 use crate::catalog::CatalogMode;
-use crate::delivery::retry::{parse_duration, parse_schedule};
+use crate::connections::Http;
 use crate::delivery::{DeliveryConfig, RetryPolicy};
-use crate::quota::{self, RateLimit, UploadBounds, bound};
+use crate::public_url::PublicUrl;
+use crate::quota::{QuotaSettings, RateLimitSettings};
 use crate::runtime::{BreakerConfig, Limits};
 use crate::secrets::{REDACTED, SecretKey};
-use crate::server::{SecretKeys, ServeOptions};
-use crate::store::Quotas;
-use crate::store::space::SpaceFloor;
-use crate::targets::TargetPolicy;
+use crate::store::space::Storage;
+use crate::targets::{TargetPolicy, Targets};
+use crate::units::{duration, schedule};
 
 /// The prefix of the environment variables that are settings.
 pub const ENV_PREFIX: &str = "WASMHOOK_";
@@ -157,135 +162,6 @@ impl Default for Config {
     }
 }
 
-/// Per-academy quotas, and bounds on component uploads being received
-/// (see `crate::quota`). 0: no limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QuotaSettings {
-    /// Hooks an academy may have.
-    pub max_hooks_per_academy: u64,
-    /// Bytes the transformer components of an academy's hooks may take
-    /// (each component counted once).
-    pub max_transformer_bytes_per_academy: u64,
-    /// Component uploads one academy may have being received at once.
-    pub max_uploads_in_flight_per_academy: u64,
-    /// Component uploads being received at once, by everyone.
-    pub max_uploads_in_flight: u64,
-}
-
-impl Default for QuotaSettings {
-    fn default() -> Self {
-        QuotaSettings {
-            max_hooks_per_academy: 1000,
-            // Two of the largest components accepted, or a hundred typical ones.
-            max_transformer_bytes_per_academy: 32 << 20,
-            max_uploads_in_flight_per_academy: 2,
-            max_uploads_in_flight: 4,
-        }
-    }
-}
-
-/// Per-token rate limits, token buckets (see `crate::quota`). A rate of 0:
-/// no limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitSettings {
-    /// Events a token may post per second (a batch counts its events).
-    pub ingest_events_per_second: u32,
-    /// Events a token may post at once above that rate.
-    pub ingest_burst: u32,
-    /// API writes (POST, PUT, PATCH, DELETE, but ingest) a token may make per second.
-    pub api_writes_per_second: u32,
-    /// API writes a token may make at once above that rate.
-    pub api_writes_burst: u32,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        // Above what one token posts in the load benchmark (about 110,000
-        // events/s in batches on 2 cores), so only a runaway client meets it.
-        RateLimitSettings {
-            ingest_events_per_second: 200_000,
-            ingest_burst: 20_000,
-            api_writes_per_second: 20,
-            api_writes_burst: 100,
-        }
-    }
-}
-
-impl RateLimitSettings {
-    fn limit(per_second: u32, burst: u32) -> Option<RateLimit> {
-        (per_second > 0).then_some(RateLimit { per_second, burst })
-    }
-}
-
-/// Restrictions on where hooks deliver. Parsed and checked here; applied by
-/// [`TargetPolicy`], which refuses non-global addresses by default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Targets {
-    /// Networks (CIDR) delivery targets may be in even though they are not
-    /// global (loopback, private, link-local…).
-    pub allowed_networks: Vec<IpNet>,
-    /// Networks (CIDR) delivery targets may not be in, even if allowed.
-    pub denied_networks: Vec<IpNet>,
-    /// Refuse `http://` targets.
-    pub require_https: bool,
-}
-
-/// The API's connections, guarded against clients that stall
-/// (`crate::connections`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Http {
-    /// How long a request head may take, from its first byte (from the
-    /// accept, for a connection's first request).
-    #[serde(with = "duration")]
-    pub header_timeout: Duration,
-    /// How long a kept-alive connection may wait for its next request.
-    #[serde(with = "duration")]
-    pub keepalive_timeout: Duration,
-    /// How long a request body may take, from its head (then 408).
-    #[serde(with = "duration")]
-    pub body_timeout: Duration,
-    /// Connections open at once, at most; lowered at start to fit the
-    /// open-files limit.
-    pub max_connections: usize,
-}
-
-impl Default for Http {
-    /// nginx's keep-alive (75 s) and body (60 s) timeouts; a header timeout
-    /// shorter than its 60 s, as a head comes in a packet or two; a cap of
-    /// a few thousand connections, which a raised open-files limit allows.
-    fn default() -> Self {
-        Http {
-            header_timeout: Duration::from_secs(20),
-            keepalive_timeout: Duration::from_secs(75),
-            body_timeout: Duration::from_secs(60),
-            max_connections: 4096,
-        }
-    }
-}
-
-/// The disk-space guard: writes that grow the store (events, hooks,
-/// uploads, catalogue changes) are refused while free space under the data
-/// directory is below the smaller of the two floors (see `store::space`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Storage {
-    /// Floor as a percentage of the volume's size (0: no guard).
-    pub min_free_percent: u8,
-    /// Floor in bytes (0: no guard).
-    pub min_free_bytes: u64,
-}
-
-impl Default for Storage {
-    fn default() -> Self {
-        let floor = SpaceFloor::default();
-        Storage { min_free_percent: floor.percent, min_free_bytes: floor.bytes }
-    }
-}
-
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -389,59 +265,35 @@ impl Config {
         format!("{ENV_PREFIX}{}", key.replace('.', "_").to_ascii_uppercase())
     }
 
-    /// The options `wasmhook serve` runs with.
-    pub fn serve_options(&self) -> ServeOptions {
-        let maxima = Limits::default_maxima();
-        ServeOptions {
-            listen: self.listen,
-            data_dir: self.data_dir.clone(),
-            catalog: self.catalog.clone().map(|path| (path, self.catalog_mode)),
-            admin_token: self.admin_token.as_ref().map(|token| token.expose().to_owned()),
-            delivery: DeliveryConfig {
-                concurrency: self.delivery_concurrency,
-                max_in_flight_per_hook: self.delivery_max_in_flight_per_hook,
-                retry: RetryPolicy { schedule: self.retry_schedule.clone(), ..RetryPolicy::default() },
-                default_timeout: self.default_timeout,
-                targets: Arc::new(TargetPolicy::new(self.targets.clone())),
-                ..DeliveryConfig::default()
-            },
-            webhooks_disabled: self.disable_webhooks,
-            retention_days: self.retention_days,
-            plugin_max_limits: Limits {
-                deadline: Duration::from_millis(self.plugin_max_deadline_ms),
-                max_memory: self.plugin_max_memory,
-                max_input: self.plugin_max_io,
-                max_output: self.plugin_max_io,
-                ..maxima
-            },
-            breaker: BreakerConfig {
-                failures: self.plugin_breaker_failures,
-                cool_down: Duration::from_secs(self.plugin_breaker_cooldown_secs),
-            },
-            shutdown_grace: self.shutdown_grace,
-            public_url: self.public_url.clone(),
-            http: self.http.clone(),
-            secret_keys: SecretKeys { current: self.secret_key.clone(), previous: self.previous_secret_keys.clone() },
-            signing_secret_overlap: self.signing_secret_overlap,
-            space_floor: SpaceFloor { percent: self.storage.min_free_percent, bytes: self.storage.min_free_bytes },
-            quotas: self.quota_settings(),
+    /// How deliveries run: the delivery settings, and the target policy
+    /// of the `[targets]` section.
+    pub fn delivery(&self) -> DeliveryConfig {
+        DeliveryConfig {
+            concurrency: self.delivery_concurrency,
+            max_in_flight_per_hook: self.delivery_max_in_flight_per_hook,
+            retry: RetryPolicy { schedule: self.retry_schedule.clone(), ..RetryPolicy::default() },
+            default_timeout: self.default_timeout,
+            targets: Arc::new(TargetPolicy::new(self.targets.clone())),
+            ..DeliveryConfig::default()
         }
     }
 
-    /// The quotas and limits, `0` meaning none.
-    fn quota_settings(&self) -> quota::Settings {
-        let (quotas, rates) = (&self.quotas, &self.rate_limits);
-        quota::Settings {
-            stored: Quotas {
-                max_hooks: bound(quotas.max_hooks_per_academy),
-                max_transformer_bytes: bound(quotas.max_transformer_bytes_per_academy),
-            },
-            uploads: UploadBounds {
-                per_academy: bound(quotas.max_uploads_in_flight_per_academy),
-                total: bound(quotas.max_uploads_in_flight),
-            },
-            ingest: RateLimitSettings::limit(rates.ingest_events_per_second, rates.ingest_burst),
-            api_writes: RateLimitSettings::limit(rates.api_writes_per_second, rates.api_writes_burst),
+    /// The most a plugin's own limits may ask for.
+    pub fn plugin_max_limits(&self) -> Limits {
+        Limits {
+            deadline: Duration::from_millis(self.plugin_max_deadline_ms),
+            max_memory: self.plugin_max_memory,
+            max_input: self.plugin_max_io,
+            max_output: self.plugin_max_io,
+            ..Limits::default_maxima()
+        }
+    }
+
+    /// When a serializer version's circuit breaker opens.
+    pub fn breaker(&self) -> BreakerConfig {
+        BreakerConfig {
+            failures: self.plugin_breaker_failures,
+            cool_down: Duration::from_secs(self.plugin_breaker_cooldown_secs),
         }
     }
 
@@ -655,67 +507,10 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// Writes a duration as `250ms`, `30s`, `5m` or `1h` (the largest exact unit).
-pub fn format_duration(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    match ms {
-        0 => "0s".to_owned(),
-        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
-    }
-}
-
-/// A duration as text: `250ms`, `30s`, `5m`, `1h`.
-mod duration {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format_duration(*value))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_duration(&text).map_err(de::Error::custom)
-    }
-}
-
-/// A list of durations: `["1m", "5m"]`, or as text `"1m,5m"`.
-mod schedule {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(value: &[Duration], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(value.iter().map(|d| format_duration(*d)))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
-        struct Schedule;
-        impl<'de> Visitor<'de> for Schedule {
-            type Value = Vec<Duration>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(r#"a list of durations like ["1m", "5m"] or "1m,5m""#)
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-                parse_schedule(text).map_err(E::custom)
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut delays = Vec::new();
-                while let Some(text) = seq.next_element::<String>()? {
-                    delays.push(parse_duration(&text).map_err(de::Error::custom)?);
-                }
-                Ok(delays)
-            }
-        }
-        deserializer.deserialize_any(Schedule)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use ipnet::IpNet;
+
     use super::*;
 
     fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
@@ -837,15 +632,5 @@ mod tests {
         flags.insert("retry_schedule".into(), Value::from("1m,soon"));
         let error = Config::load(None, Vec::new(), &flags).unwrap_err().to_string();
         assert!(error.starts_with("flag --retry-schedule: retry_schedule: \"soon\" is not a duration"), "{error}");
-    }
-
-    #[test]
-    fn durations_are_written_in_their_largest_exact_unit() {
-        for (ms, text) in
-            [(0, "0s"), (250, "250ms"), (1500, "1500ms"), (30_000, "30s"), (300_000, "5m"), (7_200_000, "2h")]
-        {
-            assert_eq!(format_duration(Duration::from_millis(ms)), text);
-            assert_eq!(parse_duration(text).unwrap(), Duration::from_millis(ms));
-        }
     }
 }

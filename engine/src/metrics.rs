@@ -1,14 +1,17 @@
 //! The engine's Prometheus metrics, served by `GET /metrics`: every series'
 //! name, type, labels and help text in one table ([`SERIES`]), the
 //! recorder, and one function per outcome, called on one line where the
-//! outcome is decided (ingest, delivery, plugin runtime, HTTP layer).
+//! outcome is decided (ingest, delivery, HTTP layer).
 //!
 //! The recorder is the `metrics` facade's, global to the process:
 //! [`install`] sets it up the first time and hands back the same handle
 //! after, so a process that starts several engines (tests) shares one.
-//! The queue gauges are read from the store when scraped, so they cannot
-//! drift from the queue; the plugin series are updated by the same call
-//! that updates the runtime's own per-version counts (`runtime::metrics`).
+//! The lower layers know no exporter: the queue, component and store-health
+//! gauges are read from the store's plain views when scraped, so they
+//! cannot drift from it; the plugin series are updated by the same call
+//! that updates the runtime's own per-version counts, through
+//! [`PluginSeries`], the runtime's [`CallObserver`]. Nothing in the store or
+//! the runtime imports this module (`engine/tests/layers.rs`).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -18,8 +21,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::model::EventOutcome;
 use crate::quota::Limit;
-use crate::runtime::BUCKETS_US;
-use crate::store::ComponentTotals;
+use crate::runtime::{BUCKETS_US, CallObserver};
 
 pub const EVENTS_INGESTED: &str = "wasmhook_events_ingested_total";
 pub const DELIVERIES: &str = "wasmhook_deliveries_total";
@@ -341,27 +343,25 @@ pub fn limit_refused(limit: Limit) {
     counter!(LIMIT_REFUSALS, "limit" => limit.name()).increment(1);
 }
 
-/// The uploads in flight and the stored components, as read now.
-pub fn storage(uploads_in_flight: u64, components: ComponentTotals) {
+/// The uploads in flight, and the count and bytes of the stored
+/// components, as read now.
+pub fn storage(uploads_in_flight: u64, components: u64, component_bytes: u64) {
     gauge!(UPLOADS_IN_FLIGHT).set(uploads_in_flight as f64);
-    gauge!(COMPONENTS_STORED).set(components.count as f64);
-    gauge!(COMPONENT_BYTES_STORED).set(components.bytes as f64);
+    gauge!(COMPONENTS_STORED).set(components as f64);
+    gauge!(COMPONENT_BYTES_STORED).set(component_bytes as f64);
 }
 
-/// Whether the store takes writes (see `store::Health`).
-pub fn store_available(available: bool) {
+/// The store's health as read now (`store::HealthView`, passed as plain
+/// numbers): whether it takes writes, the write transactions failed since
+/// it opened, and the latest measure of free space (if any) and whether it
+/// is below the floor.
+pub fn store_health(available: bool, failed_commits: u64, free_bytes: Option<u64>, space_low: bool) {
     gauge!(STORE_AVAILABLE).set(if available { 1.0 } else { 0.0 });
-}
-
-/// The storage failed or refused a write transaction.
-pub fn store_commit_failed() {
-    counter!(STORE_FAILED_COMMITS).increment(1);
-}
-
-/// The latest measure of free space, and whether it is below the floor.
-pub fn store_space(free: u64, low: bool) {
-    gauge!(STORE_FREE_BYTES).set(free as f64);
-    gauge!(STORE_SPACE_LOW).set(if low { 1.0 } else { 0.0 });
+    counter!(STORE_FAILED_COMMITS).absolute(failed_commits);
+    if let Some(free) = free_bytes {
+        gauge!(STORE_FREE_BYTES).set(free as f64);
+    }
+    gauge!(STORE_SPACE_LOW).set(if space_low { 1.0 } else { 0.0 });
 }
 
 /// An API request was answered.
@@ -428,7 +428,13 @@ pub struct PluginSeries {
 }
 
 impl PluginSeries {
-    pub fn new(plugin: &str, version: u32) -> PluginSeries {
+    /// The runtime's observer of version `version` of `plugin`
+    /// (`RuntimeConfig::observe_calls`).
+    pub fn observer(plugin: &str, version: u32) -> Box<dyn CallObserver> {
+        Box::new(PluginSeries::new(plugin, version))
+    }
+
+    fn new(plugin: &str, version: u32) -> PluginSeries {
         let labels = [("plugin", plugin.to_owned()), ("version", version.to_string())];
         PluginSeries {
             calls: counter!(PLUGIN_CALLS, &labels),
@@ -436,9 +442,10 @@ impl PluginSeries {
             duration: histogram!(PLUGIN_DURATION, "plugin" => plugin.to_owned()),
         }
     }
+}
 
-    /// A call ran.
-    pub fn record(&self, duration: Duration, failed: bool) {
+impl CallObserver for PluginSeries {
+    fn record(&self, duration: Duration, failed: bool) {
         self.calls.increment(1);
         if failed {
             self.errors.increment(1);

@@ -1,6 +1,8 @@
-//! `wasmhook serve`: opens the store, loads the catalogue and the plugins,
-//! and serves the API (on connections guarded against stalling clients,
-//! see [`crate::connections`]) until a shutdown signal; then stops accepting
+//! `wasmhook serve`, the composition root: from the one [`Config`] it is
+//! given, it hands each module its settings and wires them together. It
+//! opens the store, loads the catalogue and the plugins, and serves the API
+//! (on connections guarded against stalling clients, see
+//! [`crate::connections`]) until a shutdown signal; then stops accepting
 //! requests, lets those in flight and the deliveries in flight finish
 //! within the grace period, waits for pending commits and closes the store.
 
@@ -13,64 +15,20 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState, PublicUrl};
+use crate::api::{self, AppState};
 use crate::auth::token_hash;
 use crate::bundled::BUNDLED;
-use crate::catalog::{Catalog, CatalogFileError, CatalogMode, EventDef, SpecError};
-use crate::config::Http;
+use crate::catalog::{Catalog, CatalogFileError, EventDef, SpecError};
+use crate::config::Config;
 use crate::connections::{self, ConnectionActivity};
 use crate::data_dir::DataDirError;
-use crate::delivery::{DeliveryConfig, Dispatcher};
+use crate::delivery::Dispatcher;
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
 use crate::quota::{self, RequestLimits};
-use crate::runtime::{BreakerConfig, Limits, LoadError, Runtime, RuntimeConfig, SetupError, World};
-use crate::secrets::{KeyFileError, KeyId, LoadedKeys, OpenError, SecretKey};
-use crate::store::space::SpaceFloor;
+use crate::runtime::{LoadError, Runtime, RuntimeConfig, SetupError, World};
+use crate::secrets::{KeyFileError, KeyId, LoadedKeys, OpenError};
 use crate::store::{Committer, Store, StoreError};
-
-/// How to run the server.
-#[derive(Debug, Clone)]
-pub struct ServeOptions {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    /// An operator's catalogue file and how it combines with the built-in one.
-    pub catalog: Option<(PathBuf, CatalogMode)>,
-    /// The bootstrap superadmin token.
-    pub admin_token: Option<String>,
-    pub delivery: DeliveryConfig,
-    /// Record events, deliver nothing.
-    pub webhooks_disabled: bool,
-    /// Events, attempts and hook errors older than this are deleted.
-    pub retention_days: u32,
-    /// The most a plugin's own limits may ask for.
-    pub plugin_max_limits: Limits,
-    /// When a serializer version's circuit breaker opens.
-    pub breaker: BreakerConfig,
-    /// How long a shutdown waits for requests and deliveries in flight.
-    pub shutdown_grace: Duration,
-    /// Per-academy quotas, upload bounds and per-token rate limits.
-    pub quotas: quota::Settings,
-    /// The disk-space guard's floor under the data directory.
-    pub space_floor: SpaceFloor,
-    /// Where clients reach the API: links start with it (relative without).
-    pub public_url: Option<PublicUrl>,
-    /// The API's connections: timeouts and cap.
-    pub http: Http,
-    /// The keys that seal the store's secrets.
-    pub secret_keys: SecretKeys,
-    /// How long a rotated-out signing secret keeps signing.
-    pub signing_secret_overlap: Duration,
-}
-
-/// The keys that seal the store's secrets (see [`crate::secrets`]).
-#[derive(Debug, Clone, Default)]
-pub struct SecretKeys {
-    /// `None`: the data directory's key file, generated when missing.
-    pub current: Option<SecretKey>,
-    /// Keys of before a rotation, accepted to open values.
-    pub previous: Vec<SecretKey>,
-}
 
 /// Why the server could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -107,12 +65,12 @@ pub enum ServeError {
 }
 
 /// Everything the API and the workers need, ready.
-pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), ServeError> {
+pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeError> {
     // Before the runtime activates plugins, which registers their series.
     let metrics = crate::metrics::install();
-    let store = open_store(options)?;
+    let store = open_store(config)?;
 
-    let mut catalog = Catalog::load(options.catalog.as_ref().map(|(path, mode)| (path.as_path(), *mode)))?;
+    let mut catalog = Catalog::load(config.catalog.as_deref().map(|path| (path, config.catalog_mode)))?;
     let additions = store.catalog_additions()?;
     let additions = additions.into_iter().map(|spec| {
         let name = spec.name.clone();
@@ -122,9 +80,10 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
 
     let started = Instant::now();
     let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(options.data_dir.join("plugin-cache")),
-        max_limits: options.plugin_max_limits,
-        breaker: options.breaker,
+        cache_dir: Some(config.data_dir.join("plugin-cache")),
+        max_limits: config.plugin_max_limits(),
+        breaker: config.breaker(),
+        observe_calls: Some(crate::metrics::PluginSeries::observer),
         ..RuntimeConfig::default()
     })?;
     for stored in store.plugin_limits()? {
@@ -161,7 +120,7 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
     tracing::info!(events = catalog.len(), store = %store.path().display(), "catalogue loaded");
 
     let store = Arc::new(store);
-    crate::store::watch(&store, options.space_floor);
+    crate::store::watch(&store, config.storage.floor());
     let runtime = Arc::new(runtime);
     let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let committer = Committer::start(store.clone());
@@ -172,34 +131,36 @@ pub fn prepare(options: &ServeOptions) -> Result<(AppState, Arc<Dispatcher>), Se
         runtime: runtime.clone(),
         catalog: catalog.clone(),
         queued: queued.clone(),
-        webhooks_disabled: options.webhooks_disabled,
+        webhooks_disabled: config.disable_webhooks,
     });
-    let dispatcher = Dispatcher::new(store.clone(), committer, runtime.clone(), options.delivery.clone(), queued);
+    let delivery = config.delivery();
+    let targets = delivery.targets.clone();
+    let dispatcher = Dispatcher::new(store.clone(), committer, runtime.clone(), delivery, queued);
+    let quotas = quota::Settings::new(&config.quotas, &config.rate_limits);
     let state = AppState {
         store,
         runtime,
         catalog,
-        admin_token: options.admin_token.as_deref().map(token_hash),
+        admin_token: config.admin_token.as_ref().map(|token| token_hash(token.expose())),
         retrier: Retrier::new(ingest.clone()),
         ingest,
         ready: Arc::new(AtomicBool::new(false)),
         metrics,
-        targets: options.delivery.targets.clone(),
-        quotas: options.quotas.stored,
-        limits: Arc::new(RequestLimits::new(&options.quotas)),
-        public_url: options.public_url.clone(),
-        signing_secret_overlap: options.signing_secret_overlap,
+        targets,
+        quotas: quotas.stored,
+        limits: Arc::new(RequestLimits::new(&quotas)),
+        public_url: config.public_url.clone(),
+        signing_secret_overlap: config.signing_secret_overlap,
     };
     Ok((state, dispatcher))
 }
 
 /// The data directory made private, the keys in force, and the store
 /// opened with them.
-fn open_store(options: &ServeOptions) -> Result<Store, ServeError> {
-    crate::data_dir::prepare(&options.data_dir)?;
-    let keys =
-        LoadedKeys::load(options.secret_keys.current.as_ref(), &options.secret_keys.previous, &options.data_dir)?;
-    match Store::open(&options.data_dir, keys.keyring.clone()) {
+fn open_store(config: &Config) -> Result<Store, ServeError> {
+    crate::data_dir::prepare(&config.data_dir)?;
+    let keys = LoadedKeys::load(config.secret_key.as_ref(), &config.previous_secret_keys, &config.data_dir)?;
+    match Store::open(&config.data_dir, keys.keyring.clone()) {
         Ok(store) => {
             keys.announce_generated();
             Ok(store)
@@ -216,29 +177,26 @@ fn open_store(options: &ServeOptions) -> Result<Store, ServeError> {
 /// (see the module's documentation). Prints the address it listens on
 /// (port 0 picks a free one) on standard output. Needs the multi-threaded
 /// runtime.
-pub async fn serve(
-    options: ServeOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    let (state, dispatcher) = tokio::task::block_in_place(|| prepare(&options))?;
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let (state, dispatcher) = tokio::task::block_in_place(|| prepare(&config))?;
     if state.admin_token.is_none() {
         tracing::warn!("WASMHOOK_ADMIN_TOKEN is not set: only tokens created earlier can call the API");
     }
-    let listener = tokio::net::TcpListener::bind(options.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: options.listen, source })?;
+        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
-    let listener = connections::guarded(listener, &options.http, options.delivery.concurrency);
+    let listener = connections::guarded(listener, &config.http, config.delivery_concurrency);
     let (store, committer, ready) = (state.store.clone(), state.ingest.committer.clone(), state.ready.clone());
     let delivering = tokio::spawn(dispatcher.clone().run());
-    let pruning = tokio::spawn(prune_forever(store.clone(), options.retention_days));
+    let pruning = tokio::spawn(crate::retention::prune_forever(store.clone(), config.retention_days));
     let retrying = tokio::spawn(state.retrier.clone().run());
 
     let stopping = CancellationToken::new();
     let mut server = Box::pin(
         axum::serve(
             listener,
-            api::router(state, options.http.body_timeout).into_make_service_with_connect_info::<ConnectionActivity>(),
+            api::router(state, config.http.body_timeout).into_make_service_with_connect_info::<ConnectionActivity>(),
         )
         .with_graceful_shutdown(stopping.clone().cancelled_owned())
         .into_future(),
@@ -254,7 +212,7 @@ pub async fn serve(
     // Shutting down: no new connections, no new deliveries.
     ready.store(false, Ordering::Relaxed);
     stopping.cancel();
-    let grace = options.shutdown_grace;
+    let grace = config.shutdown_grace;
     tracing::info!(
         grace_ms = grace.as_millis() as u64,
         "shutting down: finishing the requests and deliveries in flight"
@@ -312,22 +270,4 @@ async fn close(store: Arc<Store>) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tracing::warn!("the store is still in use after 2 s: it is left for the next start to recover");
-}
-
-/// Deletes records past the retention period, at start and every hour.
-async fn prune_forever(store: Arc<Store>, retention_days: u32) {
-    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        every_hour.tick().await;
-        let cutoff =
-            crate::time::Time::from_second(jiff::Timestamp::now().as_second() - i64::from(retention_days) * 86_400);
-        let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
-            Ok(Ok(pruned)) => {
-                tracing::info!(events = pruned.events, attempts = pruned.attempts, hook_errors = pruned.hook_errors, %cutoff, "pruned old records")
-            }
-            Ok(Err(error)) => tracing::error!(%error, "pruning failed"),
-            Err(error) => tracing::error!(%error, "pruning panicked"),
-        }
-    }
 }

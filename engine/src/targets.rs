@@ -24,8 +24,23 @@ use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
-use crate::config::Targets;
+use serde::{Deserialize, Serialize};
+
 pub use embedded::Embedding;
+
+/// Restrictions on where hooks deliver. The `[targets]` settings section;
+/// applied by [`TargetPolicy`], which refuses non-global addresses by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Targets {
+    /// Networks (CIDR) delivery targets may be in even though they are not
+    /// global (loopback, private, link-local…).
+    pub allowed_networks: Vec<IpNet>,
+    /// Networks (CIDR) delivery targets may not be in, even if allowed.
+    pub denied_networks: Vec<IpNet>,
+    /// Refuse `http://` targets.
+    pub require_https: bool,
+}
 
 /// The operator's rules for delivery targets; the default refuses every
 /// non-global address.

@@ -12,15 +12,18 @@ use crate::time::now_ms;
 /// The content type of the Prometheus text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The metrics, with the queue's and the components' gauges read from the
-/// store now.
+/// The metrics, with the store's health, the queue's and the components'
+/// gauges read from the store now.
 #[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, body = String,
     content_type = "text/plain; version=0.0.4",
     description = "Prometheus text format",
     example = "# TYPE wasmhook_queue_depth gauge\nwasmhook_queue_depth 0\n")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let health = state.store.health().view();
+    crate::metrics::store_health(health.available, health.failed_commits, health.free_bytes, health.space_low);
     let queue = state.store.queue_summary()?;
     crate::metrics::queue(queue.depth, queue.oldest_wait(now_ms()));
-    crate::metrics::storage(state.limits.uploads.in_flight(), state.store.component_totals()?);
+    let components = state.store.component_totals()?;
+    crate::metrics::storage(state.limits.uploads.in_flight(), components.count, components.bytes);
     Ok(([(CONTENT_TYPE, TEXT_FORMAT)], state.metrics.render()))
 }

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -39,8 +40,8 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
+pub use crate::public_url::PublicUrl;
 pub use error::ApiError;
-pub use links::PublicUrl;
 
 use crate::catalog::Catalog;
 use crate::connections::{self, BodyTimeout};
@@ -50,6 +51,7 @@ use crate::quota::RequestLimits;
 use crate::runtime::Runtime;
 use crate::store::{Quotas, Store};
 use crate::targets::TargetPolicy;
+use crate::units::format_duration;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 1 << 20;
@@ -137,6 +139,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi::complete(routes().into_openapi())
 }
 
+/// The answer to a request whose body did not arrive within `timeout`.
+fn body_too_late(timeout: Duration) -> Response {
+    let detail = format!("The request body did not arrive within {}.", format_duration(timeout));
+    ApiError::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", detail).into_response()
+}
+
 /// The API, ready to serve; a request body must arrive within
 /// `body_timeout` (see [`connections::guard`]).
 pub fn router(state: AppState, body_timeout: Duration) -> Router {
@@ -147,7 +155,10 @@ pub fn router(state: AppState, body_timeout: Duration) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed.")
         })
         .layer(Extension(openapi::Document::new(&openapi::complete(document))))
-        .layer(axum::middleware::from_fn_with_state(BodyTimeout(body_timeout), connections::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            BodyTimeout { timeout: body_timeout, late: body_too_late },
+            connections::guard,
+        ))
         .layer(axum::middleware::from_fn(observe::record))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(

@@ -15,23 +15,32 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http_body::{Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::listener::ConnectionActivity;
-use crate::api::ApiError;
-use crate::config::format_duration;
 use crate::metrics::{self, HttpTimeout};
 
-/// How long a request's body may take to arrive.
+/// How long a request's body may take to arrive, and the 408 answered when
+/// it does not: the transport's caller (the API) owns the error format, so
+/// this layer does not depend on it.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyTimeout(pub Duration);
+pub struct BodyTimeout {
+    pub timeout: Duration,
+    /// The answer to a body late by `timeout`; its `Connection: close` is
+    /// added here.
+    pub late: fn(Duration) -> Response,
+}
 
 /// Middleware: see the module's documentation.
-pub async fn guard(State(BodyTimeout(timeout)): State<BodyTimeout>, request: Request, next: Next) -> Response {
+pub async fn guard(
+    State(BodyTimeout { timeout, late: answer }): State<BodyTimeout>,
+    request: Request,
+    next: Next,
+) -> Response {
     let _serving = request.extensions().get::<ConnectInfo<ConnectionActivity>>().map(|info| info.0.0.serving());
     if request.body().is_end_stream() {
         return next.run(request).await;
@@ -45,8 +54,7 @@ pub async fn guard(State(BodyTimeout(timeout)): State<BodyTimeout>, request: Req
         return response;
     }
     metrics::http_timeout(HttpTimeout::Body);
-    let detail = format!("The request body did not arrive within {}.", format_duration(timeout));
-    let mut response = ApiError::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", detail).into_response();
+    let mut response = answer(timeout);
     // The rest of the body may still come: the connection cannot be reused.
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response

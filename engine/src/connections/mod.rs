@@ -19,7 +19,43 @@ use tokio::net::TcpListener;
 pub use body::{BodyTimeout, guard};
 pub use listener::{CappedListener, ConnectionActivity};
 
-use crate::config::Http;
+use serde::{Deserialize, Serialize};
+
+use crate::units::duration;
+
+/// The `[http]` settings section: the API's connections, guarded against
+/// clients that stall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// How long a request head may take, from its first byte (from the
+    /// accept, for a connection's first request).
+    #[serde(with = "duration")]
+    pub header_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    #[serde(with = "duration")]
+    pub keepalive_timeout: Duration,
+    /// How long a request body may take, from its head (then 408).
+    #[serde(with = "duration")]
+    pub body_timeout: Duration,
+    /// Connections open at once, at most; lowered at start to fit the
+    /// open-files limit.
+    pub max_connections: usize,
+}
+
+impl Default for Http {
+    /// nginx's keep-alive (75 s) and body (60 s) timeouts; a header timeout
+    /// shorter than its 60 s, as a head comes in a packet or two; a cap of
+    /// a few thousand connections, which a raised open-files limit allows.
+    fn default() -> Self {
+        Http {
+            header_timeout: Duration::from_secs(20),
+            keepalive_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+        }
+    }
+}
 
 /// The deadlines a connection enforces itself (the body's is the
 /// middleware's).

@@ -52,25 +52,6 @@ fn jitter(delay: Duration) -> Duration {
     delay.mul_f64(factor)
 }
 
-/// Parses `1m,5m,15m,1h` (units `ms`, `s`, `m`, `h`).
-pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
-    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_duration).collect()
-}
-
-/// Parses `250ms`, `30s`, `5m` or `1h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 250ms, 30s, 5m or 1h"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("{text:?} is not a duration like 250ms, 30s, 5m or 1h")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,14 +74,5 @@ mod tests {
         let policy = RetryPolicy { schedule: vec![Duration::from_millis(10)], max_retry_after: Duration::from_secs(5) };
         assert_eq!(policy.next_delay(1, None, Some(Duration::from_secs(2))), Some(Duration::from_secs(2)));
         assert_eq!(policy.next_delay(1, None, Some(Duration::from_secs(999))), Some(Duration::from_secs(5)));
-    }
-
-    #[test]
-    fn parses_schedules() {
-        assert_eq!(
-            parse_schedule("10ms, 1s,2m,1h").unwrap(),
-            [10, 1_000, 120_000, 3_600_000].map(Duration::from_millis)
-        );
-        assert!(parse_schedule("soon").is_err());
     }
 }

@@ -13,10 +13,10 @@ mod uploads;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 pub use rate::{RateLimit, TokenBuckets};
 pub use uploads::{UploadBounds, UploadSlot, UploadSlots};
-
-use crate::store::Quotas;
 
 /// Every quota and limit `serve` enforces (from the `[quotas]` and
 /// `[rate_limits]` settings).
@@ -28,6 +28,94 @@ pub struct Settings {
     /// `None`: no limit.
     pub ingest: Option<RateLimit>,
     pub api_writes: Option<RateLimit>,
+}
+
+impl Settings {
+    /// The quotas and limits of the `[quotas]` and `[rate_limits]`
+    /// sections, `0` meaning none.
+    pub fn new(quotas: &QuotaSettings, rates: &RateLimitSettings) -> Settings {
+        Settings {
+            stored: Quotas {
+                max_hooks: bound(quotas.max_hooks_per_academy),
+                max_transformer_bytes: bound(quotas.max_transformer_bytes_per_academy),
+            },
+            uploads: UploadBounds {
+                per_academy: bound(quotas.max_uploads_in_flight_per_academy),
+                total: bound(quotas.max_uploads_in_flight),
+            },
+            ingest: RateLimitSettings::limit(rates.ingest_events_per_second, rates.ingest_burst),
+            api_writes: RateLimitSettings::limit(rates.api_writes_per_second, rates.api_writes_burst),
+        }
+    }
+}
+
+/// The per-academy quotas the store enforces (`None`: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quotas {
+    pub max_hooks: Option<u64>,
+    pub max_transformer_bytes: Option<u64>,
+}
+
+/// The `[quotas]` settings section: per-academy quotas, and bounds on
+/// component uploads being received. 0: no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaSettings {
+    /// Hooks an academy may have.
+    pub max_hooks_per_academy: u64,
+    /// Bytes the transformer components of an academy's hooks may take
+    /// (each component counted once).
+    pub max_transformer_bytes_per_academy: u64,
+    /// Component uploads one academy may have being received at once.
+    pub max_uploads_in_flight_per_academy: u64,
+    /// Component uploads being received at once, by everyone.
+    pub max_uploads_in_flight: u64,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        QuotaSettings {
+            max_hooks_per_academy: 1000,
+            // Two of the largest components accepted, or a hundred typical ones.
+            max_transformer_bytes_per_academy: 32 << 20,
+            max_uploads_in_flight_per_academy: 2,
+            max_uploads_in_flight: 4,
+        }
+    }
+}
+
+/// The `[rate_limits]` settings section: per-token rate limits (token
+/// buckets). A rate of 0: no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Events a token may post per second (a batch counts its events).
+    pub ingest_events_per_second: u32,
+    /// Events a token may post at once above that rate.
+    pub ingest_burst: u32,
+    /// API writes (POST, PUT, PATCH, DELETE, but ingest) a token may make per second.
+    pub api_writes_per_second: u32,
+    /// API writes a token may make at once above that rate.
+    pub api_writes_burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        // Above what one token posts in the load benchmark (about 110,000
+        // events/s in batches on 2 cores), so only a runaway client meets it.
+        RateLimitSettings {
+            ingest_events_per_second: 200_000,
+            ingest_burst: 20_000,
+            api_writes_per_second: 20,
+            api_writes_burst: 100,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    fn limit(per_second: u32, burst: u32) -> Option<RateLimit> {
+        (per_second > 0).then_some(RateLimit { per_second, burst })
+    }
 }
 
 /// The limits checked as requests arrive, shared by the API's handlers.

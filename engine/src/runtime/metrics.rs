@@ -1,15 +1,27 @@
 //! Per-plugin-version call metrics, kept in memory since the engine
 //! started (they are not persisted): calls, errors and a histogram of call
 //! durations over fixed buckets, cheap enough to update on every call.
-//! The same call updates the version's Prometheus series (`/metrics`), so
-//! the API's view and the scraped one count the same calls.
+//! The same call is reported to the version's [`CallObserver`] (the
+//! engine's exporter, `/metrics`), so the API's view and the scraped one
+//! count the same calls without the runtime knowing the exporter.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::metrics::PluginSeries;
+/// Told of every call of one plugin version, beside the runtime's own
+/// counters: how the engine publishes them (e.g. as Prometheus series)
+/// without the runtime depending on it.
+pub trait CallObserver: Send + Sync + fmt::Debug {
+    /// A call ran for `duration`; `failed`: it returned an error.
+    fn record(&self, duration: Duration, failed: bool);
+}
+
+/// The observer of a version, given its plugin name and version number;
+/// made once, when the version is first activated.
+pub type ObserveCalls = fn(&str, u32) -> Box<dyn CallObserver>;
 
 /// Upper bounds of the duration buckets, in microseconds; a last bucket
 /// takes everything slower.
@@ -21,7 +33,7 @@ pub(crate) struct Metrics {
     errors: AtomicU64,
     refused: AtomicU64,
     buckets: [AtomicU64; BUCKETS_US.len() + 1],
-    exported: PluginSeries,
+    observer: Option<Box<dyn CallObserver>>,
 }
 
 /// A bucket of the histogram: calls that took at most `le_us` (`None`: the
@@ -45,19 +57,22 @@ pub struct MetricsView {
 }
 
 impl Metrics {
-    /// The metrics of version `version` of plugin `name`.
-    pub(crate) fn new(name: &str, version: u32) -> Metrics {
+    /// The metrics of version `version` of plugin `name`, also reported
+    /// to the observer `observe` makes for it.
+    pub(crate) fn new(name: &str, version: u32, observe: Option<ObserveCalls>) -> Metrics {
         Metrics {
             calls: AtomicU64::default(),
             errors: AtomicU64::default(),
             refused: AtomicU64::default(),
             buckets: Default::default(),
-            exported: PluginSeries::new(name, version),
+            observer: observe.map(|observe| observe(name, version)),
         }
     }
 
     pub(crate) fn record(&self, duration: Duration, failed: bool) {
-        self.exported.record(duration, failed);
+        if let Some(observer) = &self.observer {
+            observer.record(duration, failed);
+        }
         self.calls.fetch_add(1, Ordering::Relaxed);
         if failed {
             self.errors.fetch_add(1, Ordering::Relaxed);
@@ -91,7 +106,7 @@ mod tests {
 
     #[test]
     fn calls_land_in_the_first_bucket_that_holds_them() {
-        let metrics = Metrics::new("test", 1);
+        let metrics = Metrics::new("test", 1, None);
         metrics.record(Duration::from_micros(50), false);
         metrics.record(Duration::from_micros(51), true);
         metrics.record(Duration::from_secs(1), true);

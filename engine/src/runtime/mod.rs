@@ -42,7 +42,7 @@ pub use error::{LoadError, PluginError};
 pub use io::{Call, Decision, Delivery, Event, FollowUp, Request};
 pub use limits::{LimitError, Limits};
 pub use log::{LogLevel, LogLine};
-pub use metrics::{BUCKETS_US, Bucket, MetricsView};
+pub use metrics::{BUCKETS_US, Bucket, CallObserver, MetricsView, ObserveCalls};
 pub use plugin::{Digest, PluginInfo, SerializerPlugin, TransformerPlugin, World};
 pub use versions::VersionHealth;
 
@@ -76,6 +76,9 @@ pub struct RuntimeConfig {
     /// Idle instances kept for reuse by later events of the same academy
     /// (see `warm.rs`); 0 instantiates afresh for every call.
     pub warm_instances: usize,
+    /// Where each version's calls are also reported (the engine's
+    /// `/metrics`); `None`: only the runtime's own counters.
+    pub observe_calls: Option<ObserveCalls>,
 }
 
 impl Default for RuntimeConfig {
@@ -88,6 +91,7 @@ impl Default for RuntimeConfig {
             max_component_size: 16 << 20,
             max_concurrent_calls: 256,
             warm_instances: 64,
+            observe_calls: None,
         }
     }
 }
@@ -163,7 +167,7 @@ impl Runtime {
             components: Mutex::default(),
             serializers: RwLock::default(),
             plugin_limits: RwLock::default(),
-            versions: Registry::default(),
+            versions: Registry::new(config.observe_calls),
             warm_serializers: WarmPool::new(config.warm_instances),
             warm_transformers: WarmPool::new(config.warm_instances),
             ticker_stop,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::breaker::{Breaker, BreakerView};
-use super::metrics::{Metrics, MetricsView};
+use super::metrics::{Metrics, MetricsView, ObserveCalls};
 
 /// One version's counters.
 #[derive(Debug)]
@@ -28,12 +28,18 @@ pub struct VersionHealth {
     pub breaker: BreakerView,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Registry {
     versions: Mutex<HashMap<(String, u32), Arc<VersionStats>>>,
+    /// Makes each new version's call observer (`RuntimeConfig::observe_calls`).
+    observe: Option<ObserveCalls>,
 }
 
 impl Registry {
+    pub(crate) fn new(observe: Option<ObserveCalls>) -> Registry {
+        Registry { versions: Mutex::default(), observe }
+    }
+
     /// The counters of `name` version `version`, created on first use.
     pub(crate) fn get(&self, name: &str, version: u32) -> Arc<VersionStats> {
         let mut versions = self.lock();
@@ -41,7 +47,7 @@ impl Registry {
             Arc::new(VersionStats {
                 name: name.to_owned(),
                 version,
-                metrics: Metrics::new(name, version),
+                metrics: Metrics::new(name, version, self.observe),
                 breaker: Breaker::default(),
             })
         });

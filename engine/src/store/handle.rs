@@ -109,7 +109,7 @@ impl Write<'_> {
     pub(crate) fn commit(self) -> Result<(), StoreError> {
         let committed = self.txn.commit().map_err(StoreError::from);
         if committed.as_ref().is_err_and(|e| e.unavailable().is_some()) {
-            crate::metrics::store_commit_failed();
+            self.handle.health.commit_failed();
         }
         self.handle.watch(committed)
     }
@@ -117,7 +117,7 @@ impl Write<'_> {
     /// Gives up the transaction, writing nothing, because the storage
     /// failed during it (`why`).
     pub(crate) fn abort(self, why: &Unavailable) {
-        crate::metrics::store_commit_failed();
+        self.handle.health.commit_failed();
         if let Unavailable::Io(_) = why {
             self.handle.health.failed(why);
         }

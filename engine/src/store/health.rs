@@ -1,11 +1,12 @@
 //! Whether the store takes writes, and why not: an outage (the storage
 //! failed a write, until the database is re-opened) or free space below
-//! the guard's floor. Each change is logged once, with its reason, and
-//! shown in the metrics; `/readyz` and every refused write say why.
+//! the guard's floor. Each change is logged once, with its reason; its
+//! state is a plain [`HealthView`] that the metrics read when scraped (the
+//! store knows no exporter); `/readyz` and every refused write say why.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::error::Unavailable;
@@ -18,6 +19,9 @@ pub struct Health {
     /// Read on every write without taking the lock: whether there is no
     /// outage and no shortage of space.
     clear: AtomicBool,
+    /// Write transactions the storage failed or that were given up since
+    /// the store was opened.
+    failed_commits: AtomicU64,
     state: Mutex<State>,
     /// Notified when an outage ends, so the dispatcher resumes at once.
     back: tokio::sync::Notify,
@@ -27,6 +31,20 @@ pub struct Health {
 struct State {
     outage: Option<Outage>,
     low_space: Option<LowSpace>,
+    /// Free bytes at the latest measure, if one was taken.
+    free: Option<u64>,
+}
+
+/// The store's health as numbers, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthView {
+    /// No outage (low space alone does not count).
+    pub available: bool,
+    pub failed_commits: u64,
+    /// Free bytes at the latest measure, if one was taken.
+    pub free_bytes: Option<u64>,
+    /// Free space is below the floor.
+    pub space_low: bool,
 }
 
 /// The storage failed: writes are refused until the database is re-opened.
@@ -37,8 +55,13 @@ struct Outage {
 
 impl Health {
     pub(super) fn new(path: PathBuf) -> Health {
-        crate::metrics::store_available(true);
-        Health { path, clear: AtomicBool::new(true), state: Mutex::default(), back: tokio::sync::Notify::new() }
+        Health {
+            path,
+            clear: AtomicBool::new(true),
+            failed_commits: AtomicU64::new(0),
+            state: Mutex::default(),
+            back: tokio::sync::Notify::new(),
+        }
     }
 
     /// The storage failed with `why`: an outage starts, unless one is on.
@@ -51,7 +74,6 @@ impl Health {
             store = %self.path.display(), reason = %why,
             "the store refuses writes: writes answer 503 storage-unavailable and deliveries pause until it is re-opened"
         );
-        crate::metrics::store_available(false);
         state.outage = Some(Outage { since: Instant::now(), why: why.clone() });
         self.clear.store(false, Ordering::Release);
     }
@@ -64,7 +86,6 @@ impl Health {
             store = %self.path.display(), reason = %outage.why, outage_ms = outage.since.elapsed().as_millis() as u64,
             "the store takes writes again"
         );
-        crate::metrics::store_available(true);
         self.clear.store(state.low_space.is_none(), Ordering::Release);
         self.back.notify_waiters();
     }
@@ -78,8 +99,8 @@ impl Health {
     /// The latest measure of the space under the data directory, and the
     /// guard's verdict on it.
     pub(super) fn measured(&self, space: Space, low_space: Option<LowSpace>) {
-        crate::metrics::store_space(space.free, low_space.is_some());
         let mut state = self.lock();
+        state.free = Some(space.free);
         match (&state.low_space, &low_space) {
             (None, Some(low)) => tracing::warn!(
                 store = %self.path.display(), free_bytes = low.free, floor_bytes = low.floor,
@@ -114,6 +135,22 @@ impl Health {
             (Some(outage), _) => Some(outage.why.clone()),
             (None, Some(low)) => Some(low.into()),
             (None, None) => None,
+        }
+    }
+
+    /// A write transaction failed or was given up.
+    pub(super) fn commit_failed(&self) {
+        self.failed_commits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The health now, as numbers.
+    pub fn view(&self) -> HealthView {
+        let state = self.lock();
+        HealthView {
+            available: state.outage.is_none(),
+            failed_commits: self.failed_commits.load(Ordering::Relaxed),
+            free_bytes: state.free,
+            space_low: state.low_space.is_some(),
         }
     }
 

@@ -40,7 +40,7 @@ pub use blobs::ComponentTotals;
 pub use committer::{CommitStats, Committer};
 pub use delivery::Pruned;
 pub use error::{StoreError, Unavailable};
-pub use health::Health;
+pub use health::{Health, HealthView};
 pub use queue::DueJobs;
 pub use recovery::{REOPEN_HEADROOM, watch};
 pub use status::{AttemptCounts, QueueSummary, RecentOutcomes};

@@ -11,6 +11,34 @@
 use std::io;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
+/// The `[storage]` settings section, the disk-space guard: writes that grow the store (events, hooks,
+/// uploads, catalogue changes) are refused while free space under the data
+/// directory is below the smaller of the two floors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Floor as a percentage of the volume's size (0: no guard).
+    pub min_free_percent: u8,
+    /// Floor in bytes (0: no guard).
+    pub min_free_bytes: u64,
+}
+
+impl Storage {
+    /// The floor these settings set.
+    pub fn floor(&self) -> SpaceFloor {
+        SpaceFloor { percent: self.min_free_percent, bytes: self.min_free_bytes }
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        let floor = SpaceFloor::default();
+        Storage { min_free_percent: floor.percent, min_free_bytes: floor.bytes }
+    }
+}
+
 /// The operator's floor (`storage.min_free_percent`, `storage.min_free_bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpaceFloor {

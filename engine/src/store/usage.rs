@@ -12,14 +12,8 @@ use super::blobs::Blobs;
 use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE};
 use super::{Store, StoreError};
 use crate::model::Hook;
+pub use crate::quota::Quotas;
 use crate::quota::{Limit, Refused};
-
-/// The per-academy quotas the store enforces (`None`: no limit).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Quotas {
-    pub max_hooks: Option<u64>,
-    pub max_transformer_bytes: Option<u64>,
-}
 
 /// What one academy holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(serve(config.serve_options(), shutdown_signal()));
+    let result = runtime.block_on(serve(config, shutdown_signal()));
     // Whatever is still running was given its grace period.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result?;

@@ -119,3 +119,49 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+    use serde_json::Value;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct OnlyFlags {
+        #[command(flatten)]
+        flags: Flags,
+    }
+
+    /// A flag's `[default: …]` as the value `config show --json` prints.
+    fn documented(text: &str) -> Value {
+        if text.starts_with("none") {
+            return Value::Null;
+        }
+        if let Some(mib) = text.strip_suffix(" MiB") {
+            return Value::from(mib.parse::<u64>().unwrap() << 20);
+        }
+        if text.contains(',') {
+            return text.split(',').map(Value::from).collect();
+        }
+        text.parse::<u64>().map_or_else(|_| Value::from(text), Value::from)
+    }
+
+    /// The flags' help repeats the defaults for `--help`; they are checked
+    /// against the embedded ones so that the two cannot drift apart.
+    #[test]
+    fn the_documented_defaults_are_the_embedded_ones() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let command = OnlyFlags::command();
+        let mut checked = 0;
+        for arg in command.get_arguments() {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let Some((_, rest)) = help.split_once("[default: ") else { continue };
+            let text = rest.strip_suffix("].").or_else(|| rest.strip_suffix(']')).unwrap();
+            let key = arg.get_id().as_str();
+            assert_eq!(documented(text), defaults[key], "--{}", key.replace('_', "-"));
+            checked += 1;
+        }
+        assert!(checked >= 15, "{checked} documented defaults");
+    }
+}
