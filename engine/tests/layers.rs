@@ -198,3 +198,28 @@ fn settings_the_api_and_the_exporter_stay_at_the_edges() {
     }
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
+
+/// The bottom layers and the only modules each may import: the domain
+/// model knows no storage, transport or runtime; the store knows the model
+/// and leaf utilities, never the pipelines, the plugin runtime or the
+/// catalogue built above it, so another backend can sit in its place.
+const BOTTOM: [(&str, &[&str]); 2] = [
+    ("model", &["time", "secrets"]),
+    ("store", &["model", "time", "secrets", "data_dir", "backoff", "quota", "units"]),
+];
+
+#[test]
+fn the_model_and_the_store_import_only_what_is_below_them() {
+    let graph = module_graph();
+    let mut violations = Vec::new();
+    for (module, allowed) in BOTTOM {
+        let edges = graph.get(module).unwrap_or_else(|| panic!("no module {module}"));
+        violations.extend(
+            edges
+                .iter()
+                .filter(|edge| !allowed.contains(&edge.as_str()))
+                .map(|edge| format!("{module} imports {edge}")),
+        );
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
