@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use wasmhook::config::Config;
 use wasmhook::server::serve;
 
@@ -16,7 +17,14 @@ pub struct Args {
 
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(serve(config, shutdown_signal()));
+    // The handlers are installed before the engine starts: `serve` prints
+    // that it listens before it first waits for the signal, and a SIGTERM
+    // in between would otherwise kill the process without a clean stop.
+    let signals = {
+        let _entered = runtime.enter();
+        (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)
+    };
+    let result = runtime.block_on(serve(config, shutdown_signal(signals)));
     // Whatever is still running was given its grace period.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result?;
@@ -24,12 +32,9 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 /// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install the SIGTERM handler");
+async fn shutdown_signal((mut interrupt, mut terminate): (Signal, Signal)) {
     tokio::select! {
-        _ = interrupt => {},
+        _ = interrupt.recv() => {},
         _ = terminate.recv() => {},
     }
     tracing::info!("shutdown signal received");
