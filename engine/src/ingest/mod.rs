@@ -404,21 +404,14 @@ fn webhook_id((academy, id): (&str, &str), hook: &Hook) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{EventSpec, HookSettings, HttpMethod};
+    use crate::model::EventSpec;
+    use crate::store::tests::new_hook;
 
     fn hook(id: u64, academy: Option<&str>, event: &str, is_active: bool) -> Hook {
-        let settings = HookSettings {
-            event: event.into(),
-            target: format!("https://example.com/{id}"),
-            service_id: None,
-            method: HttpMethod::Post,
-            headers: Default::default(),
-            is_active,
-            max_retries: None,
-            timeout: None,
-            auto_disable_after_failures: None,
-            max_in_flight: None,
-        };
+        let mut settings = new_hook(academy).settings;
+        settings.event = event.into();
+        settings.target = format!("https://example.com/{id}");
+        settings.is_active = is_active;
         let now = Time::now();
         let (secret, previous_secret, transformer) = ("whsec_x".to_owned(), None, None);
         Hook {
