@@ -9,13 +9,15 @@ use crate::store::Store;
 use crate::time::Time;
 
 /// Deletes records past the retention period, at start and every hour.
-pub async fn prune_forever(store: Arc<Store>, retention_days: u32) {
+pub async fn prune_forever(store: Arc<dyn Store>, retention_days: u32) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
         let cutoff = Time::days_ago(retention_days);
         let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
+        // A task of its own, so that a panic of the store's does not end
+        // the loop.
+        match tokio::spawn(async move { store.prune(cutoff).await }).await {
             Ok(Ok(pruned)) => {
                 tracing::info!(events = pruned.events, attempts = pruned.attempts, hook_errors = pruned.hook_errors, %cutoff, "pruned old records")
             }

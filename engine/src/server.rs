@@ -9,8 +9,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::auth::token_hash;
 use crate::bundled::BUNDLED;
-use crate::catalog::{Catalog, CatalogFileError, EventDef, SpecError};
+use crate::catalog::{Catalog, CatalogFileError, EventDef, SharedCatalog, SpecError};
 use crate::config::Config;
 use crate::connections::{self, ConnectionActivity};
 use crate::data_dir::DataDirError;
@@ -28,7 +28,7 @@ use crate::ingest::parked::Retrier;
 use crate::quota::{self, RequestLimits};
 use crate::runtime::{LoadError, Runtime, RuntimeConfig, SetupError, World};
 use crate::secrets::{KeyFileError, KeyId, LoadedKeys, OpenError};
-use crate::store::{Committer, Store, StoreError};
+use crate::store::{Redb, RedbStore, Store, StoreError};
 
 /// Why the server could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -64,14 +64,17 @@ pub enum ServeError {
     Serve(#[source] std::io::Error),
 }
 
-/// Everything the API and the workers need, ready.
+/// Everything the API and the workers need, ready. Runs outside the async
+/// workers (`block_in_place`): it compiles plugins; it waits on the store's
+/// answers with `block_on`.
 pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeError> {
     // Before the runtime activates plugins, which registers their series.
     let metrics = crate::metrics::install();
     let store = open_store(config)?;
+    let wait = tokio::runtime::Handle::current();
 
     let mut catalog = Catalog::load(config.catalog.as_deref().map(|path| (path, config.catalog_mode)))?;
-    let additions = store.catalog_additions()?;
+    let additions = wait.block_on(store.catalog_additions())?;
     let additions = additions.into_iter().map(|spec| {
         let name = spec.name.clone();
         EventDef::derive(spec).map_err(|source| ServeError::StoredEvent { name, source })
@@ -86,7 +89,7 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
         observe_calls: Some(crate::metrics::PluginSeries::observer),
         ..RuntimeConfig::default()
     })?;
-    for stored in store.plugin_limits()? {
+    for stored in wait.block_on(store.plugin_limits())? {
         // Maxima lowered since the limits were set: the defaults apply.
         if let Err(error) = runtime.set_limits(&stored.name, &stored.limits) {
             tracing::warn!(plugin = %stored.name, %error, "plugin limits ignored");
@@ -99,10 +102,10 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
         runtime.activate(plugin.name, 0, &loaded);
     }
     // Uploaded versions made active override the bundled plugins.
-    for version in store.plugin_versions()?.into_iter().filter(|v| v.active) {
+    for version in wait.block_on(store.plugin_versions())?.into_iter().filter(|v| v.active) {
         let missing =
             || StoreError::Corrupt { what: "plugin", message: format!("no component for {}", version.sha256) };
-        let bytes = store.plugin_blob(&version.sha256)?.ok_or_else(missing)?;
+        let bytes = wait.block_on(store.plugin_blob(&version.sha256))?.ok_or_else(missing)?;
         let label = format!("{}@{}", version.name, version.version);
         let loaded =
             runtime.load_serializer(&label, &bytes).map_err(|source| ServeError::Uploaded { name: label, source })?;
@@ -117,17 +120,13 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
             return Err(ServeError::MissingSerializer { event: event.name.clone(), plugin: plugin.clone() });
         }
     }
-    tracing::info!(events = catalog.len(), store = %store.path().display(), "catalogue loaded");
+    tracing::info!(events = catalog.len(), store = %store.location(), "catalogue loaded");
 
-    let store = Arc::new(store);
-    crate::store::watch(&store, config.storage.floor());
     let runtime = Arc::new(runtime);
-    let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
-    let committer = Committer::start(store.clone());
+    let catalog = Arc::new(SharedCatalog::new(catalog));
     let queued = Arc::new(tokio::sync::Notify::new());
     let ingest = Arc::new(Ingest {
         store: store.clone(),
-        committer: committer.clone(),
         runtime: runtime.clone(),
         catalog: catalog.clone(),
         queued: queued.clone(),
@@ -135,7 +134,7 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
     });
     let delivery = config.delivery();
     let targets = delivery.targets.clone();
-    let dispatcher = Dispatcher::new(store.clone(), committer, runtime.clone(), delivery, queued);
+    let dispatcher = Dispatcher::new(store.clone(), runtime.clone(), delivery, queued);
     let quotas = quota::Settings::new(&config.quotas, &config.rate_limits);
     let state = AppState {
         store,
@@ -156,14 +155,16 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
 }
 
 /// The data directory made private, the keys in force, and the store
-/// opened with them.
-fn open_store(config: &Config) -> Result<Store, ServeError> {
+/// opened with them, its space guard and recovery watching it.
+fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     crate::data_dir::prepare(&config.data_dir)?;
     let keys = LoadedKeys::load(config.secret_key.as_ref(), &config.previous_secret_keys, &config.data_dir)?;
-    match Store::open(&config.data_dir, keys.keyring.clone()) {
-        Ok(store) => {
+    match RedbStore::open(&config.data_dir, keys.keyring.clone()) {
+        Ok(file) => {
             keys.announce_generated();
-            Ok(store)
+            let store = Redb::new(file);
+            crate::store::watch(store.file(), config.storage.floor());
+            Ok(Arc::new(store))
         }
         Err(StoreError::Sealing { source: OpenError::UnknownKey { sealed_with, .. }, .. }) if keys.generated() => {
             let key_file = keys.forget_generated().unwrap_or_default();
@@ -187,7 +188,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
     let listener = connections::guarded(listener, &config.http, config.delivery_concurrency);
-    let (store, committer, ready) = (state.store.clone(), state.ingest.committer.clone(), state.ready.clone());
+    let (store, ready) = (state.store.clone(), state.ready.clone());
     let delivering = tokio::spawn(dispatcher.clone().run());
     let pruning = tokio::spawn(crate::retention::prune_forever(store.clone(), config.retention_days));
     let retrying = tokio::spawn(state.retrier.clone().run());
@@ -238,12 +239,11 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let _ = delivering.await;
     drop(dispatcher);
 
-    match tokio::time::timeout(Duration::from_secs(5), committer.sync()).await {
+    match tokio::time::timeout(Duration::from_secs(5), store.sync()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(%error, "the last commits failed"),
         Err(_) => tracing::error!("the last commits did not finish within 5 s"),
     }
-    drop(committer);
     close(store).await;
     tracing::info!("stopped");
     match failed {
@@ -252,20 +252,16 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     }
 }
 
-/// Closes the store once nothing else holds it (the commit thread lets go
-/// when every committer is dropped), so the next start opens a cleanly
-/// closed file. Gives up after a while: redb then recovers the file at the
-/// next start, as after a crash.
-async fn close(store: Arc<Store>) {
-    let mut store = store;
+/// Closes the store once nothing else holds it (dropping the last handle
+/// closes it: for redb, its commit thread stops and the file is closed), so
+/// the next start opens a cleanly closed file. Gives up after a while:
+/// redb then recovers the file at the next start, as after a crash.
+async fn close(store: Arc<dyn Store>) {
     for _ in 0..200 {
-        match Arc::try_unwrap(store) {
-            Ok(store) => {
-                tokio::task::block_in_place(|| drop(store));
-                tracing::info!("store closed");
-                return;
-            }
-            Err(shared) => store = shared,
+        if Arc::strong_count(&store) == 1 {
+            tokio::task::block_in_place(|| drop(store));
+            tracing::info!("store closed");
+            return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

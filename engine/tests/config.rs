@@ -144,7 +144,7 @@ fn an_unknown_key_or_a_bad_value_stops_the_start_with_one_line() {
     );
     let output = wasmhook(&["config", "show", "--config", &dir.path().join("missing.toml").display().to_string()], &[]);
     assert!(one_line_error(&output).contains("missing.toml: No such file"));
-    assert!(!data.join(wasmhook::store::Store::FILE_NAME).exists(), "nothing was started");
+    assert!(!data.join(wasmhook::store::RedbStore::FILE_NAME).exists(), "nothing was started");
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ fn refusals(limit: &str) -> String {
 }
 
 fn store_size(dir: &Path) -> u64 {
-    std::fs::metadata(dir.join(wasmhook::store::Store::FILE_NAME)).unwrap().len()
+    std::fs::metadata(dir.join(wasmhook::store::RedbStore::FILE_NAME)).unwrap().len()
 }
 
 /// A transformer is stored once however many hooks use it, and freed with
@@ -158,7 +158,7 @@ async fn transformer_components_are_stored_once_and_freed_with_their_last_hook()
     assert!(engine.terminate().success());
     let keys = wasmhook::secrets::LoadedKeys::load(None, &[], dir.path()).unwrap();
     assert!(!keys.generated(), "the engine's key file");
-    let store = wasmhook::store::Store::open(dir.path(), keys.keyring).unwrap();
+    let store = wasmhook::store::RedbStore::open(dir.path(), keys.keyring).unwrap();
     assert!(store.plugin_blob(&shas[0]).unwrap().is_some(), "attached to the last hook");
     for sha in &shas[1..] {
         assert_eq!(store.plugin_blob(sha).unwrap(), None, "{sha} outlived its hook");

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmhook::secrets::KEY_FILE;
-use wasmhook::store::Store;
+use wasmhook::store::RedbStore;
 use wasmhook_testkit::receiver::{Received, Receiver, signed_by, verify};
 use wasmhook_testkit::{ADMIN, Client, Engine, start, start_failing_with, start_with};
 
@@ -45,7 +45,7 @@ fn assert_owner_only(dir: &Path) {
 
 /// Whether the raw bytes of the store file contain `needle`.
 fn store_holds(data_dir: &Path, needle: &str) -> bool {
-    let bytes = std::fs::read(data_dir.join(Store::FILE_NAME)).unwrap();
+    let bytes = std::fs::read(data_dir.join(RedbStore::FILE_NAME)).unwrap();
     bytes.windows(needle.len()).any(|window| window == needle.as_bytes())
 }
 
@@ -107,7 +107,7 @@ async fn the_data_dir_is_owner_only_and_an_open_one_is_tightened_at_start() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let engine = start(&data, &[]);
-    for name in [Store::FILE_NAME, KEY_FILE, "plugin-cache"] {
+    for name in [RedbStore::FILE_NAME, KEY_FILE, "plugin-cache"] {
         assert!(data.join(name).exists(), "{name} in {:?}", tree(&data));
     }
     assert!(std::fs::read_dir(data.join("plugin-cache")).unwrap().count() > 0, "compiled plugins are cached");
@@ -243,8 +243,8 @@ async fn a_data_dir_from_before_sealing_opens_and_is_sealed() {
     let data = root.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-dir-before-sealing");
-    std::fs::copy(fixture.join(Store::FILE_NAME), data.join(Store::FILE_NAME)).unwrap();
-    for (path, open) in [(data.clone(), 0o755), (data.join(Store::FILE_NAME), 0o644)] {
+    std::fs::copy(fixture.join(RedbStore::FILE_NAME), data.join(RedbStore::FILE_NAME)).unwrap();
+    for (path, open) in [(data.clone(), 0o755), (data.join(RedbStore::FILE_NAME), 0o644)] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(open)).unwrap();
     }
     assert!(store_holds(&data, SECRET) && store_holds(&data, HEADER), "the fixture holds them in plaintext");

@@ -1,8 +1,6 @@
 //! The event catalogue: listing it (seed 001's `/hook/event`), adding
 //! events and rebinding their serializers at run time.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +13,7 @@ use super::types;
 use super::types::EventSpec;
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::catalog::{Catalog, EventDef};
+use crate::catalog::EventDef;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -81,13 +79,13 @@ pub async fn add_event(
 ) -> Result<(StatusCode, Json<types::EventDef>), ApiError> {
     let spec = crate::model::EventSpec::from(spec);
     let event = EventDef::derive(spec.clone()).map_err(|e| ApiError::validation(e.to_string()))?;
-    let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
-    if catalog.get(&event.name).is_some() {
+    let edit = state.catalog.edit().await;
+    if edit.current().get(&event.name).is_some() {
         return Err(ApiError::validation(format!("Event {} already exists", event.name)));
     }
     check_serializer(&state, event.serializer.as_deref())?;
-    state.store.save_catalog_event(&spec)?;
-    publish(&mut catalog, event.clone());
+    state.store.save_catalog_event(spec).await?;
+    edit.publish(event.clone());
     Ok((StatusCode::CREATED, Json(event.into())))
 }
 
@@ -120,9 +118,9 @@ pub async fn update_event(
     Body(changes): Body<EventChanges>,
 ) -> Result<Json<types::EventDef>, ApiError> {
     // Held until the new snapshot is published, so that a plugin deletion
-    // (which checks the catalogue under the same lock) cannot slip between.
-    let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
-    let mut spec = catalog.get(&name).ok_or_else(|| ApiError::not_found(&format!("Event {name}")))?.spec();
+    // (which checks the catalogue in a turn too) cannot slip between.
+    let edit = state.catalog.edit().await;
+    let mut spec = edit.current().get(&name).ok_or_else(|| ApiError::not_found(&format!("Event {name}")))?.spec();
     let previous = spec.serializer.clone();
     if let Some(serializer) = changes.serializer {
         spec.serializer = serializer;
@@ -138,8 +136,9 @@ pub async fn update_event(
     }
     let event = EventDef::derive(spec.clone()).map_err(|e| ApiError::validation(e.to_string()))?;
     check_serializer(&state, event.serializer.as_deref())?;
-    state.store.save_catalog_event(&spec)?;
-    publish(&mut catalog, event.clone());
+    state.store.save_catalog_event(spec).await?;
+    edit.publish(event.clone());
+    drop(edit);
     tracing::info!(event = %name, serializer = ?event.serializer, "catalogue event changed");
     // Its events parked after a failure of the former serializer may go
     // through the new one.
@@ -157,12 +156,4 @@ fn check_serializer(state: &AppState, plugin: Option<&str>) -> Result<(), ApiErr
         }
         _ => Ok(()),
     }
-}
-
-/// Replaces the catalogue snapshot with one holding `event`; readers keep
-/// the snapshot they hold.
-fn publish(current: &mut Arc<Catalog>, event: EventDef) {
-    let mut next = (**current).clone();
-    next.extend([event]);
-    *current = Arc::new(next);
 }

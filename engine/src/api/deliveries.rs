@@ -28,7 +28,7 @@ pub async fn list(
     QueryParams(paged): QueryParams<Paged>,
     links: PageLinks,
 ) -> Result<Json<Page<Attempt>>, ApiError> {
-    Ok(Json(paged.pagination.page(wire(state.store.attempts(&hook)?), &links)?))
+    Ok(Json(paged.pagination.page(wire(state.store.attempts(hook.id).await?), &links)?))
 }
 
 /// `POST /v1/notify/hook/{id}/deliveries/{delivery_id}/retry`: delivers the
@@ -41,9 +41,9 @@ pub async fn retry(
     HookScope(scope): HookScope,
     PathParam((id, delivery_id)): PathParam<(u64, u64)>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    let hook = state.store.hook(&scope, id).ok_or_else(|| ApiError::not_found("Hook"))?;
     state.store.room()?;
-    let attempts = state.store.attempts(&hook)?;
+    let attempts = state.store.attempts(hook.id).await?;
     let last =
         attempts.into_iter().find(|a| a.delivery_id == delivery_id).ok_or_else(|| ApiError::not_found("Delivery"))?;
     let job = Job {
@@ -56,7 +56,7 @@ pub async fn retry(
         payload: last.payload,
         attempts: 0,
     };
-    let new_id = state.ingest.committer.enqueue(vec![job]).await?[0];
+    let new_id = state.store.enqueue(vec![job]).await?[0];
     state.ingest.queued.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({"delivery_id": new_id}))))
 }
@@ -70,5 +70,5 @@ pub async fn errors(
     QueryParams(paged): QueryParams<Paged>,
     links: PageLinks,
 ) -> Result<Json<Page<HookErrorRecord>>, ApiError> {
-    Ok(Json(paged.pagination.page(wire(state.store.hook_errors(&scope)?), &links)?))
+    Ok(Json(paged.pagination.page(wire(state.store.hook_errors(&scope).await?), &links)?))
 }

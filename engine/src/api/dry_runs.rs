@@ -104,7 +104,7 @@ pub async fn transformer(
         Some(payload) => payload,
         None => hook_sample(&state, &hook).await?,
     };
-    let bytes = state.store.plugin_blob(&attached.sha256)?.ok_or_else(|| ApiError::not_found("Transformer"))?;
+    let bytes = state.store.plugin_blob(&attached.sha256).await?.ok_or_else(|| ApiError::not_found("Transformer"))?;
     let runtime = state.runtime.clone();
     let request = crate::delivery::headers::request(&hook, payload.to_string());
     let (academy, event, label) = (hook.academy.clone(), hook.settings.event.clone(), format!("hook-{}", hook.id));

@@ -16,7 +16,7 @@ use crate::model::{Hook, Role, Scope};
 use crate::quota::UploadSlot;
 
 /// The token's caller, or why there is none.
-fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let Some(token) = header.and_then(|h| h.strip_prefix("Token ").or_else(|| h.strip_prefix("Bearer "))) else {
         return Err(ApiError::new(
@@ -29,7 +29,7 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     if state.admin_token.as_ref().is_some_and(|admin| *admin == hash) {
         return Ok(Caller { role: Role::Superadmin, token: hash });
     }
-    match state.store.token(&hash)? {
+    match state.store.token(hash).await? {
         Some(record) => Ok(Caller { role: record.role, token: hash }),
         None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid-token", "Invalid token.")),
     }
@@ -47,7 +47,7 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let caller = authenticate(parts, state)?;
+        let caller = authenticate(parts, state).await?;
         if !parts.method.is_safe() {
             state.limits.api_writes.take(&caller.token, 1)?;
         }
@@ -72,7 +72,7 @@ impl FromRequestParts<AppState> for Producer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(parts, state)?;
+        let caller = authenticate(parts, state).await?;
         match caller.role {
             Role::Service | Role::Superadmin => Ok(Producer(caller)),
             Role::Academy { .. } => Err(ApiError::forbidden()),
@@ -103,7 +103,7 @@ impl FromRequestParts<AppState> for ScopedHook {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let HookScope(scope) = HookScope::from_request_parts(parts, state).await?;
         let PathParam(id) = PathParam::<u64>::from_request_parts(parts, state).await?;
-        let hook = state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+        let hook = state.store.hook(&scope, id).ok_or_else(|| ApiError::not_found("Hook"))?;
         Ok(ScopedHook(hook))
     }
 }

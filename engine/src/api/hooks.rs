@@ -20,7 +20,7 @@ use super::{ApiError, AppState};
 use crate::auth::generate_secret;
 use crate::catalog::Catalog;
 use crate::delivery::headers::check_hook_header;
-use crate::model::{self, Hook, HookChanges, NewHook, Rotation, Scope};
+use crate::model::{self, Hook, HookChanges, HookSelector, NewHook, Rotation, Scope};
 use crate::names::check_name;
 use crate::targets::TargetPolicy;
 use crate::time::Time;
@@ -29,8 +29,8 @@ use crate::time::Time;
 const MAX_SERVICE_ID: usize = 100;
 
 /// `hook` with its delivery stats, read from the store.
-fn view(state: &AppState, hook: Hook) -> Result<HookView, ApiError> {
-    let stats = state.store.hook_stats(&hook)?;
+async fn view(state: &AppState, hook: Hook) -> Result<HookView, ApiError> {
+    let stats = state.store.hook_stats(hook.id).await?;
     Ok(HookView {
         id: hook.id,
         settings: hook.settings.into(),
@@ -218,8 +218,12 @@ pub async fn list(
     links: PageLinks,
 ) -> Result<Json<Page<HookView>>, ApiError> {
     let catalog = state.catalog();
-    let hooks = state.store.hooks(&scope)?.into_iter().filter(|h| filters.matches(h, &catalog));
-    let hooks = hooks.map(|hook| view(&state, hook)).collect::<Result<Vec<_>, _>>()?;
+    let hooks = state.store.hooks(&scope).into_iter().filter(|h| filters.matches(h, &catalog));
+    let mut views = Vec::new();
+    for hook in hooks {
+        views.push(view(&state, hook).await?);
+    }
+    let hooks = views;
     Ok(Json(filters.pagination.page(hooks, &links)?))
 }
 
@@ -256,17 +260,17 @@ pub async fn subscribe(
         auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
         max_in_flight: changes.max_in_flight.flatten(),
     };
-    let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() }, state.quotas)?;
+    let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() }, state.quotas).await?;
     tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");
     let secret = hook.secret.clone();
-    Ok((StatusCode::CREATED, Json(Created { hook: view(&state, hook)?, secret })))
+    Ok((StatusCode::CREATED, Json(Created { hook: view(&state, hook).await?, secret })))
 }
 
 /// `GET /v1/notify/hook/subscribe/{id}`.
 #[utoipa::path(get, path = "/v1/notify/hook/subscribe/{id}", operation_id = "get_hook", params(("id" = u64, Path)),
     responses((status = 200, body = HookView)))]
 pub async fn get(State(state): State<AppState>, ScopedHook(hook): ScopedHook) -> Result<Json<HookView>, ApiError> {
-    Ok(Json(view(&state, hook)?))
+    Ok(Json(view(&state, hook).await?))
 }
 
 /// `PUT /v1/notify/hook/subscribe/{id}`: changes the given fields.
@@ -282,8 +286,8 @@ pub async fn update(
         return Err(ApiError::validation("a hook's academy cannot change"));
     }
     let changes = input.validate(&state.catalog(), &state.targets)?;
-    let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
-    Ok(Json(view(&state, hook)?))
+    let hook = state.store.update_hook(&scope, id, changes).await?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    Ok(Json(view(&state, hook).await?))
 }
 
 /// `DELETE /v1/notify/hook/subscribe/{id}`.
@@ -293,7 +297,11 @@ pub async fn unsubscribe(
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_hook(&scope, id)? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("Hook")) }
+    if state.store.delete_hook(&scope, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("Hook"))
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -318,9 +326,9 @@ pub async fn unsubscribe_matching(
     if events.is_none() && services.is_none() {
         return Err(ApiError::validation("Please include some filter in the URL"));
     }
-    let deleted = state.store.delete_hooks_where(&scope, |hook| {
-        passes(&events, &hook.settings.event) && passes(&services, hook.settings.service_id.as_deref().unwrap_or(""))
-    })?;
+    let owned = |list: Option<Vec<&str>>| list.map(|items| items.into_iter().map(str::to_owned).collect());
+    let selector = HookSelector { id: None, events: owned(events), service_ids: owned(services) };
+    let deleted = state.store.delete_hooks(&scope, &selector).await?;
     Ok(Json(json!({"details": format!("Unsubscribed from {deleted} hooks")})))
 }
 
@@ -345,7 +353,7 @@ pub async fn rotate_secret(
 ) -> Result<Json<Value>, ApiError> {
     let rotation = Rotation { secret: generate_secret(), overlap: state.signing_secret_overlap };
     let changes = HookChanges { secret: Some(rotation), ..HookChanges::default() };
-    let hook = state.store.update_hook(&scope, id, changes)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    let hook = state.store.update_hook(&scope, id, changes).await?.ok_or_else(|| ApiError::not_found("Hook"))?;
     let view = secret_view(&hook);
     tracing::info!(hook_id = id, previous_secret_expires_at = %view["previous_secret_expires_at"], "hook secret rotated");
     Ok(Json(view))

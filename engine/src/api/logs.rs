@@ -76,7 +76,7 @@ pub async fn stats(
     let since = Time::days_ago(days);
     let mut totals = AttemptCounts::default();
     let mut by_hook = Vec::new();
-    for (hook, counts) in state.store.attempt_counts(&Scope::All, since)? {
+    for (hook, counts) in state.store.attempt_counts(&Scope::All, since).await? {
         if counts.attempts == 0 {
             continue;
         }
@@ -116,8 +116,7 @@ pub async fn cleanup(
     let days = checked_days(input.days)?;
     let cutoff = Time::days_ago(days);
     let store = state.store.clone();
-    // One write transaction over three tables: off the async workers.
-    let pruned = tokio::task::spawn_blocking(move || store.prune(cutoff)).await.map_err(|error| {
+    let pruned = tokio::spawn(async move { store.prune(cutoff).await }).await.map_err(|error| {
         tracing::error!(%error, "pruning panicked");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cleanup-failed", "The cleanup failed; nothing was changed.")
     })??;

@@ -21,9 +21,9 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let health = state.store.health().view();
     crate::metrics::store_health(health.available, health.failed_commits, health.free_bytes, health.space_low);
-    let queue = state.store.queue_summary()?;
+    let queue = state.store.queue_summary().await?;
     crate::metrics::queue(queue.depth, queue.oldest_wait(now_ms()));
-    let components = state.store.component_totals()?;
+    let components = state.store.component_totals().await?;
     crate::metrics::storage(state.limits.uploads.in_flight(), components.count, components.bytes);
     Ok(([(CONTENT_TYPE, TEXT_FORMAT)], state.metrics.render()))
 }

@@ -25,8 +25,8 @@ mod tokens;
 mod transformers;
 pub mod types;
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -43,7 +43,7 @@ use utoipa_axum::routes;
 pub use crate::public_url::PublicUrl;
 pub use error::ApiError;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, SharedCatalog};
 use crate::connections::{self, BodyTimeout};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
@@ -59,10 +59,10 @@ pub const MAX_BODY: usize = 1 << 20;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     pub runtime: Arc<Runtime>,
     /// The current catalogue snapshot; replaced whole when events are added.
-    pub catalog: Arc<RwLock<Arc<Catalog>>>,
+    pub catalog: Arc<SharedCatalog>,
     /// sha256 of the bootstrap superadmin token (`WASMHOOK_ADMIN_TOKEN`).
     pub admin_token: Option<[u8; 32]>,
     pub ingest: Arc<Ingest>,
@@ -88,7 +88,7 @@ pub struct AppState {
 impl AppState {
     /// The catalogue as it is now.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.catalog.get()
     }
 }
 

@@ -46,7 +46,7 @@ pub async fn upload(
         return Err(ApiError::validation(format!("{name:?} is not a plugin name (letters, digits, '-', '_')")));
     }
     load(&state, name.clone(), bytes.to_vec(), StatusCode::BAD_REQUEST).await?;
-    let version = state.store.add_plugin_version(&name, Digest::of(&bytes).hex(), &bytes)?;
+    let version = state.store.add_plugin_version(&name, Digest::of(&bytes).hex(), bytes.to_vec()).await?;
     state.runtime.reset_breakers(&name);
     tracing::info!(plugin = %name, version = version.version, sha256 = %version.sha256, "plugin version uploaded");
     Ok((StatusCode::CREATED, Json(version.into())))
@@ -71,7 +71,7 @@ pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<V
             PluginView { name: plugin.name.to_owned(), bundled: true, active_version: Some(0), versions: Vec::new() },
         );
     }
-    for version in state.store.plugin_versions()? {
+    for version in state.store.plugin_versions().await? {
         let view = plugins.entry(version.name.clone()).or_insert_with(|| PluginView {
             name: version.name.clone(),
             bundled: false,
@@ -126,7 +126,7 @@ pub async fn show(
     PathParam(name): PathParam<String>,
 ) -> Result<Json<PluginDetail>, ApiError> {
     let bundled = bundled_serializer(&name);
-    let uploaded = state.store.plugin_versions_of(&name)?;
+    let uploaded = state.store.plugin_versions_of(&name).await?;
     if bundled.is_none() && uploaded.is_empty() {
         return Err(ApiError::not_found(&format!("Plugin {name}")));
     }
@@ -142,28 +142,34 @@ pub async fn show(
     let mut versions: Vec<VersionDetail> =
         bundled.map(|p| detail(0, Digest::of(p.wasm).hex(), p.wasm.len(), None)).into_iter().collect();
     versions.extend(uploaded.into_iter().map(|v| detail(v.version, v.sha256, v.size, Some(v.uploaded_at))));
-    let limit_overrides =
-        state.store.plugin_limits()?.into_iter().find(|l| l.name == name).map(|l| l.limits.into()).unwrap_or_default();
+    let limit_overrides = state
+        .store
+        .plugin_limits()
+        .await?
+        .into_iter()
+        .find(|l| l.name == name)
+        .map(|l| l.limits.into())
+        .unwrap_or_default();
     Ok(Json(PluginDetail {
         bundled: bundled.is_some(),
         active_version,
         limit_overrides,
         limits: (&state.runtime.limits_of(&name)).into(),
         max_limits: state.runtime.max_limits().into(),
-        parked: state.store.parked_count(&name)?,
+        parked: state.store.parked_count(&name).await?,
         versions,
         name,
     }))
 }
 
 /// The bytes of version `version` of plugin `name` (0: the bundled one).
-fn version_bytes(state: &AppState, name: &str, version: u32) -> Result<Vec<u8>, ApiError> {
+async fn version_bytes(state: &AppState, name: &str, version: u32) -> Result<Vec<u8>, ApiError> {
     let bytes = if version == 0 {
         bundled_serializer(name).map(|p| p.wasm.to_vec())
     } else {
-        let versions = state.store.plugin_versions_of(name)?;
+        let versions = state.store.plugin_versions_of(name).await?;
         match versions.iter().find(|v| v.version == version) {
-            Some(record) => state.store.plugin_blob(&record.sha256)?,
+            Some(record) => state.store.plugin_blob(&record.sha256).await?,
             None => None,
         }
     };
@@ -192,7 +198,7 @@ pub(super) async fn load_version(
     name: &str,
     version: u32,
 ) -> Result<Arc<SerializerPlugin>, ApiError> {
-    let bytes = version_bytes(state, name, version)?;
+    let bytes = version_bytes(state, name, version).await?;
     load(state, format!("{name}@{version}"), bytes, StatusCode::CONFLICT).await
 }
 
@@ -217,7 +223,8 @@ pub async fn activate(
     let plugin = load_version(&state, &name, version).await?;
     let versions = state
         .store
-        .activate_plugin_version(&name, version)?
+        .activate_plugin_version(&name, version)
+        .await?
         .ok_or_else(|| ApiError::not_found(&format!("Version {version} of plugin {name}")))?;
     state.runtime.activate(&name, version, &plugin);
     tracing::info!(plugin = %name, version, "plugin version activated");
@@ -243,7 +250,7 @@ pub async fn set_limits(
     Body(overrides): Body<LimitOverrides>,
 ) -> Result<Json<PluginDetail>, ApiError> {
     let overrides = model::LimitOverrides::from(overrides);
-    if state.runtime.serializer(&name).is_none() && state.store.plugin_versions_of(&name)?.is_empty() {
+    if state.runtime.serializer(&name).is_none() && state.store.plugin_versions_of(&name).await?.is_empty() {
         return Err(ApiError::not_found(&format!("Plugin {name}")));
     }
     state
@@ -251,7 +258,7 @@ pub async fn set_limits(
         .limits()
         .with(&overrides, state.runtime.max_limits())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "limit-too-high", e.to_string()))?;
-    state.store.set_plugin_limits(&name, &overrides)?;
+    state.store.set_plugin_limits(&name, overrides).await?;
     let limits = state.runtime.set_limits(&name, &overrides).expect("checked above");
     tracing::info!(plugin = %name, ?limits, "plugin limits set");
     show(State(state), Superadmin, PathParam(name)).await
@@ -275,8 +282,8 @@ pub async fn retry_failed(
     _: Superadmin,
     PathParam(name): PathParam<String>,
 ) -> Result<(StatusCode, Json<RetryQueued>), ApiError> {
-    let queued = state.store.parked_count(&name)?;
-    let known = state.runtime.serializer(&name).is_some() || !state.store.plugin_versions_of(&name)?.is_empty();
+    let queued = state.store.parked_count(&name).await?;
+    let known = state.runtime.serializer(&name).is_some() || !state.store.plugin_versions_of(&name).await?.is_empty();
     if !known && queued == 0 {
         return Err(ApiError::not_found(&format!("Plugin {name}")));
     }
@@ -296,11 +303,12 @@ pub async fn delete(
     PathParam(name): PathParam<String>,
 ) -> Result<StatusCode, ApiError> {
     let bundled = bundled_serializer(&name).is_some();
-    if !bundled && state.store.plugin_versions_of(&name)?.is_empty() {
+    if !bundled && state.store.plugin_versions_of(&name).await?.is_empty() {
         return Err(ApiError::not_found(&format!("Plugin {name}")));
     }
     // Held until the plugin is gone, so no event can be bound to it meanwhile.
-    let catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
+    let edit = state.catalog.edit().await;
+    let catalog = edit.current();
     let users: Vec<&str> =
         catalog.iter().filter(|e| e.serializer.as_deref() == Some(name.as_str())).map(|e| e.name.as_str()).collect();
     if !users.is_empty() {
@@ -316,9 +324,9 @@ pub async fn delete(
         );
         return Err(ApiError::new(StatusCode::CONFLICT, "bundled-plugin", detail));
     }
-    let deleted = state.store.delete_plugin(&name)?;
+    let deleted = state.store.delete_plugin(&name).await?;
     state.runtime.remove(&name);
-    drop(catalog);
+    drop(edit);
     tracing::info!(plugin = %name, versions = deleted.len(), "plugin deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -48,7 +48,7 @@ pub async fn show(
         (Scope::All, Some(academy)) if is_slug(&academy) => academy,
         (Scope::All, _) => return Err(ApiError::validation("academy (a slug) is required for superadmins")),
     };
-    let usage = state.store.academy_usage(&academy)?;
+    let usage = state.store.academy_usage(&academy).await?;
     Ok(Json(QuotaView {
         hooks: QuotaUse { used: usage.hooks, limit: state.quotas.max_hooks },
         transformer_bytes: QuotaUse { used: usage.transformer_bytes, limit: state.quotas.max_transformer_bytes },

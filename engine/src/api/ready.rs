@@ -23,14 +23,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let serving = state.ready.load(Ordering::Relaxed);
     let store = match state.store.health().refusal() {
         Some(why) => why.to_string(),
-        None => {
-            let store = state.store.clone();
-            match tokio::task::spawn_blocking(move || store.check_readable()).await {
-                Ok(Ok(())) => "ok".to_owned(),
-                Ok(Err(error)) => error.to_string(),
-                Err(error) => error.to_string(),
-            }
-        }
+        None => match state.store.check_readable().await {
+            Ok(()) => "ok".to_owned(),
+            Err(error) => error.to_string(),
+        },
     };
     let runtime = if state.runtime.is_ready() { "ok" } else { "the epoch ticker has stopped" };
     let ready = serving && store == "ok" && runtime == "ok";

@@ -35,7 +35,7 @@ pub async fn by_filter(
         return Err(ApiError::validation("Please include some filter in the URL"));
     }
     let catalog = state.catalog();
-    let hooks = state.store.hooks(&scope)?;
+    let hooks = state.store.hooks(&scope);
     if let Some(hook) = hooks.iter().find(|hook| filters.matches(hook, &catalog)) {
         return hook_sample(&state, hook).await.map(Json);
     }
@@ -51,7 +51,7 @@ pub async fn by_filter(
 /// What `hook` received last, else its event's catalogue sample through
 /// the event's serializer.
 pub(super) async fn hook_sample(state: &AppState, hook: &Hook) -> Result<Value, ApiError> {
-    if let Some(payload) = state.store.hook_sample(hook)? {
+    if let Some(payload) = state.store.hook_sample(hook.id).await? {
         return serde_json::from_str(&payload).map_err(|_| ApiError::not_found("Sample"));
     }
     let catalog = state.catalog();

@@ -128,12 +128,13 @@ impl HookHealth {
     responses((status = 200, body = Object, example = json!({"queue": {"depth": 0, "oldest_wait_seconds": 0},
         "hooks": {"total": 1, "active": 1, "healthy": 1, "warning": 0, "critical": 0, "unknown": 0}, "results": []}))))]
 pub async fn status(State(state): State<AppState>, _: Superadmin) -> Result<Json<Status>, ApiError> {
-    let queue = state.store.queue_summary()?;
-    let hooks = state.store.recent_outcomes(&Scope::All, WINDOW)?;
-    let results = hooks
-        .into_iter()
-        .map(|(hook, recent)| Ok(HookHealth::new(hook.clone(), state.store.hook_stats(&hook)?, recent)))
-        .collect::<Result<Vec<HookHealth>, ApiError>>()?;
+    let queue = state.store.queue_summary().await?;
+    let hooks = state.store.recent_outcomes(&Scope::All, WINDOW).await?;
+    let mut results = Vec::with_capacity(hooks.len());
+    for (hook, recent) in hooks {
+        let stats = state.store.hook_stats(hook.id).await?;
+        results.push(HookHealth::new(hook, stats, recent));
+    }
     let mut counts = Counts { total: results.len(), ..Counts::default() };
     for hook in &results {
         counts.active += usize::from(hook.is_active);

@@ -46,7 +46,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let (name, role) = validate(new)?;
     let token = generate_token();
-    let record = state.store.create_token(&token_hash(&token), name, role)?;
+    let record = state.store.create_token(token_hash(&token), name, role).await?;
     tracing::info!(token_id = record.id, "token created");
     Ok((StatusCode::CREATED, Json(CreatedToken { record: record.into(), token })))
 }
@@ -54,7 +54,7 @@ pub async fn create(
 /// `GET /v1/admin/tokens`: every token, without the tokens.
 #[utoipa::path(get, path = "/v1/admin/tokens", operation_id = "list_tokens", responses((status = 200, body = Vec<TokenRecord>)))]
 pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<Vec<TokenRecord>>, ApiError> {
-    Ok(Json(wire(state.store.tokens()?)))
+    Ok(Json(wire(state.store.tokens().await?)))
 }
 
 /// `DELETE /v1/admin/tokens/{id}`: the token stops working at once.
@@ -65,7 +65,7 @@ pub async fn revoke(
     _: Superadmin,
     PathParam(id): PathParam<u64>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.revoke_token(id)? {
+    if state.store.revoke_token(id).await? {
         tracing::info!(token_id = id, "token revoked");
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -32,7 +32,7 @@ pub async fn attach(
     // Checked after the body is read (not by the `ScopedHook` extractor,
     // which runs first): answering before reading an upload closes the
     // connection under the client, who sees a broken pipe, not the 404.
-    state.store.hook(&scope, id)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    state.store.hook(&scope, id).ok_or_else(|| ApiError::not_found("Hook"))?;
     let runtime = state.runtime.clone();
     let component = bytes.clone();
     tokio::task::spawn_blocking(move || runtime.load_transformer(&format!("hook-{id}"), &component))
@@ -43,7 +43,8 @@ pub async fn attach(
         model::AttachedTransformer { sha256: Digest::of(&bytes).hex(), size: bytes.len(), uploaded_at: Time::now() };
     let hook = state
         .store
-        .set_transformer(&scope, id, Some((attached, &bytes)), state.quotas)?
+        .set_transformer(&scope, id, Some((attached, bytes.to_vec())), state.quotas)
+        .await?
         .ok_or_else(|| ApiError::not_found("Hook"))?;
     tracing::info!(hook_id = id, sha256 = ?hook.transformer.as_ref().map(|t| &t.sha256), "transformer attached");
     hook.transformer.map(|t| Json(t.into())).ok_or_else(|| ApiError::not_found("Transformer"))
@@ -64,6 +65,6 @@ pub async fn detach(
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.set_transformer(&scope, id, None, state.quotas)?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    state.store.set_transformer(&scope, id, None, state.quotas).await?.ok_or_else(|| ApiError::not_found("Hook"))?;
     Ok(StatusCode::NO_CONTENT)
 }

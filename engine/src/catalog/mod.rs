@@ -7,6 +7,7 @@
 
 mod derive;
 mod file;
+mod shared;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use derive::{EventDef, EventKind, SpecError};
 pub use file::CatalogFileError;
+pub use shared::{CatalogEdit, SharedCatalog};
 
 /// The built-in catalogue.
 pub const DEFAULT_CATALOG: &str = include_str!("default.toml");

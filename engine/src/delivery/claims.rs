@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use crate::model::Hook;
 use crate::model::Job;
 use crate::store::DueJobs;
-use crate::store::{Store, StoreError};
+use crate::store::{ClaimRequest, Store, StoreError};
 
 /// The claimed jobs and each hook's attempts in flight.
 pub(super) struct InFlight {
@@ -81,21 +81,19 @@ impl InFlight {
 
     /// Up to `workers` due jobs to claim now, each hook within its room
     /// under its cap (its own, else `default_cap`).
-    pub(super) fn select(
+    /// Only the dispatcher's loop claims, so the room read here can only
+    /// grow (slots released) before the jobs are claimed.
+    pub(super) async fn select(
         &self,
-        store: &Store,
+        store: &dyn Store,
         default_cap: NonZeroUsize,
         now_ms: u64,
         workers: usize,
     ) -> Result<DueJobs, StoreError> {
         let hooks = store.hook_index();
-        let state = self.lock();
-        store.due_jobs(
-            now_ms,
-            workers,
-            |hook_id| state.room(hook_id, cap_of(hooks.get(hook_id), default_cap)),
-            |job_id| state.jobs.contains(&job_id),
-        )
+        let room = |hook_id| self.lock().room(hook_id, cap_of(hooks.get(hook_id), default_cap));
+        let claimed = |job_id| self.lock().jobs.contains(&job_id);
+        store.due_jobs(ClaimRequest { now_ms, limit: workers, room: &room, claimed: &claimed }).await
     }
 
     /// Claims `job` and one of its hook's slots.
@@ -146,35 +144,33 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::Committer;
     use crate::store::queue::tests::job;
     use crate::store::tests::new_hook;
+    use crate::store::{Redb, RedbStore};
 
     const CAP: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 
     struct Queue {
         _dir: tempfile::TempDir,
-        store: Arc<Store>,
-        committer: Committer,
+        store: Arc<dyn Store>,
     }
 
     impl Queue {
         fn new() -> Queue {
             let dir = tempfile::tempdir().unwrap();
-            let store = Arc::new(Store::open(dir.path(), crate::store::tests::keyring()).unwrap());
-            let committer = Committer::start(store.clone());
-            Queue { _dir: dir, store, committer }
+            let file = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
+            Queue { _dir: dir, store: Arc::new(Redb::new(file)) }
         }
 
-        fn hook(&self, max_in_flight: Option<u32>) -> u64 {
+        async fn hook(&self, max_in_flight: Option<u32>) -> u64 {
             let mut hook = new_hook(None);
             hook.settings.max_in_flight = max_in_flight.and_then(NonZeroU32::new);
-            self.store.create_hook(hook, Default::default()).unwrap().id
+            self.store.create_hook(hook, Default::default()).await.unwrap().id
         }
 
         /// Queues `n` jobs of `hook_id`, due at `due_ms`.
         async fn queue(&self, hook_id: u64, n: usize, due_ms: u64) {
-            self.committer.enqueue((0..n).map(|_| job(hook_id, due_ms)).collect()).await.unwrap();
+            self.store.enqueue((0..n).map(|_| job(hook_id, due_ms)).collect()).await.unwrap();
         }
     }
 
@@ -185,17 +181,17 @@ mod tests {
     #[tokio::test]
     async fn each_hook_gets_its_room_under_its_cap_and_its_slots_back() {
         let q = Queue::new();
-        let (default, own) = (q.hook(None), q.hook(Some(3)));
+        let (default, own) = (q.hook(None).await, q.hook(Some(3)).await);
         q.queue(default, 10, 100).await;
         q.queue(own, 10, 200).await;
         let released = Arc::new(Notify::new());
         let in_flight = InFlight::new(released.clone());
 
-        let due = in_flight.select(&q.store, CAP, 1000, 64).unwrap();
+        let due = in_flight.select(&*q.store, CAP, 1000, 64).await.unwrap();
         assert_eq!(hooks_of(&due.jobs), [default, default, own, own, own], "the oldest hook first, each to its cap");
         let claims: Vec<_> = due.jobs.iter().map(|job| in_flight.claim(job)).collect();
         assert_eq!(in_flight.len(), 5);
-        assert!(in_flight.select(&q.store, CAP, 1000, 64).unwrap().jobs.is_empty(), "every hook at its cap");
+        assert!(in_flight.select(&*q.store, CAP, 1000, 64).await.unwrap().jobs.is_empty(), "every hook at its cap");
 
         // The receiver answered one of the default hook's: its slot comes
         // back, its job stays claimed until recorded, and the next job is
@@ -207,7 +203,7 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(1), released.notified()).await.is_ok(),
             "the dispatcher is woken"
         );
-        let due = in_flight.select(&q.store, CAP, 1000, 64).unwrap();
+        let due = in_flight.select(&*q.store, CAP, 1000, 64).await.unwrap();
         assert_eq!(hooks_of(&due.jobs), [default]);
         assert!(
             due.jobs[0].id != first_job.job_id && !claims.as_slice().iter().any(|(c, _)| c.job_id == due.jobs[0].id)
@@ -219,16 +215,16 @@ mod tests {
     #[tokio::test]
     async fn free_workers_bound_a_pass_and_deleted_hooks_get_the_default_cap() {
         let q = Queue::new();
-        let hook = q.hook(Some(10));
+        let hook = q.hook(Some(10)).await;
         q.queue(hook, 10, 100).await;
         q.queue(99, 10, 50).await; // a hook deleted since
         let in_flight = InFlight::new(Arc::new(Notify::new()));
-        let due = in_flight.select(&q.store, CAP, 1000, 3).unwrap();
+        let due = in_flight.select(&*q.store, CAP, 1000, 3).await.unwrap();
         assert_eq!(hooks_of(&due.jobs), [99, 99, hook]);
-        let due = in_flight.select(&q.store, CAP, 1000, 64).unwrap();
+        let due = in_flight.select(&*q.store, CAP, 1000, 64).await.unwrap();
         assert_eq!(due.jobs.len(), 12);
         // Nothing due yet: when to look again.
-        let early = in_flight.select(&q.store, CAP, 10, 64).unwrap();
+        let early = in_flight.select(&*q.store, CAP, 10, 64).await.unwrap();
         assert_eq!((early.jobs.len(), early.next_due_ms), (0, Some(50)));
     }
 }

@@ -27,7 +27,7 @@ use tokio_util::task::TaskTracker;
 pub use retry::RetryPolicy;
 
 use crate::runtime::{Runtime, TransformerPlugin};
-use crate::store::{Committer, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::targets::TargetPolicy;
 
 /// How deliveries are made.
@@ -62,8 +62,7 @@ impl Default for DeliveryConfig {
 
 /// The delivery workers.
 pub struct Dispatcher {
-    store: Arc<Store>,
-    committer: Committer,
+    store: Arc<dyn Store>,
     client: reqwest::Client,
     config: DeliveryConfig,
     /// Woken when jobs are queued, and when jobs or hooks' slots are
@@ -86,13 +85,7 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(
-        store: Arc<Store>,
-        committer: Committer,
-        runtime: Arc<Runtime>,
-        config: DeliveryConfig,
-        queued: Arc<Notify>,
-    ) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>, config: DeliveryConfig, queued: Arc<Notify>) -> Arc<Self> {
         let client = config
             .targets
             .client_builder()
@@ -102,7 +95,6 @@ impl Dispatcher {
             .expect("the HTTP client builds with static settings");
         Arc::new(Dispatcher {
             store,
-            committer,
             client,
             config,
             in_flight: claims::InFlight::new(queued.clone()),
@@ -134,7 +126,7 @@ impl Dispatcher {
                 continue;
             }
             let now = crate::time::now_ms();
-            let due = self.in_flight.select(&self.store, self.config.max_in_flight_per_hook, now, free);
+            let due = self.in_flight.select(&*self.store, self.config.max_in_flight_per_hook, now, free).await;
             let due = match due {
                 Ok(due) => due,
                 Err(error) => {
@@ -240,11 +232,12 @@ impl Dispatcher {
     }
 
     /// The transformer component stored under `sha256`, compiled once.
-    fn transformer(&self, sha256: &str) -> Result<Arc<TransformerPlugin>, String> {
+    async fn transformer(&self, sha256: &str) -> Result<Arc<TransformerPlugin>, String> {
         if let Some(plugin) = self.transformers.lock().unwrap_or_else(|e| e.into_inner()).get(sha256) {
             return Ok(plugin.clone());
         }
-        let bytes = self.store.plugin_blob(sha256).map_err(|e| e.to_string())?.ok_or("its component is missing")?;
+        let bytes = self.store.plugin_blob(sha256).await.map_err(|e| e.to_string())?;
+        let bytes = bytes.ok_or("its component is missing")?;
         let plugin =
             self.runtime.load_transformer(&format!("transformer-{sha256:.12}"), &bytes).map_err(|e| e.to_string())?;
         self.transformers.lock().unwrap_or_else(|e| e.into_inner()).insert(sha256.to_owned(), plugin.clone());

@@ -55,7 +55,7 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -
         Ok((prepared, headers, sent)) => {
             record(dispatcher, &job, scheduled_at, &prepared.hook, headers, prepared.request.body, sent).await
         }
-        Err(NotSent::HookGone) => dispatcher.committer.drop_job(job).await,
+        Err(NotSent::HookGone) => dispatcher.store.drop_job(job).await,
         Err(NotSent::Cancelled(why)) => cancel(dispatcher, job, scheduled_at, why).await,
         Err(NotSent::Failed(hook, error)) => {
             let sent = Sent {
@@ -99,7 +99,7 @@ fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
 /// or cancel the delivery.
 async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -> Result<Prepared, NotSent> {
     let Some(attached) = &prepared.hook.transformer else { return Ok(prepared) };
-    let plugin = match dispatcher.transformer(&attached.sha256) {
+    let plugin = match dispatcher.transformer(&attached.sha256).await {
         Ok(plugin) => plugin,
         Err(error) => return Err(NotSent::Failed(prepared.hook, format!("transformer: {error}"))),
     };
@@ -265,13 +265,10 @@ async fn record(
         next_attempt_at,
     };
     let job = job.clone();
-    let effect = dispatcher.committer.record_attempt(job, attempt, next, deactivation).await?;
+    let effect = dispatcher.store.record_attempt(job, attempt, next, deactivation).await?;
     // Counted once recorded, when the store's decision is known: an
     // attempt that deactivates its hook is not retried.
     crate::metrics::delivery_attempted(succeeded, status, duration, retrying && effect == HookEffect::None);
-    if effect == HookEffect::Deactivate {
-        dispatcher.store.reload_hooks()?;
-    }
     Ok(())
 }
 
@@ -297,6 +294,6 @@ async fn cancel(dispatcher: &Dispatcher, job: Job, scheduled_at: Time, why: Stri
         outcome: AttemptOutcome::Cancelled,
         next_attempt_at: None,
     };
-    dispatcher.committer.record_attempt(job, attempt, NextStep::Finish, Deactivation::NEVER).await?;
+    dispatcher.store.record_attempt(job, attempt, NextStep::Finish, Deactivation::NEVER).await?;
     Ok(())
 }

@@ -12,16 +12,16 @@ pub mod parked;
 pub mod session;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::catalog::{Catalog, EventDef};
+use crate::catalog::{Catalog, EventDef, SharedCatalog};
 use crate::model::{
     ContentDigest, EventOutcome, EventRecord, Hook, HookErrorRecord, HookIndex, IngestItem, Job, Seen, StoredEvent,
 };
 use crate::runtime::{self, Decision, Runtime};
-use crate::store::{Committer, Store, StoreError};
+use crate::store::{Judge, Store, StoreError};
 use crate::time::Time;
 pub use session::Item;
 
@@ -63,10 +63,9 @@ impl IngestError {
 
 /// The ingestion pipeline, shared by the API handlers.
 pub struct Ingest {
-    pub store: Arc<Store>,
-    pub committer: Committer,
+    pub store: Arc<dyn Store>,
     pub runtime: Arc<Runtime>,
-    pub catalog: Arc<RwLock<Arc<Catalog>>>,
+    pub catalog: Arc<SharedCatalog>,
     /// Woken after every commit that queued jobs.
     pub queued: Arc<Notify>,
     /// Operator switch: record events, deliver nothing.
@@ -92,7 +91,7 @@ enum Staged {
 impl Ingest {
     /// The catalogue as it is now.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.catalog.get()
     }
 
     /// Resolves a catalogue event by name or by action
@@ -127,6 +126,10 @@ impl Ingest {
         // Refused before the plugins run when the store would refuse it.
         self.store.room()?;
         let this = self.clone();
+        // The idempotency check reads the store from the blocking thread:
+        // a backend's read may await (a network round trip for a
+        // networked one; nothing for redb).
+        let runtime = tokio::runtime::Handle::current();
         let run_plugins = move || {
             // One snapshot of the hooks serves the whole batch.
             let hooks = this.store.hook_index();
@@ -137,7 +140,8 @@ impl Ingest {
                     None => None,
                     Some(id) => {
                         let content = idempotency::content_digest(&event.item.event.name, &event.item.data);
-                        match idempotency::judge(this.store.event(&event.academy, id.as_str())?, &content, rerun) {
+                        let stored = runtime.block_on(this.store.event(&event.academy, id.as_str()))?;
+                        match idempotency::judge(stored, &content, rerun) {
                             Seen::New => Some(content),
                             Seen::Known(record) => {
                                 staged.push(Staged::Known(record));
@@ -176,9 +180,10 @@ impl Ingest {
                 }
             }
         }
-        let judge =
-            move |stored: Option<StoredEvent>, content: &ContentDigest| idempotency::judge(stored, content, rerun);
-        let recorded = self.committer.record_ingest(new, judge, parked::MAX_PER_PLUGIN).await?;
+        let judge: Judge = Box::new(move |stored: Option<StoredEvent>, content: &ContentDigest| {
+            idempotency::judge(stored, content, rerun)
+        });
+        let recorded = self.store.record_ingest(new, judge, parked::MAX_PER_PLUGIN).await?;
         let mut recorded = recorded.map_err(|c| conflict(c.index, &c.academy, &c.id))?.into_iter();
         let records = answers.into_iter().map(|known| known.or_else(|| recorded.next())).collect::<Option<Vec<_>>>();
         let records = records.ok_or_else(|| IngestError::Internal("the store answered too few records".into()))?;

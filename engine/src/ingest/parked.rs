@@ -95,7 +95,7 @@ impl Retrier {
         loop {
             tokio::select! {
                 () = self.wake.notified() => {}
-                _ = poll.tick() => self.watch_breakers(&mut open),
+                _ = poll.tick() => self.watch_breakers(&mut open).await,
             }
             let requests = std::mem::take(&mut *self.requests.lock().unwrap_or_else(|e| e.into_inner()));
             for request in requests {
@@ -114,8 +114,8 @@ impl Retrier {
 
     /// Requests a re-run for each plugin with parked events whose breaker
     /// was open at the last look and is closed now.
-    fn watch_breakers(&self, open: &mut HashSet<String>) {
-        let counts = match self.ingest.store.parked_counts() {
+    async fn watch_breakers(&self, open: &mut HashSet<String>) {
+        let counts = match self.ingest.store.parked_counts().await {
             Ok(counts) => counts,
             Err(error) => return tracing::error!(%error, "cannot read the parked events"),
         };
@@ -142,7 +142,7 @@ impl Retrier {
         let mut after: Option<ParkedKey> = None;
         let mut total = 0;
         loop {
-            let page = self.ingest.store.parked(&request.plugin, after.as_ref(), BATCH)?;
+            let page = self.ingest.store.parked(&request.plugin, after.clone(), BATCH).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.key());
             let catalog = self.ingest.catalog();
@@ -170,7 +170,7 @@ impl Retrier {
                 self.ingest.rerun(events).await?;
             }
             let plugin = request.plugin.clone();
-            self.ingest.committer.unpark(plugin, done).await?;
+            self.ingest.store.unpark(plugin, done).await?;
             if self.breaker_open(&request.plugin) {
                 tracing::warn!(plugin = %request.plugin, "re-run of parked events paused: the plugin's breaker is open again");
                 break;

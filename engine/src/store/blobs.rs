@@ -8,7 +8,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::tables::{BLOB_REFS, PLUGIN_BLOBS};
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
 
 /// The components, inside one write transaction.
 pub(super) struct Blobs<'txn> {
@@ -82,7 +82,7 @@ pub struct ComponentTotals {
     pub bytes: u64,
 }
 
-impl Store {
+impl RedbStore {
     /// The component stored under `sha256`.
     pub fn plugin_blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read()?;

@@ -3,10 +3,10 @@
 
 use super::codec::encode;
 use super::tables::CATALOG;
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
 use crate::model::EventSpec;
 
-impl Store {
+impl RedbStore {
     /// Every event added or changed at run time.
     pub fn catalog_additions(&self) -> Result<Vec<EventSpec>, StoreError> {
         self.scan(CATALOG, "catalogue event")

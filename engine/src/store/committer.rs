@@ -4,12 +4,13 @@
 //! per request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 
 use redb::WriteTransaction;
 use tokio::sync::oneshot;
 
-use super::{Store, StoreError, Unavailable};
+use super::{RedbStore, StoreError, Unavailable};
 
 /// Most operations one transaction carries.
 const MAX_BATCH: usize = 4096;
@@ -30,34 +31,57 @@ pub struct CommitStats {
 /// Submits write operations to the commit thread.
 #[derive(Clone)]
 pub struct Committer {
-    sender: mpsc::Sender<Op>,
+    /// `None` asks the thread to stop once what came before is committed.
+    sender: mpsc::Sender<Option<Op>>,
     stats: Arc<CommitStats>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl Committer {
-    /// Starts the commit thread; it ends when every `Committer` is dropped.
-    pub fn start(store: Arc<Store>) -> Committer {
-        let (sender, receiver) = mpsc::channel::<Op>();
+    /// Starts the commit thread; it ends at [`Committer::close`] or when
+    /// every `Committer` is dropped.
+    pub fn start(store: Arc<RedbStore>) -> Committer {
+        let (sender, receiver) = mpsc::channel::<Option<Op>>();
         let stats = Arc::new(CommitStats::default());
         let counters = stats.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("wasmhook-commit".into())
             .spawn(move || {
-                while let Ok(first) = receiver.recv() {
+                while let Ok(Some(first)) = receiver.recv() {
                     let mut batch = vec![first];
+                    let mut closing = false;
                     while batch.len() < MAX_BATCH {
                         match receiver.try_recv() {
-                            Ok(op) => batch.push(op),
+                            Ok(Some(op)) => batch.push(op),
+                            Ok(None) => {
+                                closing = true;
+                                break;
+                            }
                             Err(_) => break,
                         }
                     }
                     counters.commits.fetch_add(1, Ordering::Relaxed);
                     counters.operations.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     apply(&store, batch);
+                    if closing {
+                        break;
+                    }
                 }
             })
             .expect("spawn the commit thread");
-        Committer { sender, stats }
+        Committer { sender, stats, thread: Arc::new(Mutex::new(Some(thread))) }
+    }
+
+    /// Commits what was submitted, stops the commit thread and waits until
+    /// it has let go of the store, so the file can be closed cleanly.
+    /// Operations submitted afterwards are answered that the store is
+    /// closed.
+    pub fn close(&self) {
+        let _ = self.sender.send(None);
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
     }
 
     /// Runs `op` inside the next group transaction and returns its result
@@ -86,7 +110,7 @@ impl Committer {
         });
         // Only at shutdown: the store is closing.
         let closed = || StoreError::from(Unavailable::Closed);
-        self.sender.send(op).map_err(|_| closed())?;
+        self.sender.send(Some(op)).map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
@@ -105,7 +129,7 @@ impl Committer {
 /// whole transaction is given up (redb has poisoned it anyway) and every
 /// operation is answered that failure: none is half-written, and none is
 /// acknowledged.
-fn apply(store: &Store, batch: Vec<Op>) {
+fn apply(store: &RedbStore, batch: Vec<Op>) {
     let txn = match store.db.begin_write() {
         Ok(txn) => txn,
         Err(error) => {

@@ -7,13 +7,13 @@ use redb::{ReadableTable, WriteTransaction};
 use super::codec::{decode, encode};
 use super::queue::QueueWriter;
 use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
-use super::{Store, StoreError, next_id, sealing};
+use super::{RedbStore, StoreError, next_id, sealing};
 use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, HookErrorRecord, Job, NextStep, StoredEvent};
 use crate::model::{Hook, HookStats, Scope};
 use crate::secrets::Sealed;
 use crate::time::Time;
 
-impl Store {
+impl RedbStore {
     /// The event `academy` ingested with id `id`.
     pub fn event(&self, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -22,12 +22,12 @@ impl Store {
         Ok(record)
     }
 
-    /// A hook's attempts, newest first.
-    pub fn attempts(&self, hook: &Hook) -> Result<Vec<Attempt>, StoreError> {
+    /// Hook `hook_id`'s attempts, newest first.
+    pub fn attempts(&self, hook_id: u64) -> Result<Vec<Attempt>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(ATTEMPTS)?;
         let mut attempts = Vec::new();
-        for entry in table.range((hook.id, 0)..=(hook.id, u64::MAX))?.rev() {
+        for entry in table.range((hook_id, 0)..=(hook_id, u64::MAX))?.rev() {
             attempts.push(decode("attempt", entry?.1.value())?);
         }
         Ok(attempts)
@@ -173,7 +173,7 @@ pub struct Pruned {
     pub hook_errors: usize,
 }
 
-impl Store {
+impl RedbStore {
     /// Deletes events, attempts and hook errors recorded before `cutoff`,
     /// in one transaction. Queued jobs are kept whatever their age: they
     /// still have to be delivered.

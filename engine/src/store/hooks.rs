@@ -7,13 +7,13 @@ use redb::ReadableTable;
 use super::codec::decode;
 use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
 use super::usage::{Ledger, Quotas};
-use super::{Store, StoreError, next_id, sealing};
+use super::{RedbStore, StoreError, next_id, sealing};
 use crate::model::Scope;
 use crate::model::{AttachedTransformer, Hook, HookChanges, HookIndex, HookStats, NewHook};
 use crate::secrets::Sealed;
 use crate::time::Time;
 
-impl Store {
+impl RedbStore {
     /// Creates a hook, unless its academy has as many as `quotas` allow.
     pub fn create_hook(&self, new: NewHook, quotas: Quotas) -> Result<Hook, StoreError> {
         self.room()?;
@@ -59,11 +59,11 @@ impl Store {
         Ok(index.get(id).filter(|hook| scope.sees(hook.academy.as_deref())).map(|hook| (**hook).clone()))
     }
 
-    /// What the deliveries to `hook` did so far.
-    pub fn hook_stats(&self, hook: &Hook) -> Result<HookStats, StoreError> {
+    /// What the deliveries to hook `id` did so far.
+    pub fn hook_stats(&self, id: u64) -> Result<HookStats, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(HOOK_STATS)?;
-        let stats = table.get(hook.id)?.map(|bytes| decode("hook stats", bytes.value())).transpose()?;
+        let stats = table.get(id)?.map(|bytes| decode("hook stats", bytes.value())).transpose()?;
         Ok(stats.unwrap_or_default())
     }
 
@@ -128,17 +128,16 @@ impl Store {
         Ok(deleted)
     }
 
-    /// The last payload delivered to hook `id` (already scope-checked by
-    /// the caller through [`Store::hook`]).
-    pub fn hook_sample(&self, hook: &Hook) -> Result<Option<String>, StoreError> {
+    /// The last payload delivered to hook `id`.
+    pub fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(HOOK_SAMPLES)?;
-        let sample = table.get(hook.id)?.map(|bytes| String::from_utf8_lossy(bytes.value()).into_owned());
+        let sample = table.get(id)?.map(|bytes| String::from_utf8_lossy(bytes.value()).into_owned());
         Ok(sample)
     }
 }
 
-impl Store {
+impl RedbStore {
     /// Attaches (`Some`) or detaches (`None`) a transformer to hook `id`,
     /// storing its component unless it is already stored and freeing the
     /// one it replaces if nothing else uses it; refused when the academy's

@@ -6,10 +6,12 @@
 //! take a [`Scope`](crate::model::Scope), so a lookup that forgets whose data it reads does not
 //! compile.
 
+mod backend;
 mod blobs;
 mod catalog;
 mod codec;
 mod committer;
+mod contract;
 mod delivery;
 mod error;
 mod handle;
@@ -36,8 +38,10 @@ use std::sync::Arc;
 
 use redb::ReadableTable;
 
+pub use backend::Redb;
 pub use blobs::ComponentTotals;
 pub use committer::{CommitStats, Committer};
+pub use contract::{Catalog, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
 pub use delivery::Pruned;
 pub use error::{StoreError, Unavailable};
 pub use health::{Health, HealthView};
@@ -52,7 +56,7 @@ use tables::{META, SCHEMA_VERSION, meta};
 /// The store. Cheap to share behind an `Arc`; redb serialises writers and
 /// lets readers run concurrently. The database inside is re-opened after a
 /// storage failure (see `handle.rs`).
-pub struct Store {
+pub struct RedbStore {
     db: handle::Handle,
     path: PathBuf,
     /// Tokens already checked, by hash: every API request authenticates, and
@@ -65,7 +69,7 @@ pub struct Store {
     keyring: Arc<Keyring>,
 }
 
-impl Store {
+impl RedbStore {
     /// The file name inside the data directory.
     pub const FILE_NAME: &str = "wasmhook.redb";
 
@@ -75,7 +79,7 @@ impl Store {
     /// `keyring` cannot open is a clear error. Values in plaintext or sealed
     /// with a previous key are sealed with the current key first (see
     /// `reseal.rs`).
-    pub fn open(data_dir: &Path, keyring: Arc<Keyring>) -> Result<Store, StoreError> {
+    pub fn open(data_dir: &Path, keyring: Arc<Keyring>) -> Result<RedbStore, StoreError> {
         let path = data_dir.join(Self::FILE_NAME);
         let open_error = |message: String| StoreError::Open { path: path.clone(), message };
         crate::data_dir::create_private_dir(data_dir).map_err(|e| open_error(e.to_string()))?;
@@ -85,7 +89,8 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
             other => open_error(other.to_string()),
         })?;
-        let mut store = Store { db, path, tokens: tokens::TokenCache::default(), hooks: Default::default(), keyring };
+        let mut store =
+            RedbStore { db, path, tokens: tokens::TokenCache::default(), hooks: Default::default(), keyring };
         store.check_schema()?;
         reseal::run(&mut store.db, &store.keyring)?;
         store.reload_hooks()?;
@@ -221,12 +226,12 @@ pub(crate) mod tests {
     #[test]
     fn a_file_of_another_schema_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), keyring()).unwrap();
         let txn = store.db.begin_write().unwrap();
         txn.open_table(META).unwrap().insert(meta::SCHEMA_VERSION_KEY, 99).unwrap();
         txn.commit().unwrap();
         drop(store);
-        let error = Store::open(dir.path(), keyring()).err().unwrap();
+        let error = RedbStore::open(dir.path(), keyring()).err().unwrap();
         assert!(matches!(error, StoreError::SchemaVersion { found: 99, expected: SCHEMA_VERSION, .. }), "{error}");
         let expected = format!("has store schema version 99, this wasmhook reads version {SCHEMA_VERSION}");
         assert!(error.to_string().ends_with(&expected), "{error}");
@@ -235,8 +240,8 @@ pub(crate) mod tests {
     #[test]
     fn a_second_handle_on_the_same_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let _store = Store::open(dir.path(), keyring()).unwrap();
-        let error = Store::open(dir.path(), keyring()).err().unwrap();
+        let _store = RedbStore::open(dir.path(), keyring()).unwrap();
+        let error = RedbStore::open(dir.path(), keyring()).err().unwrap();
         assert!(matches!(error, StoreError::InUse { .. }), "{error}");
     }
 }

@@ -10,7 +10,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::codec::{decode, encode};
 use super::tables::{PARKED, PARKED_COUNTS};
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
 use crate::model::{ParkedEvent, ParkedKey};
 
 /// What [`park`] did.
@@ -65,7 +65,7 @@ pub fn unpark(txn: &WriteTransaction, plugin: &str, key: &ParkedKey, failures: u
     Ok(())
 }
 
-impl Store {
+impl RedbStore {
     /// Up to `limit` events parked under `plugin`, by academy and event id,
     /// after `after` (a page of a scan).
     pub fn parked(
@@ -132,7 +132,7 @@ mod tests {
         }
     }
 
-    fn write<R>(store: &Store, op: impl FnOnce(&WriteTransaction) -> R) -> R {
+    fn write<R>(store: &RedbStore, op: impl FnOnce(&WriteTransaction) -> R) -> R {
         let txn = store.db.begin_write().unwrap();
         let result = op(&txn);
         txn.commit().unwrap();
@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn parking_is_capped_per_plugin_and_counts_failures_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         for id in ["1", "2"] {
             assert_eq!(write(&store, |txn| park(txn, event("p", id), 2).unwrap()), Parking::Parked);
         }
@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn the_same_id_parks_once_per_academy() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         for academy in ["a1", "a2"] {
             assert_eq!(write(&store, |txn| park(txn, in_academy("p", academy, "x"), 10).unwrap()), Parking::Parked);
         }

@@ -7,11 +7,11 @@ use redb::ReadableTable;
 use super::blobs::Blobs;
 use super::codec::{decode, encode};
 use super::tables::{PLUGIN_LIMITS, PLUGINS};
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
 use crate::model::{LimitOverrides, PluginLimits, PluginVersion};
 use crate::time::Time;
 
-impl Store {
+impl RedbStore {
     /// Stores a new version of plugin `name` (not active yet); its component
     /// is written unless it is stored already.
     pub fn add_plugin_version(&self, name: &str, sha256: String, bytes: &[u8]) -> Result<PluginVersion, StoreError> {
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn deleting_a_plugin_keeps_components_still_used_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         store.add_plugin_version("a", "shared".into(), b"one").unwrap();
         store.add_plugin_version("a", "own".into(), b"two").unwrap();
         store.add_plugin_version("b", "shared".into(), b"one").unwrap();

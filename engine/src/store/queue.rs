@@ -27,7 +27,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::codec::{decode, encode};
 use super::tables::{HOOK_HEADS, HOOK_JOBS, JOBS};
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
 use crate::model::Job;
 
 /// The queue's tables, open in one write transaction.
@@ -128,7 +128,7 @@ pub struct DueJobs {
     pub next_due_ms: Option<u64>,
 }
 
-impl Store {
+impl RedbStore {
     /// Up to `limit` jobs due at `now_ms`, read in one transaction. The
     /// hooks with due jobs are visited oldest first; `room(hook)` says how
     /// many of a hook's due jobs to take (0: its jobs are not read at all),
@@ -199,7 +199,7 @@ pub(crate) mod tests {
     }
 
     /// Queues jobs (hook, due) in one transaction, with ids in order.
-    fn push(store: &Store, jobs: &[(u64, u64)]) -> Vec<Job> {
+    fn push(store: &RedbStore, jobs: &[(u64, u64)]) -> Vec<Job> {
         let txn = store.db.begin_write().unwrap();
         let mut queued = Vec::new();
         {
@@ -215,7 +215,7 @@ pub(crate) mod tests {
         queued
     }
 
-    fn remove(store: &Store, jobs: &[&Job]) {
+    fn remove(store: &RedbStore, jobs: &[&Job]) {
         let txn = store.db.begin_write().unwrap();
         {
             let mut queue = QueueWriter::open(&txn).unwrap();
@@ -230,7 +230,7 @@ pub(crate) mod tests {
     /// `HOOK_JOBS` keys and `HOOK_HEADS` keys.
     type Index = (Vec<(u64, u64, u64)>, Vec<(u64, u64)>);
 
-    fn index(store: &Store) -> Index {
+    fn index(store: &RedbStore) -> Index {
         let txn = store.db.begin_read().unwrap();
         let by_hook = txn.open_table(HOOK_JOBS).unwrap();
         let heads = txn.open_table(HOOK_HEADS).unwrap();
@@ -247,7 +247,7 @@ pub(crate) mod tests {
     #[test]
     fn heads_follow_each_hooks_earliest_job() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         let queued = push(&store, &[(7, 300), (7, 100), (9, 200), (7, 100)]);
         assert_eq!(index(&store).1, [(100, 7), (200, 9)]);
         // Removing a job that is not the head changes no head; removing
@@ -274,7 +274,7 @@ pub(crate) mod tests {
     #[test]
     fn due_jobs_serve_the_oldest_hooks_first_within_their_room() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         // Hook 1: a backlog due since 100; hook 2: one job due at 200; hook
         // 3: due at 5000, later than now.
         let mut jobs: Vec<(u64, u64)> = (0..50).map(|i| (1, 100 + i)).collect();
@@ -318,7 +318,7 @@ pub(crate) mod tests {
     #[test]
     fn the_index_is_rebuilt_from_the_jobs() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         let queued = push(&store, &[(4, 300), (5, 100), (4, 200)]);
         let built = index(&store);
         // As a schema version 2 store: the jobs alone, no index.
@@ -342,7 +342,7 @@ pub(crate) mod tests {
     #[ignore = "a measurement: cargo test --release -p wasmhook --lib scan_cost -- --ignored --nocapture"]
     fn scan_cost_with_a_large_backlog() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         let mut jobs: Vec<(u64, u64)> = (0..100_000).map(|i| (1, 1_000 + i)).collect();
         jobs.push((2, 200_000));
         push(&store, &jobs);

@@ -14,7 +14,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::space::{Space, SpaceFloor};
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
 use crate::backoff::Backoff;
 
 /// How often free space is measured: a `statvfs(2)`, cheap, but not
@@ -26,7 +26,7 @@ const MEASURE_EVERY: Duration = Duration::from_millis(250);
 pub const REOPEN_HEADROOM: u64 = 1 << 20;
 
 /// Starts the watcher; it ends when the store is dropped.
-pub fn watch(store: &Arc<Store>, floor: SpaceFloor) {
+pub fn watch(store: &Arc<RedbStore>, floor: SpaceFloor) {
     let dir = store.path().parent().unwrap_or(Path::new(".")).to_owned();
     let mut watcher = Watcher {
         store: Arc::downgrade(store),
@@ -58,7 +58,7 @@ pub fn watch(store: &Arc<Store>, floor: SpaceFloor) {
 }
 
 struct Watcher {
-    store: Weak<Store>,
+    store: Weak<RedbStore>,
     floor: SpaceFloor,
     reopen: Backoff,
     next_reopen: Instant,
@@ -68,7 +68,7 @@ struct Watcher {
 
 impl Watcher {
     /// Measures the free space and hands the guard's verdict to the store.
-    fn measure(&mut self, store: &Store, dir: &Path) -> Option<Space> {
+    fn measure(&mut self, store: &RedbStore, dir: &Path) -> Option<Space> {
         match Space::of(dir) {
             Ok(space) => {
                 self.unmeasurable = false;
@@ -85,7 +85,7 @@ impl Watcher {
     }
 
     /// Re-opens the store when there is room again and the back-off allows.
-    fn heal(&mut self, store: &Store, space: Option<Space>) {
+    fn heal(&mut self, store: &RedbStore, space: Option<Space>) {
         let room = space.is_none_or(|space| space.free >= self.floor.bytes_on(space.total).max(REOPEN_HEADROOM));
         if !room || Instant::now() < self.next_reopen {
             return;
@@ -101,7 +101,7 @@ impl Watcher {
     }
 }
 
-impl Store {
+impl RedbStore {
     /// Re-opens the database after a storage failure and rebuilds the
     /// caches from it: a commit reported as failed may still have reached
     /// the file, and the caches must show what the file holds.
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn a_reopen_keeps_what_was_committed_and_rebuilds_the_caches() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), super::super::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), super::super::tests::keyring()).unwrap();
         let hook = store.create_hook(super::super::tests::new_hook(None), Default::default()).unwrap();
         let token = store.create_token(&[1; 32], "t".into(), Role::Service).unwrap();
         assert_eq!(store.token(&[1; 32]).unwrap(), Some(token.clone()), "cached");

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::codec::decode;
 use super::tables::{ATTEMPTS, HOOKS, JOBS};
-use super::{Store, StoreError, sealing};
+use super::{RedbStore, StoreError, sealing};
 use crate::model::{Attempt, AttemptOutcome};
 use crate::model::{Hook, Scope};
 use crate::time::Time;
@@ -83,7 +83,7 @@ impl AttemptCounts {
     }
 }
 
-impl Store {
+impl RedbStore {
     /// The queue's depth and head. redb keeps table lengths, so this costs
     /// the same whatever the backlog.
     pub fn queue_summary(&self) -> Result<QueueSummary, StoreError> {

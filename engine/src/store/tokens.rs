@@ -7,7 +7,7 @@ use redb::ReadableTable;
 
 use super::codec::{decode, encode};
 use super::tables::{TOKENS, meta};
-use super::{Store, StoreError, next_id};
+use super::{RedbStore, StoreError, next_id};
 use crate::model::{Role, TokenRecord};
 use crate::time::Time;
 
@@ -30,7 +30,7 @@ impl TokenCache {
     }
 }
 
-impl Store {
+impl RedbStore {
     /// Stores a token by its hash.
     pub fn create_token(&self, hash: &[u8; 32], name: String, role: Role) -> Result<TokenRecord, StoreError> {
         let txn = self.db.begin_write()?;

@@ -10,7 +10,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::blobs::Blobs;
 use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE};
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
 use crate::model::Hook;
 pub use crate::quota::Quotas;
 use crate::quota::{Limit, Refused};
@@ -167,7 +167,7 @@ impl<'txn> Ledger<'txn> {
     }
 }
 
-impl Store {
+impl RedbStore {
     /// What `academy` holds against its quotas now.
     pub fn academy_usage(&self, academy: &str) -> Result<Usage, StoreError> {
         let txn = self.db.begin_read()?;
@@ -189,14 +189,14 @@ mod tests {
         AttachedTransformer { sha256: sha256.into(), size: bytes.len(), uploaded_at: Time::now() }
     }
 
-    fn attach(store: &Store, quotas: Quotas, id: u64, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    fn attach(store: &RedbStore, quotas: Quotas, id: u64, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
         store.set_transformer(&Scope::All, id, Some((component(sha256, bytes), bytes)), quotas).map(|_| ())
     }
 
     #[test]
     fn a_shared_component_is_stored_and_counted_once_and_freed_with_its_last_use() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         let none = Quotas::default();
         let a = store.create_hook(new_hook(Some("a")), none).unwrap();
         let b = store.create_hook(new_hook(Some("a")), none).unwrap();
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn quotas_refuse_growth_and_write_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         let quotas = Quotas { max_hooks: Some(2), max_transformer_bytes: Some(8) };
         let a = store.create_hook(new_hook(Some("a")), quotas).unwrap();
         let b = store.create_hook(new_hook(Some("a")), quotas).unwrap();
@@ -255,7 +255,7 @@ mod tests {
     fn a_recount_derives_the_counts_from_the_hooks_and_frees_what_nothing_uses() {
         let dir = tempfile::tempdir().unwrap();
         let none = Quotas::default();
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
         let a = store.create_hook(new_hook(Some("a")), none).unwrap();
         let b = store.create_hook(new_hook(Some("a")), none).unwrap();
         attach(&store, none, a.id, "used", b"1234").unwrap();

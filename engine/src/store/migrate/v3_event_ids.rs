@@ -79,13 +79,13 @@ mod tests {
     use redb::Database;
 
     use super::*;
-    use crate::store::Store;
+    use crate::store::RedbStore;
     use crate::store::tables::{JOBS, META, SCHEMA_VERSION, meta};
 
     /// A version 2 file, written with version 2's layout: two events, one
     /// of them parked, and a queued job.
     fn write_v2(dir: &std::path::Path) {
-        let db = Database::create(dir.join(Store::FILE_NAME)).unwrap();
+        let db = Database::create(dir.join(RedbStore::FILE_NAME)).unwrap();
         let txn = db.begin_write().unwrap();
         {
             txn.open_table(META).unwrap().insert(meta::SCHEMA_VERSION_KEY, 2).unwrap();
@@ -109,7 +109,7 @@ mod tests {
     fn a_version_2_file_is_rekeyed_by_academy_and_keeps_its_queue() {
         let dir = tempfile::tempdir().unwrap();
         write_v2(dir.path());
-        let store = Store::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
 
         let x = store.event("a2", "x").unwrap().expect("moved under its academy");
         assert_eq!((x.record.id.as_str(), x.record.academy.as_str(), x.content), ("x", "a2", None));
