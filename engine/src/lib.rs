@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod names;
+pub mod plugins;
 pub mod public_url;
 pub mod quota;
 pub mod retention;

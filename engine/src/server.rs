@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::auth::token_hash;
-use crate::bundled::BUNDLED;
 use crate::catalog::{Catalog, CatalogFileError, EventDef, SharedCatalog, SpecError};
 use crate::config::Config;
 use crate::connections::{self, ConnectionActivity};
@@ -25,8 +24,9 @@ use crate::data_dir::DataDirError;
 use crate::delivery::Dispatcher;
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
+use crate::plugins::{PluginService, PluginsError};
 use crate::quota::{self, RequestLimits};
-use crate::runtime::{LoadError, Runtime, RuntimeConfig, SetupError, World};
+use crate::runtime::{Runtime, RuntimeConfig, SetupError};
 use crate::secrets::{KeyFileError, KeyId, LoadedKeys, OpenError};
 use crate::store::{Redb, RedbStore, Store, StoreError};
 
@@ -54,10 +54,8 @@ pub enum ServeError {
     MissingSerializer { event: String, plugin: String },
     #[error(transparent)]
     Runtime(#[from] SetupError),
-    #[error("bundled plugin {name}")]
-    Bundled { name: &'static str, source: LoadError },
-    #[error("uploaded plugin {name}")]
-    Uploaded { name: String, source: LoadError },
+    #[error(transparent)]
+    Plugins(#[from] PluginsError),
     #[error("cannot listen on {addr}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the server failed")]
@@ -89,28 +87,9 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
         observe_calls: Some(crate::metrics::PluginSeries::observer),
         ..RuntimeConfig::default()
     })?;
-    for stored in wait.block_on(store.plugin_limits())? {
-        // Maxima lowered since the limits were set: the defaults apply.
-        if let Err(error) = runtime.set_limits(&stored.name, &stored.limits) {
-            tracing::warn!(plugin = %stored.name, %error, "plugin limits ignored");
-        }
-    }
-    for plugin in BUNDLED.iter().filter(|p| p.world == World::Serializer) {
-        let loaded = runtime
-            .load_serializer(plugin.name, plugin.wasm)
-            .map_err(|source| ServeError::Bundled { name: plugin.name, source })?;
-        runtime.activate(plugin.name, 0, &loaded);
-    }
-    // Uploaded versions made active override the bundled plugins.
-    for version in wait.block_on(store.plugin_versions())?.into_iter().filter(|v| v.active) {
-        let missing =
-            || StoreError::Corrupt { what: "plugin", message: format!("no component for {}", version.sha256) };
-        let bytes = wait.block_on(store.plugin_blob(&version.sha256))?.ok_or_else(missing)?;
-        let label = format!("{}@{}", version.name, version.version);
-        let loaded =
-            runtime.load_serializer(&label, &bytes).map_err(|source| ServeError::Uploaded { name: label, source })?;
-        runtime.activate(&version.name, version.version, &loaded);
-    }
+    let runtime = Arc::new(runtime);
+    let plugins = Arc::new(PluginService::new(store.clone(), runtime.clone()));
+    wait.block_on(plugins.load_active())?;
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "plugins loaded");
 
     for event in catalog.iter() {
@@ -122,7 +101,6 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
     }
     tracing::info!(events = catalog.len(), store = %store.location(), "catalogue loaded");
 
-    let runtime = Arc::new(runtime);
     let catalog = Arc::new(SharedCatalog::new(catalog));
     let queued = Arc::new(tokio::sync::Notify::new());
     let ingest = Arc::new(Ingest {
@@ -134,11 +112,12 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
     });
     let delivery = config.delivery();
     let targets = delivery.targets.clone();
-    let dispatcher = Dispatcher::new(store.clone(), runtime.clone(), delivery, queued);
+    let dispatcher = Dispatcher::new(store.clone(), runtime.clone(), plugins.clone(), delivery, queued);
     let quotas = quota::Settings::new(&config.quotas, &config.rate_limits);
     let state = AppState {
         store,
         runtime,
+        plugins,
         catalog,
         admin_token: config.admin_token.as_ref().map(|token| token_hash(token.expose())),
         retrier: Retrier::new(ingest.clone()),

@@ -5,12 +5,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{Body, PathParam, QueryParams, ScopedHook, Superadmin};
-use super::plugins::load_version;
 use super::samples::hook_sample;
 use super::types;
 use super::{ApiError, AppState};
@@ -52,7 +50,7 @@ pub async fn serializer(
         .or_else(|| event.sample.clone())
         .ok_or_else(|| ApiError::validation("no data, and the event has no sample"))?;
     let (version, plugin) = match query.version {
-        Some(version) => (version, load_version(&state, &name, version).await?),
+        Some(version) => (version, state.plugins.version(&name, version).await?),
         None => {
             let active =
                 state.runtime.serializer(&name).ok_or_else(|| ApiError::not_found(&format!("Active plugin {name}")))?;
@@ -104,18 +102,13 @@ pub async fn transformer(
         Some(payload) => payload,
         None => hook_sample(&state, &hook).await?,
     };
-    let bytes = state.store.plugin_blob(&attached.sha256).await?.ok_or_else(|| ApiError::not_found("Transformer"))?;
+    let plugin = state.plugins.transformers().get(&attached.sha256).await?;
     let runtime = state.runtime.clone();
     let request = crate::delivery::headers::request(&hook, payload.to_string());
-    let (academy, event, label) = (hook.academy.clone(), hook.settings.event.clone(), format!("hook-{}", hook.id));
-    let call = tokio::task::spawn_blocking(move || {
-        let plugin = runtime.load_transformer(&label, &bytes)?;
-        let call = runtime.transform(&plugin, academy.as_deref(), &event, &request);
-        Ok::<_, runtime::LoadError>((plugin.info().clone(), call))
-    })
-    .await
-    .map_err(|e| ApiError::validation(format!("the dry run did not finish: {e}")))?;
-    let (info, call) = call.map_err(|e| ApiError::new(StatusCode::CONFLICT, "invalid-plugin", e.to_string()))?;
+    let (academy, event, info) = (hook.academy.clone(), hook.settings.event.clone(), plugin.info().clone());
+    let call = tokio::task::spawn_blocking(move || runtime.transform(&plugin, academy.as_deref(), &event, &request))
+        .await
+        .map_err(|e| ApiError::validation(format!("the dry run did not finish: {e}")))?;
     let mut report = call.report();
     report["plugin"] = describe(&info, None, None);
     report["limits"] = json!(types::Limits::from(state.runtime.limits()));

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::plugins::PluginsError;
 use crate::quota::{Limit, Refused};
 use crate::store::StoreError;
 
@@ -122,5 +123,25 @@ impl From<StoreError> for ApiError {
         }
         tracing::error!(%error, "store error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store-error", "The store failed; nothing was changed.")
+    }
+}
+
+/// A refused plugin operation is the caller's (4xx); a component that was
+/// stored and no longer loads is a conflict with what is stored (409).
+impl From<PluginsError> for ApiError {
+    fn from(error: PluginsError) -> Self {
+        let detail = error.to_string();
+        match error {
+            PluginsError::NotFound { what } => ApiError::not_found(&what),
+            PluginsError::Rejected(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid-plugin", detail),
+            PluginsError::Broken { source, .. } => {
+                ApiError::new(StatusCode::CONFLICT, "invalid-plugin", source.to_string())
+            }
+            PluginsError::TooHigh(_) => ApiError::new(StatusCode::BAD_REQUEST, "limit-too-high", detail),
+            PluginsError::InUse { .. } => ApiError::new(StatusCode::CONFLICT, "plugin-in-use", detail),
+            PluginsError::Bundled { .. } => ApiError::new(StatusCode::CONFLICT, "bundled-plugin", detail),
+            PluginsError::Store(error) => error.into(),
+            PluginsError::Unfinished(_) => ApiError::validation(detail),
+        }
     }
 }

@@ -47,6 +47,7 @@ use crate::catalog::{Catalog, SharedCatalog};
 use crate::connections::{self, BodyTimeout};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
+use crate::plugins::PluginService;
 use crate::quota::RequestLimits;
 use crate::runtime::Runtime;
 use crate::store::{Quotas, Store};
@@ -61,6 +62,8 @@ pub const MAX_BODY: usize = 1 << 20;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub runtime: Arc<Runtime>,
+    /// Uploads, activation, limits and deletion of plugins; compiled transformers.
+    pub plugins: Arc<PluginService>,
     /// The current catalogue snapshot; replaced whole when events are added.
     pub catalog: Arc<SharedCatalog>,
     /// sha256 of the bootstrap superadmin token (`WASMHOOK_ADMIN_TOKEN`).

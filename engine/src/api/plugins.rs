@@ -6,7 +6,6 @@
 //! again (`ingest/parked.rs`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -17,18 +16,13 @@ use super::extract::{Body, PathParam, Superadmin, Upload};
 use super::types::{LimitOverrides, Limits, PluginVersion, wire};
 use super::{ApiError, AppState};
 use crate::bundled::{self, BUNDLED};
-use crate::model;
-use crate::runtime::{Digest, SerializerPlugin, VersionHealth, World};
+use crate::plugins::bundled_serializer;
+use crate::runtime::{Digest, VersionHealth, World};
 use crate::time::Time;
 
 /// A plugin name: what catalogue entries refer to.
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 100 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The bundled serializer called `name`.
-fn bundled_serializer(name: &str) -> Option<&'static bundled::BundledPlugin> {
-    bundled::find(name).filter(|p| p.world == World::Serializer)
 }
 
 /// `POST /v1/plugins/{name}` with the component as the raw body: checked
@@ -45,10 +39,7 @@ pub async fn upload(
     if !valid_name(&name) {
         return Err(ApiError::validation(format!("{name:?} is not a plugin name (letters, digits, '-', '_')")));
     }
-    load(&state, name.clone(), bytes.to_vec(), StatusCode::BAD_REQUEST).await?;
-    let version = state.store.add_plugin_version(&name, Digest::of(&bytes).hex(), bytes.to_vec()).await?;
-    state.runtime.reset_breakers(&name);
-    tracing::info!(plugin = %name, version = version.version, sha256 = %version.sha256, "plugin version uploaded");
+    let version = state.plugins.upload(&name, bytes.to_vec()).await?;
     Ok((StatusCode::CREATED, Json(version.into())))
 }
 
@@ -162,46 +153,6 @@ pub async fn show(
     }))
 }
 
-/// The bytes of version `version` of plugin `name` (0: the bundled one).
-async fn version_bytes(state: &AppState, name: &str, version: u32) -> Result<Vec<u8>, ApiError> {
-    let bytes = if version == 0 {
-        bundled_serializer(name).map(|p| p.wasm.to_vec())
-    } else {
-        let versions = state.store.plugin_versions_of(name).await?;
-        match versions.iter().find(|v| v.version == version) {
-            Some(record) => state.store.plugin_blob(&record.sha256).await?,
-            None => None,
-        }
-    };
-    bytes.ok_or_else(|| ApiError::not_found(&format!("Version {version} of plugin {name}")))
-}
-
-/// Compiles and checks a serializer off the async threads; a component
-/// that does not load answers `status`.
-async fn load(
-    state: &AppState,
-    label: String,
-    bytes: Vec<u8>,
-    status: StatusCode,
-) -> Result<Arc<SerializerPlugin>, ApiError> {
-    let runtime = state.runtime.clone();
-    tokio::task::spawn_blocking(move || runtime.load_serializer(&label, &bytes))
-        .await
-        .map_err(|e| ApiError::validation(format!("the component could not be checked: {e}")))?
-        .map_err(|e| ApiError::new(status, "invalid-plugin", e.to_string()))
-}
-
-/// Version `version` of plugin `name`, compiled (found in the cache if it
-/// was before): what activation and dry runs of a given version run.
-pub(super) async fn load_version(
-    state: &AppState,
-    name: &str,
-    version: u32,
-) -> Result<Arc<SerializerPlugin>, ApiError> {
-    let bytes = version_bytes(state, name, version).await?;
-    load(state, format!("{name}@{version}"), bytes, StatusCode::CONFLICT).await
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activate {
@@ -220,14 +171,7 @@ pub async fn activate(
     PathParam(name): PathParam<String>,
     Body(Activate { version }): Body<Activate>,
 ) -> Result<Json<PluginView>, ApiError> {
-    let plugin = load_version(&state, &name, version).await?;
-    let versions = state
-        .store
-        .activate_plugin_version(&name, version)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&format!("Version {version} of plugin {name}")))?;
-    state.runtime.activate(&name, version, &plugin);
-    tracing::info!(plugin = %name, version, "plugin version activated");
+    let versions = state.plugins.activate(&name, version).await?;
     state.retrier.request(&name, None);
     Ok(Json(PluginView {
         bundled: bundled::find(&name).is_some(),
@@ -249,18 +193,7 @@ pub async fn set_limits(
     PathParam(name): PathParam<String>,
     Body(overrides): Body<LimitOverrides>,
 ) -> Result<Json<PluginDetail>, ApiError> {
-    let overrides = model::LimitOverrides::from(overrides);
-    if state.runtime.serializer(&name).is_none() && state.store.plugin_versions_of(&name).await?.is_empty() {
-        return Err(ApiError::not_found(&format!("Plugin {name}")));
-    }
-    state
-        .runtime
-        .limits()
-        .with(&overrides, state.runtime.max_limits())
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "limit-too-high", e.to_string()))?;
-    state.store.set_plugin_limits(&name, overrides).await?;
-    let limits = state.runtime.set_limits(&name, &overrides).expect("checked above");
-    tracing::info!(plugin = %name, ?limits, "plugin limits set");
+    state.plugins.set_limits(&name, overrides.into()).await?;
     show(State(state), Superadmin, PathParam(name)).await
 }
 
@@ -283,8 +216,7 @@ pub async fn retry_failed(
     PathParam(name): PathParam<String>,
 ) -> Result<(StatusCode, Json<RetryQueued>), ApiError> {
     let queued = state.store.parked_count(&name).await?;
-    let known = state.runtime.serializer(&name).is_some() || !state.store.plugin_versions_of(&name).await?.is_empty();
-    if !known && queued == 0 {
+    if queued == 0 && !state.plugins.exists(&name).await? {
         return Err(ApiError::not_found(&format!("Plugin {name}")));
     }
     state.retrier.request(&name, None);
@@ -302,31 +234,6 @@ pub async fn delete(
     _: Superadmin,
     PathParam(name): PathParam<String>,
 ) -> Result<StatusCode, ApiError> {
-    let bundled = bundled_serializer(&name).is_some();
-    if !bundled && state.store.plugin_versions_of(&name).await?.is_empty() {
-        return Err(ApiError::not_found(&format!("Plugin {name}")));
-    }
-    // Held until the plugin is gone, so no event can be bound to it meanwhile.
-    let edit = state.catalog.edit().await;
-    let catalog = edit.current();
-    let users: Vec<&str> =
-        catalog.iter().filter(|e| e.serializer.as_deref() == Some(name.as_str())).map(|e| e.name.as_str()).collect();
-    if !users.is_empty() {
-        let detail = format!(
-            "Plugin {name} is used by catalogue events {}; rebind them first (PUT /v1/catalog/events/{{event}})",
-            users.join(", ")
-        );
-        return Err(ApiError::new(StatusCode::CONFLICT, "plugin-in-use", detail));
-    }
-    if bundled {
-        let detail = format!(
-            "Plugin {name} is bundled in the binary: version 0 cannot be deleted (activate it to stop using uploaded versions)"
-        );
-        return Err(ApiError::new(StatusCode::CONFLICT, "bundled-plugin", detail));
-    }
-    let deleted = state.store.delete_plugin(&name).await?;
-    state.runtime.remove(&name);
-    drop(edit);
-    tracing::info!(plugin = %name, versions = deleted.len(), "plugin deleted");
+    state.plugins.delete(&name, &state.catalog).await?;
     Ok(StatusCode::NO_CONTENT)
 }

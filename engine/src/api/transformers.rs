@@ -33,12 +33,7 @@ pub async fn attach(
     // which runs first): answering before reading an upload closes the
     // connection under the client, who sees a broken pipe, not the 404.
     state.store.hook(&scope, id).ok_or_else(|| ApiError::not_found("Hook"))?;
-    let runtime = state.runtime.clone();
-    let component = bytes.clone();
-    tokio::task::spawn_blocking(move || runtime.load_transformer(&format!("hook-{id}"), &component))
-        .await
-        .map_err(|e| ApiError::validation(format!("the component could not be checked: {e}")))?
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-plugin", e.to_string()))?;
+    state.plugins.transformers().check(format!("hook-{id}"), bytes.to_vec()).await?;
     let attached =
         model::AttachedTransformer { sha256: Digest::of(&bytes).hex(), size: bytes.len(), uploaded_at: Time::now() };
     let hook = state

@@ -15,7 +15,6 @@ pub mod retry;
 pub mod signing;
 mod stages;
 
-use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +25,8 @@ use tokio_util::task::TaskTracker;
 
 pub use retry::RetryPolicy;
 
-use crate::runtime::{Runtime, TransformerPlugin};
+use crate::plugins::PluginService;
+use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
 use crate::targets::TargetPolicy;
 
@@ -73,8 +73,7 @@ pub struct Dispatcher {
     /// The jobs held while the store refuses to record their attempts.
     outage: Mutex<outage::Outage>,
     runtime: Arc<Runtime>,
-    /// Hook transformers loaded so far, by sha256.
-    transformers: Mutex<HashMap<String, Arc<TransformerPlugin>>>,
+    plugins: Arc<PluginService>,
     /// Cancelled at shutdown: no more jobs are claimed.
     stop: CancellationToken,
     /// Cancelled when the shutdown grace is over: attempts still running
@@ -85,7 +84,13 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>, config: DeliveryConfig, queued: Arc<Notify>) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        runtime: Arc<Runtime>,
+        plugins: Arc<PluginService>,
+        config: DeliveryConfig,
+        queued: Arc<Notify>,
+    ) -> Arc<Self> {
         let client = config
             .targets
             .client_builder()
@@ -101,7 +106,7 @@ impl Dispatcher {
             queued,
             outage: Mutex::default(),
             runtime,
-            transformers: Mutex::default(),
+            plugins,
             stop: CancellationToken::new(),
             abandon: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -229,19 +234,6 @@ impl Dispatcher {
             Some(Ok(())) => self.outage.lock().unwrap_or_else(|e| e.into_inner()).recorded(),
             None => {}
         }
-    }
-
-    /// The transformer component stored under `sha256`, compiled once.
-    async fn transformer(&self, sha256: &str) -> Result<Arc<TransformerPlugin>, String> {
-        if let Some(plugin) = self.transformers.lock().unwrap_or_else(|e| e.into_inner()).get(sha256) {
-            return Ok(plugin.clone());
-        }
-        let bytes = self.store.plugin_blob(sha256).await.map_err(|e| e.to_string())?;
-        let bytes = bytes.ok_or("its component is missing")?;
-        let plugin =
-            self.runtime.load_transformer(&format!("transformer-{sha256:.12}"), &bytes).map_err(|e| e.to_string())?;
-        self.transformers.lock().unwrap_or_else(|e| e.into_inner()).insert(sha256.to_owned(), plugin.clone());
-        Ok(plugin)
     }
 
     /// Sleeps until `next_due_ms` (at most 1 s), or until jobs are queued

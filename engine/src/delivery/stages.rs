@@ -99,7 +99,7 @@ fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
 /// or cancel the delivery.
 async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -> Result<Prepared, NotSent> {
     let Some(attached) = &prepared.hook.transformer else { return Ok(prepared) };
-    let plugin = match dispatcher.transformer(&attached.sha256).await {
+    let plugin = match dispatcher.plugins.transformers().get(&attached.sha256).await {
         Ok(plugin) => plugin,
         Err(error) => return Err(NotSent::Failed(prepared.hook, format!("transformer: {error}"))),
     };
