@@ -5,10 +5,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::extract::{Body, QueryParams, Superadmin};
 use super::status::success_rate;
+use super::types::{AttemptSummary, CleanedUp, HookAttempts, LogStats};
 use super::{ApiError, AppState};
 use crate::model::Scope;
 use crate::store::AttemptCounts;
@@ -25,53 +26,32 @@ pub struct StatsQuery {
     days: Option<u32>,
 }
 
-#[derive(Serialize)]
-pub struct Stats {
-    days: u32,
-    since: Time,
-    #[serde(flatten)]
-    totals: Summary,
-    by_hook: Vec<HookStats>,
-}
-
 /// Counts with the figures derived from them.
-#[derive(Serialize)]
-struct Summary {
-    #[serde(flatten)]
-    counts: AttemptCounts,
-    /// Succeeded per hundred attempts that called the receiver.
-    success_rate: Option<f64>,
-    avg_duration_ms: Option<u64>,
-}
-
-impl From<AttemptCounts> for Summary {
-    fn from(counts: AttemptCounts) -> Self {
-        let success_rate = success_rate(counts.succeeded, counts.succeeded + counts.failed);
-        let avg_duration_ms = counts.total_duration_ms.checked_div(counts.attempts);
-        Summary { counts, success_rate, avg_duration_ms }
+fn summary(counts: AttemptCounts) -> AttemptSummary {
+    let success_rate = success_rate(counts.succeeded, counts.succeeded + counts.failed);
+    let avg_duration_ms = counts.total_duration_ms.checked_div(counts.attempts);
+    let AttemptCounts { attempts, succeeded, failed, cancelled, by_status_class, total_duration_ms } = counts;
+    AttemptSummary {
+        attempts,
+        succeeded,
+        failed,
+        cancelled,
+        by_status_class,
+        total_duration_ms,
+        success_rate,
+        avg_duration_ms,
     }
-}
-
-#[derive(Serialize)]
-struct HookStats {
-    id: u64,
-    academy: Option<String>,
-    event: String,
-    target: String,
-    #[serde(flatten)]
-    summary: Summary,
 }
 
 /// `GET /v1/admin/logs/stats?days=7` (superadmin): attempts sent in the
 /// last `days` days (default 7), in total, by status class and by hook.
 #[utoipa::path(get, path = "/v1/admin/logs/stats", operation_id = "log_stats", params(StatsQuery),
-    responses((status = 200, body = Object, example = json!({"days": 7, "attempts": 120, "succeeded": 118,
-        "failed": 2, "cancelled": 0, "success_rate": 98.3, "by_status_class": {"2xx": 118, "5xx": 2}, "by_hook": []}))))]
+    responses((status = 200, body = LogStats)))]
 pub async fn stats(
     State(state): State<AppState>,
     _: Superadmin,
     QueryParams(query): QueryParams<StatsQuery>,
-) -> Result<Json<Stats>, ApiError> {
+) -> Result<Json<LogStats>, ApiError> {
     let days = checked_days(query.days.unwrap_or(7))?;
     let since = Time::days_ago(days);
     let mut totals = AttemptCounts::default();
@@ -82,9 +62,9 @@ pub async fn stats(
         }
         totals.add(&counts);
         let (event, target) = (hook.settings.event, hook.settings.target);
-        by_hook.push(HookStats { id: hook.id, academy: hook.academy, event, target, summary: counts.into() });
+        by_hook.push(HookAttempts { id: hook.id, academy: hook.academy, event, target, summary: summary(counts) });
     }
-    Ok(Json(Stats { days, since, totals: totals.into(), by_hook }))
+    Ok(Json(LogStats { days, since, totals: summary(totals), by_hook }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -94,20 +74,11 @@ pub struct Cleanup {
     days: u32,
 }
 
-#[derive(Serialize)]
-pub struct CleanedUp {
-    days: u32,
-    cutoff: Time,
-    events: usize,
-    attempts: usize,
-    hook_errors: usize,
-}
-
 /// `POST /v1/admin/logs/cleanup` `{"days": N}` (superadmin): deletes now
 /// the events, attempts and hook errors recorded more than `days` days ago
 /// (0: everything before this second). Queued deliveries are kept.
 #[utoipa::path(post, path = "/v1/admin/logs/cleanup", operation_id = "log_cleanup", request_body = Cleanup,
-    responses((status = 200, body = Object, example = json!({"days": 30, "events": 10, "attempts": 12, "hook_errors": 1}))))]
+    responses((status = 200, body = CleanedUp)))]
 pub async fn cleanup(
     State(state): State<AppState>,
     _: Superadmin,

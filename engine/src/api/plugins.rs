@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::extract::{Body, PathParam, Superadmin, Upload};
-use super::types::{LimitOverrides, Limits, PluginVersion, wire};
+use super::types::{LimitOverrides, PluginDetail, PluginVersion, PluginView, RetryQueued, VersionDetail, wire};
 use super::{ApiError, AppState};
 use crate::bundled::{self, BUNDLED};
 use crate::plugins::bundled_serializer;
-use crate::runtime::{Digest, VersionHealth, World};
+use crate::runtime::{Digest, World};
 use crate::time::Time;
 
 /// A plugin name: what catalogue entries refer to.
@@ -41,15 +41,6 @@ pub async fn upload(
     }
     let version = state.plugins.upload(&name, bytes.to_vec()).await?;
     Ok((StatusCode::CREATED, Json(version.into())))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PluginView {
-    name: String,
-    /// Version 0 exists: the plugin bundled in the binary.
-    bundled: bool,
-    active_version: Option<u32>,
-    versions: Vec<PluginVersion>,
 }
 
 /// `GET /v1/plugins`: bundled serializers and every uploaded version.
@@ -77,37 +68,6 @@ pub async fn list(State(state): State<AppState>, _: Superadmin) -> Result<Json<V
     Ok(Json(plugins.into_values().collect()))
 }
 
-/// One plugin with its versions, limits and per-version metrics.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PluginDetail {
-    name: String,
-    bundled: bool,
-    active_version: Option<u32>,
-    /// The limits set for this plugin (a field not set: the default).
-    limit_overrides: LimitOverrides,
-    /// What its calls run under.
-    limits: Limits,
-    /// The most `limit_overrides` may ask for.
-    max_limits: Limits,
-    /// Events parked after a failure of this plugin, waiting for a re-run.
-    parked: u64,
-    versions: Vec<VersionDetail>,
-}
-
-/// A version with its counters: kept in memory since the engine started,
-/// zero for a version not activated since.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct VersionDetail {
-    version: u32,
-    sha256: String,
-    size: usize,
-    /// `None` for the bundled version.
-    uploaded_at: Option<Time>,
-    active: bool,
-    #[serde(flatten)]
-    health: VersionHealth,
-}
-
 /// `GET /v1/plugins/{name}`.
 #[utoipa::path(get, path = "/v1/plugins/{name}", operation_id = "show_plugin", params(("name" = String, Path)),
     responses((status = 200, body = PluginDetail)))]
@@ -128,7 +88,7 @@ pub async fn show(
         size,
         uploaded_at,
         active: active_version == Some(version),
-        health: state.runtime.health(&name, version).unwrap_or_default(),
+        health: state.runtime.health(&name, version).unwrap_or_default().into(),
     };
     let mut versions: Vec<VersionDetail> =
         bundled.map(|p| detail(0, Digest::of(p.wasm).hex(), p.wasm.len(), None)).into_iter().collect();
@@ -195,13 +155,6 @@ pub async fn set_limits(
 ) -> Result<Json<PluginDetail>, ApiError> {
     state.plugins.set_limits(&name, overrides.into()).await?;
     show(State(state), Superadmin, PathParam(name)).await
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RetryQueued {
-    plugin: String,
-    /// Parked events queued to be ingested again.
-    queued: u64,
 }
 
 /// `POST /v1/plugins/{name}/retry-failed`: queues a re-run, now, of the

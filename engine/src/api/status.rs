@@ -9,9 +9,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 
 use super::extract::Superadmin;
+use super::types::{Health, HealthRule, HookCounts, HookHealth, QueueStatus, Status};
 use super::{ApiError, AppState};
 use crate::model::{Hook, HookStats, Scope};
 use crate::store::RecentOutcomes;
@@ -24,23 +24,13 @@ pub const HEALTHY_FROM: f64 = 95.0;
 /// Lowest success rate (%) that is a warning rather than critical.
 pub const WARNING_FROM: f64 = 80.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Health {
-    Healthy,
-    Warning,
-    Critical,
-    Unknown,
-}
-
-impl Health {
-    fn of(rate: Option<f64>) -> Health {
-        match rate {
-            None => Health::Unknown,
-            Some(rate) if rate >= HEALTHY_FROM => Health::Healthy,
-            Some(rate) if rate >= WARNING_FROM => Health::Warning,
-            Some(_) => Health::Critical,
-        }
+/// The health of a hook whose recent success rate is `rate`.
+fn health_of(rate: Option<f64>) -> Health {
+    match rate {
+        None => Health::Unknown,
+        Some(rate) if rate >= HEALTHY_FROM => Health::Healthy,
+        Some(rate) if rate >= WARNING_FROM => Health::Warning,
+        Some(_) => Health::Critical,
     }
 }
 
@@ -49,93 +39,38 @@ pub fn success_rate(successes: u64, attempts: u64) -> Option<f64> {
     (attempts > 0).then(|| (successes as f64 * 1000.0 / attempts as f64).round() / 10.0)
 }
 
-#[derive(Serialize)]
-pub struct Status {
-    queue: Queue,
-    hooks: Counts,
-    /// The thresholds the health was judged by.
-    health_rule: HealthRule,
-    results: Vec<HookHealth>,
-}
-
-#[derive(Serialize)]
-struct Queue {
-    /// Deliveries waiting for an attempt.
-    depth: u64,
-    /// When the earliest of them is (or was) due.
-    oldest_due_at: Option<Time>,
-    /// How long it has been due: the queue's lag (0 when not due yet).
-    oldest_wait_seconds: u64,
-}
-
-#[derive(Serialize, Default)]
-struct Counts {
-    total: usize,
-    active: usize,
-    healthy: usize,
-    warning: usize,
-    critical: usize,
-    unknown: usize,
-}
-
-#[derive(Serialize)]
-struct HealthRule {
-    window: usize,
-    healthy_from: f64,
-    warning_from: f64,
-}
-
-#[derive(Serialize)]
-struct HookHealth {
-    id: u64,
-    academy: Option<String>,
-    event: String,
-    target: String,
-    is_active: bool,
-    health: Health,
-    success_rate: Option<f64>,
-    recent_attempts: u32,
-    recent_successes: u32,
-    total_calls: u64,
-    consecutive_failures: u32,
-    last_call_at: Option<Time>,
-    last_response_code: Option<u16>,
-}
-
-impl HookHealth {
-    fn new(hook: Hook, stats: HookStats, recent: RecentOutcomes) -> Self {
-        let success_rate = success_rate(recent.successes.into(), recent.attempts.into());
-        HookHealth {
-            id: hook.id,
-            academy: hook.academy,
-            event: hook.settings.event,
-            target: hook.settings.target,
-            is_active: hook.settings.is_active,
-            health: Health::of(success_rate),
-            success_rate,
-            recent_attempts: recent.attempts,
-            recent_successes: recent.successes,
-            total_calls: stats.total_calls,
-            consecutive_failures: stats.consecutive_failures,
-            last_call_at: stats.last_call_at,
-            last_response_code: stats.last_response_code,
-        }
+/// A hook's health from its stats and its recent outcomes.
+fn hook_health(hook: Hook, stats: HookStats, recent: RecentOutcomes) -> HookHealth {
+    let success_rate = success_rate(recent.successes.into(), recent.attempts.into());
+    HookHealth {
+        id: hook.id,
+        academy: hook.academy,
+        event: hook.settings.event,
+        target: hook.settings.target,
+        is_active: hook.settings.is_active,
+        health: health_of(success_rate),
+        success_rate,
+        recent_attempts: recent.attempts,
+        recent_successes: recent.successes,
+        total_calls: stats.total_calls,
+        consecutive_failures: stats.consecutive_failures,
+        last_call_at: stats.last_call_at,
+        last_response_code: stats.last_response_code,
     }
 }
 
 /// `GET /v1/admin/status` (superadmin): the queue and every hook's health.
 #[utoipa::path(get, path = "/v1/admin/status", operation_id = "engine_status",
-    responses((status = 200, body = Object, example = json!({"queue": {"depth": 0, "oldest_wait_seconds": 0},
-        "hooks": {"total": 1, "active": 1, "healthy": 1, "warning": 0, "critical": 0, "unknown": 0}, "results": []}))))]
+    responses((status = 200, body = Status)))]
 pub async fn status(State(state): State<AppState>, _: Superadmin) -> Result<Json<Status>, ApiError> {
     let queue = state.store.queue_summary().await?;
     let hooks = state.store.recent_outcomes(&Scope::All, WINDOW).await?;
     let mut results = Vec::with_capacity(hooks.len());
     for (hook, recent) in hooks {
         let stats = state.store.hook_stats(hook.id).await?;
-        results.push(HookHealth::new(hook, stats, recent));
+        results.push(hook_health(hook, stats, recent));
     }
-    let mut counts = Counts { total: results.len(), ..Counts::default() };
+    let mut counts = HookCounts { total: results.len(), ..HookCounts::default() };
     for hook in &results {
         counts.active += usize::from(hook.is_active);
         *match hook.health {
@@ -148,7 +83,7 @@ pub async fn status(State(state): State<AppState>, _: Superadmin) -> Result<Json
     let oldest_wait_seconds = queue.oldest_wait(now_ms()).as_secs();
     let oldest_due_at = queue.first_due_ms.map(|ms| Time::from_second((ms / 1000) as i64));
     Ok(Json(Status {
-        queue: Queue { depth: queue.depth, oldest_due_at, oldest_wait_seconds },
+        queue: QueueStatus { depth: queue.depth, oldest_due_at, oldest_wait_seconds },
         hooks: counts,
         health_rule: HealthRule { window: WINDOW, healthy_from: HEALTHY_FROM, warning_from: WARNING_FROM },
         results,
@@ -161,7 +96,7 @@ mod tests {
 
     #[test]
     fn health_follows_the_documented_thresholds() {
-        let health = |successes, attempts| Health::of(success_rate(successes, attempts));
+        let health = |successes, attempts| health_of(success_rate(successes, attempts));
         assert_eq!(health(0, 0), Health::Unknown);
         assert_eq!(health(20, 20), Health::Healthy);
         assert_eq!(health(19, 20), Health::Healthy, "95 % is healthy");

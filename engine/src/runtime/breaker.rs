@@ -7,8 +7,6 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 /// When a breaker opens and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerConfig {
@@ -34,8 +32,8 @@ struct State {
     open_until: Option<Instant>,
 }
 
-/// A breaker as the API shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A snapshot of a breaker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BreakerView {
     pub open: bool,
     pub consecutive_failures: u32,

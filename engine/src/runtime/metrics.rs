@@ -9,8 +9,6 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
-
 /// Told of every call of one plugin version, beside the runtime's own
 /// counters: how the engine publishes them (e.g. as Prometheus series)
 /// without the runtime depending on it.
@@ -38,14 +36,14 @@ pub(crate) struct Metrics {
 
 /// A bucket of the histogram: calls that took at most `le_us` (`None`: the
 /// rest), not counting faster buckets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
     pub le_us: Option<u64>,
     pub count: u64,
 }
 
-/// The metrics of one plugin version as the API shows them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A snapshot of one plugin version's metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetricsView {
     /// Calls that ran (whatever their outcome).
     pub calls: u64,

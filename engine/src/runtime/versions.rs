@@ -6,8 +6,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
-
 use super::breaker::{Breaker, BreakerView};
 use super::metrics::{Metrics, MetricsView, ObserveCalls};
 
@@ -20,10 +18,9 @@ pub(crate) struct VersionStats {
     pub(crate) breaker: Breaker,
 }
 
-/// A version's counters as the API shows them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A snapshot of a version's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VersionHealth {
-    #[serde(flatten)]
     pub metrics: MetricsView,
     pub breaker: BreakerView,
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use redb::{ReadableTable, ReadableTableMetadata};
-use serde::Serialize;
 
 use super::codec::decode;
 use super::tables::{ATTEMPTS, HOOKS, JOBS};
@@ -41,7 +40,7 @@ pub struct RecentOutcomes {
 }
 
 /// Attempts over a period, by outcome and by status class.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttemptCounts {
     pub attempts: u64,
     pub succeeded: u64,

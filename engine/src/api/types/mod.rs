@@ -9,16 +9,23 @@ mod catalog;
 mod deliveries;
 mod events;
 mod hooks;
+mod logs;
 mod page;
 mod plugins;
+mod status;
 mod tokens;
 
 pub use catalog::{EventDef, EventKind, EventSpec};
 pub use deliveries::{Attempt, AttemptOutcome, HookErrorRecord};
 pub use events::{EventOutcome, EventRecord};
 pub use hooks::{AttachedTransformer, HookSettings, HookView, HttpMethod};
+pub use logs::{AttemptSummary, CleanedUp, HookAttempts, LogStats};
 pub use page::Page;
-pub use plugins::{LimitOverrides, Limits, PluginVersion};
+pub use plugins::{
+    Breaker, Bucket, LimitOverrides, Limits, PluginDetail, PluginVersion, PluginView, RetryQueued, VersionDetail,
+    VersionHealth,
+};
+pub use status::{Health, HealthRule, HookCounts, HookHealth, QueueStatus, Status};
 pub use tokens::{CreatedToken, NewToken, Role, RoleName, TokenRecord};
 
 /// Records of the model as the API shows them.

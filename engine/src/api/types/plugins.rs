@@ -69,3 +69,97 @@ impl From<&runtime::Limits> for Limits {
         }
     }
 }
+
+/// A plugin name with its versions (`GET /v1/plugins`, activation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PluginView {
+    pub name: String,
+    /// Version 0 exists: the plugin bundled in the binary.
+    pub bundled: bool,
+    pub active_version: Option<u32>,
+    pub versions: Vec<PluginVersion>,
+}
+
+/// One plugin with its versions, limits and per-version metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PluginDetail {
+    pub name: String,
+    pub bundled: bool,
+    pub active_version: Option<u32>,
+    /// The limits set for this plugin (a field not set: the default).
+    pub limit_overrides: LimitOverrides,
+    /// What its calls run under.
+    pub limits: Limits,
+    /// The most `limit_overrides` may ask for.
+    pub max_limits: Limits,
+    /// Events parked after a failure of this plugin, waiting for a re-run.
+    pub parked: u64,
+    pub versions: Vec<VersionDetail>,
+}
+
+/// A version with its counters: kept in memory since the engine started,
+/// zero for a version not activated since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VersionDetail {
+    pub version: u32,
+    pub sha256: String,
+    pub size: usize,
+    /// `None` for the bundled version.
+    pub uploaded_at: Option<Time>,
+    pub active: bool,
+    #[serde(flatten)]
+    pub health: VersionHealth,
+}
+
+/// A version's calls and circuit breaker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VersionHealth {
+    /// Calls that ran (whatever their outcome).
+    pub calls: u64,
+    /// Calls that ran and failed.
+    pub errors: u64,
+    /// Calls refused by the open circuit breaker, not run.
+    pub refused: u64,
+    pub durations: Vec<Bucket>,
+    pub breaker: Breaker,
+}
+
+impl From<runtime::VersionHealth> for VersionHealth {
+    fn from(health: runtime::VersionHealth) -> Self {
+        let runtime::VersionHealth { metrics, breaker } = health;
+        let durations = metrics.durations.into_iter().map(|b| Bucket { le_us: b.le_us, count: b.count }).collect();
+        let runtime::BreakerView { open, consecutive_failures, retry_in_ms } = breaker;
+        VersionHealth {
+            calls: metrics.calls,
+            errors: metrics.errors,
+            refused: metrics.refused,
+            durations,
+            breaker: Breaker { open, consecutive_failures, retry_in_ms },
+        }
+    }
+}
+
+/// A bucket of the duration histogram: calls that took at most `le_us`
+/// microseconds (`None`: the rest), not counting faster buckets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Bucket {
+    pub le_us: Option<u64>,
+    pub count: u64,
+}
+
+/// A version's circuit breaker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Breaker {
+    pub open: bool,
+    pub consecutive_failures: u32,
+    /// Milliseconds until calls are let through again.
+    pub retry_in_ms: Option<u64>,
+}
+
+/// A re-run of a plugin's parked events, queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RetryQueued {
+    pub plugin: String,
+    /// Parked events queued to be ingested again.
+    pub queued: u64,
+}

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
-use wasmhook::api::types::{HookErrorRecord, Page};
+use serde_json::json;
+use wasmhook::api::types::{AttemptSummary, CleanedUp, HookErrorRecord, LogStats, Page};
 
-use crate::client::{Payload, Remote, block_on, cell, text};
+use crate::client::{Payload, Remote, block_on, cell};
 use crate::table::table;
 
 #[derive(clap::Subcommand)]
@@ -40,7 +40,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Stats { days, remote } => {
             let path = format!("/v1/admin/logs/stats?days={days}");
-            let body: Value = block_on(remote.send(reqwest::Method::GET, &path, Payload::None))?;
+            let body: LogStats = block_on(remote.send(reqwest::Method::GET, &path, Payload::None))?;
             remote.print(&body, || stats(&body))
         }
         Command::Errors { limit, remote } => {
@@ -65,7 +65,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             if !remote.json {
                 eprintln!("deleting records older than {days} days…");
             }
-            let body: Value = block_on(remote.send(
+            let body: CleanedUp = block_on(remote.send(
                 reqwest::Method::POST,
                 "/v1/admin/logs/cleanup",
                 Payload::Json(json!({"days": days})),
@@ -73,41 +73,40 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             remote.print(&body, || {
                 format!(
                     "deleted {} events, {} attempts, {} hook errors recorded before {}",
-                    body["events"],
-                    body["attempts"],
-                    body["hook_errors"],
-                    text(&body["cutoff"])
+                    body.events, body.attempts, body.hook_errors, body.cutoff
                 )
             })
         }
     }
 }
 
-fn stats(body: &Value) -> String {
-    let rate = |v: &Value| v["success_rate"].as_f64().map_or_else(|| "-".to_owned(), |rate| format!("{rate} %"));
+fn stats(body: &LogStats) -> String {
+    let rate =
+        |summary: &AttemptSummary| summary.success_rate.map_or_else(|| "-".to_owned(), |rate| format!("{rate} %"));
+    let totals = &body.totals;
     let mut lines = vec![format!(
         "last {} days (since {}): {} attempts, {} succeeded, {} failed, {} cancelled; success rate {}; average {} ms",
-        body["days"],
-        text(&body["since"]),
-        body["attempts"],
-        body["succeeded"],
-        body["failed"],
-        body["cancelled"],
-        rate(body),
-        text(&body["avg_duration_ms"]),
+        body.days,
+        body.since,
+        totals.attempts,
+        totals.succeeded,
+        totals.failed,
+        totals.cancelled,
+        rate(totals),
+        cell(totals.avg_duration_ms),
     )];
-    let classes = body["by_status_class"].as_object().into_iter().flatten();
+    let classes = totals.by_status_class.iter();
     lines.push(table(&["status class", "attempts"], classes.map(|(class, n)| [class.clone(), n.to_string()])));
-    let hooks = body["by_hook"].as_array().into_iter().flatten().map(|hook| {
+    let hooks = body.by_hook.iter().map(|hook| {
         vec![
-            hook["id"].to_string(),
-            text(&hook["academy"]),
-            text(&hook["event"]),
-            hook["attempts"].to_string(),
-            hook["succeeded"].to_string(),
-            hook["failed"].to_string(),
-            rate(hook),
-            text(&hook["avg_duration_ms"]),
+            hook.id.to_string(),
+            cell(hook.academy.as_ref()),
+            hook.event.clone(),
+            hook.summary.attempts.to_string(),
+            hook.summary.succeeded.to_string(),
+            hook.summary.failed.to_string(),
+            rate(&hook.summary),
+            cell(hook.summary.avg_duration_ms),
         ]
     });
     lines

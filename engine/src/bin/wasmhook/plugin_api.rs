@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::client::{Payload, Remote, block_on, read_json, text};
+use wasmhook::api::types::{PluginDetail, PluginVersion, PluginView};
+
+use crate::client::{Payload, Remote, block_on, cell, read_json, text};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -67,29 +69,28 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Upload { name, wasm, remote } => {
             let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-            let body: Value =
+            let body: PluginVersion =
                 remote.send(reqwest::Method::POST, &format!("/v1/plugins/{name}"), Payload::Wasm(bytes)).await?;
             remote.print(&body, || {
                 format!(
                     "uploaded {name} version {v} (sha256 {sha}, {size} bytes), not active: wasmhook plugin activate {name} {v}",
-                    v = body["version"],
-                    sha = text(&body["sha256"]),
-                    size = body["size"],
+                    v = body.version,
+                    sha = body.sha256,
+                    size = body.size,
                 )
             })
         }
         Command::List { remote } => {
-            let body: Value = remote.send(reqwest::Method::GET, "/v1/plugins", Payload::None).await?;
+            let body: Vec<PluginView> = remote.send(reqwest::Method::GET, "/v1/plugins", Payload::None).await?;
             remote.print(&body, || {
-                let rows = body.as_array().into_iter().flatten().map(|plugin| {
+                let rows = body.iter().map(|plugin| {
                     let mut versions: Vec<String> =
-                        if plugin["bundled"] == true { vec!["0 (bundled)".into()] } else { Vec::new() };
-                    versions
-                        .extend(plugin["versions"].as_array().into_iter().flatten().map(|v| v["version"].to_string()));
+                        if plugin.bundled { vec!["0 (bundled)".into()] } else { Vec::new() };
+                    versions.extend(plugin.versions.iter().map(|v| v.version.to_string()));
                     format!(
                         "{:<24} active {:<6} versions {}",
-                        text(&plugin["name"]),
-                        plugin["active_version"],
+                        plugin.name,
+                        cell(plugin.active_version),
                         versions.join(", ")
                     )
                 });
@@ -97,27 +98,28 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Show { name, remote } => {
-            let body: Value = remote.send(reqwest::Method::GET, &format!("/v1/plugins/{name}"), Payload::None).await?;
+            let body: PluginDetail =
+                remote.send(reqwest::Method::GET, &format!("/v1/plugins/{name}"), Payload::None).await?;
             remote.print(&body, || {
-                let limits = &body["limits"];
+                let limits = &body.limits;
                 let mut lines = vec![format!(
                     "{name}: active version {}; limits: deadline {} ms, memory {} bytes, input {} / output {} bytes",
-                    body["active_version"],
-                    limits["deadline_ms"],
-                    limits["max_memory"],
-                    limits["max_input"],
-                    limits["max_output"]
+                    cell(body.active_version),
+                    limits.deadline_ms,
+                    limits.max_memory,
+                    limits.max_input,
+                    limits.max_output
                 )];
-                lines.extend(body["versions"].as_array().into_iter().flatten().map(|v| {
+                lines.extend(body.versions.iter().map(|v| {
                     format!(
                         "  {}version {:<3} sha256 {:.16}…  calls {} errors {} refused {}{}",
-                        if v["active"] == true { "* " } else { "  " },
-                        v["version"],
-                        text(&v["sha256"]),
-                        v["calls"],
-                        v["errors"],
-                        v["refused"],
-                        if v["breaker"]["open"] == true { "  BREAKER OPEN" } else { "" },
+                        if v.active { "* " } else { "  " },
+                        v.version,
+                        v.sha256,
+                        v.health.calls,
+                        v.health.errors,
+                        v.health.refused,
+                        if v.health.breaker.open { "  BREAKER OPEN" } else { "" },
                     )
                 }));
                 lines.join("\n")
@@ -125,7 +127,7 @@ async fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Activate { name, version, remote } => {
             let path = format!("/v1/plugins/{name}/activate");
-            let body: Value =
+            let body: PluginView =
                 remote.send(reqwest::Method::POST, &path, Payload::Json(json!({"version": version}))).await?;
             remote.print(&body, || format!("{name}: version {version} is active"))
         }
