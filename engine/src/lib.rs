@@ -13,6 +13,7 @@ pub mod config;
 pub mod connections;
 pub mod data_dir;
 pub mod delivery;
+pub mod follow;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

@@ -171,6 +171,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let delivering = tokio::spawn(dispatcher.clone().run());
     let pruning = tokio::spawn(crate::retention::prune_forever(store.clone(), config.retention_days));
     let retrying = tokio::spawn(state.retrier.clone().run());
+    let following = tokio::spawn(crate::follow::follow(store.clone(), state.catalog.clone(), state.plugins.clone()));
 
     let stopping = CancellationToken::new();
     let mut server = Box::pin(
@@ -211,10 +212,10 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
             "deliveries still in flight after the grace period are dropped: they stay queued and are sent after the next start"
         );
     }
-    pruning.abort();
-    retrying.abort();
-    let _ = pruning.await;
-    let _ = retrying.await;
+    for task in [pruning, retrying, following] {
+        task.abort();
+        let _ = task.await;
+    }
     let _ = delivering.await;
     drop(dispatcher);
 

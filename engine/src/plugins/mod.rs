@@ -176,6 +176,35 @@ impl PluginService {
         Ok(deleted.len())
     }
 
+    /// Brings `name` in line with the store after another engine changed
+    /// it: its limits, and its active version (the bundled one when no
+    /// uploaded version is active); forgotten when it has neither.
+    pub async fn follow(&self, name: &str) -> Result<(), PluginsError> {
+        let versions = self.store.plugin_versions_of(name).await?;
+        let limits = self.store.plugin_limits().await?.into_iter().find(|l| l.name == name);
+        let active = versions.iter().find(|v| v.active).map(|v| v.version);
+        let Some(active) = active.or_else(|| bundled_serializer(name).map(|_| 0)) else {
+            self.runtime.remove(name);
+            return Ok(());
+        };
+        self.runtime.set_limits(name, &limits.map(|l| l.limits).unwrap_or_default())?;
+        if self.runtime.serializer(name).and_then(|p| p.version()) != Some(active) {
+            let plugin = self.version(name, active).await?;
+            self.runtime.activate(name, active, &plugin);
+            tracing::info!(plugin = %name, version = active, "plugin version activated by another engine");
+        }
+        Ok(())
+    }
+
+    /// Every plugin name the store or the binary knows.
+    pub async fn names(&self) -> Result<Vec<String>, PluginsError> {
+        let mut names: Vec<String> = self.store.plugin_versions().await?.into_iter().map(|v| v.name).collect();
+        names.extend(BUNDLED.iter().filter(|p| p.world == World::Serializer).map(|p| p.name.to_owned()));
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     /// Compiles a stored or bundled serializer labelled `label`.
     async fn compile(&self, label: String, bytes: Vec<u8>) -> Result<Arc<SerializerPlugin>, PluginsError> {
         let runtime = self.runtime.clone();

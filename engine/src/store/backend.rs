@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
-use super::contract::{Catalog, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
+use super::contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
 use super::{
     AttemptCounts, Committer, ComponentTotals, DueJobs, Health, Pruned, QueueSummary, Quotas, RecentOutcomes,
     RedbStore, StoreError, Unavailable, Usage,
@@ -26,13 +27,16 @@ use crate::time::Time;
 pub struct Redb {
     store: Arc<RedbStore>,
     committer: Committer,
+    /// Never sent on: the file has one writer, this engine (its lock
+    /// refuses a second process).
+    changes: broadcast::Sender<Change>,
 }
 
 impl Redb {
     /// Starts the committer of `store`.
     pub fn new(store: RedbStore) -> Redb {
         let store = Arc::new(store);
-        Redb { committer: Committer::start(store.clone()), store }
+        Redb { committer: Committer::start(store.clone()), store, changes: broadcast::Sender::new(1) }
     }
 
     /// The file, for what only the embedded store has: its space guard and
@@ -287,6 +291,10 @@ impl Store for Redb {
 
     async fn sync(&self) -> Result<(), StoreError> {
         self.committer.sync().await
+    }
+
+    fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
     }
 
     fn commit_counts(&self) -> Option<(u64, u64)> {

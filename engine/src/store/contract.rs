@@ -18,7 +18,10 @@
 //!   fsync (`committer.rs`);
 //! - a write of hooks, tokens, the catalogue or plugins is answered once
 //!   durable, and the hook index and token cache a backend keeps reflect it
-//!   when the call returns (read your writes on the node that wrote).
+//!   when the call returns (read your writes on the node that wrote);
+//! - what other engines write to a shared store reaches this one as a
+//!   stream of [`Change`]s: the backend follows hooks and tokens in its own
+//!   caches, and `follow.rs` brings the catalogue and the plugins in line.
 //!
 //! Tenant data is read through a [`Scope`]: a lookup that forgets whose
 //! data it reads does not compile.
@@ -26,6 +29,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
 use super::{
     AttemptCounts, ComponentTotals, DueJobs, Health, Pruned, QueueSummary, Quotas, RecentOutcomes, StoreError, Usage,
@@ -36,6 +40,19 @@ use crate::model::{
     NextStep, ParkedEvent, ParkedKey, PluginLimits, PluginVersion, Role, Scope, Seen, StoredEvent, TokenRecord,
 };
 use crate::time::Time;
+
+/// A change another engine wrote to a shared store, which this engine's
+/// in-memory state must follow. A store with one writer (redb, memory)
+/// announces none: every write comes through this engine, which updates
+/// its state as it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A catalogue event was added or changed.
+    Catalog,
+    /// Plugin `name` got a version, another active version or other limits,
+    /// or was deleted.
+    Plugin(String),
+}
 
 /// What a stored event means for a new one with the same client id (see
 /// `ingest/idempotency.rs`): asked inside the write that records an
@@ -263,6 +280,10 @@ pub trait Store: Hooks + Tokens + Catalog + Plugins + Events + Deliveries {
     /// Write transactions and the operations they carried, if the backend
     /// groups writes (`/health`).
     fn commit_counts(&self) -> Option<(u64, u64)>;
+
+    /// The changes other engines write from now on (see [`Change`]). A
+    /// receiver that lags behind misses changes and is told so.
+    fn changes(&self) -> broadcast::Receiver<Change>;
 
     /// Refuses a write that grows the store (an event, a hook, an upload)
     /// while it takes no writes or free space is below the floor.

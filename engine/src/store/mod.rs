@@ -41,7 +41,7 @@ use redb::ReadableTable;
 pub use backend::Redb;
 pub use blobs::ComponentTotals;
 pub use committer::{CommitStats, Committer};
-pub use contract::{Catalog, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
+pub use contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
 pub use delivery::Pruned;
 pub use error::{StoreError, Unavailable};
 pub use health::{Health, HealthView};
