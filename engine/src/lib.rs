@@ -5,6 +5,7 @@
 //! receiver. This crate holds one module per concern.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod backoff;
 pub mod bundled;
@@ -13,12 +14,10 @@ pub mod config;
 pub mod connections;
 pub mod data_dir;
 pub mod delivery;
-pub mod follow;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod names;
-pub mod plugins;
 pub mod public_url;
 pub mod quota;
 pub mod retention;

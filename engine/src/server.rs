@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
+use crate::app::catalog::CatalogService;
+use crate::app::plugins::{PluginService, PluginsError};
 use crate::auth::token_hash;
 use crate::catalog::{Catalog, CatalogFileError, EventDef, SharedCatalog, SpecError};
 use crate::config::Config;
@@ -24,7 +26,6 @@ use crate::data_dir::DataDirError;
 use crate::delivery::Dispatcher;
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
-use crate::plugins::{PluginService, PluginsError};
 use crate::quota::{self, RequestLimits};
 use crate::runtime::{Runtime, RuntimeConfig, SetupError};
 use crate::secrets::{KeyFileError, KeyId, LoadedKeys, OpenError};
@@ -114,13 +115,17 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
     let targets = delivery.targets.clone();
     let dispatcher = Dispatcher::new(store.clone(), runtime.clone(), plugins.clone(), delivery, queued);
     let quotas = quota::Settings::new(&config.quotas, &config.rate_limits);
+    let retrier = Retrier::new(ingest.clone());
+    let catalog_service =
+        Arc::new(CatalogService::new(store.clone(), runtime.clone(), catalog.clone(), retrier.clone()));
     let state = AppState {
+        catalog_service,
         store,
         runtime,
         plugins,
         catalog,
         admin_token: config.admin_token.as_ref().map(|token| token_hash(token.expose())),
-        retrier: Retrier::new(ingest.clone()),
+        retrier,
         ingest,
         ready: Arc::new(AtomicBool::new(false)),
         metrics,
@@ -171,7 +176,8 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let delivering = tokio::spawn(dispatcher.clone().run());
     let pruning = tokio::spawn(crate::retention::prune_forever(store.clone(), config.retention_days));
     let retrying = tokio::spawn(state.retrier.clone().run());
-    let following = tokio::spawn(crate::follow::follow(store.clone(), state.catalog.clone(), state.plugins.clone()));
+    let following =
+        tokio::spawn(crate::app::follow::follow(store.clone(), state.catalog.clone(), state.plugins.clone()));
 
     let stopping = CancellationToken::new();
     let mut server = Box::pin(

@@ -12,8 +12,8 @@ use super::query::{comma_list, passes, present};
 use super::types;
 use super::types::EventSpec;
 use super::{ApiError, AppState};
+use crate::app;
 use crate::auth::Caller;
-use crate::catalog::EventDef;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -77,15 +77,7 @@ pub async fn add_event(
     _: Superadmin,
     Body(spec): Body<EventSpec>,
 ) -> Result<(StatusCode, Json<types::EventDef>), ApiError> {
-    let spec = crate::model::EventSpec::from(spec);
-    let event = EventDef::derive(spec.clone()).map_err(|e| ApiError::validation(e.to_string()))?;
-    let edit = state.catalog.edit().await;
-    if edit.current().get(&event.name).is_some() {
-        return Err(ApiError::validation(format!("Event {} already exists", event.name)));
-    }
-    check_serializer(&state, event.serializer.as_deref())?;
-    state.store.save_catalog_event(spec).await?;
-    edit.publish(event.clone());
+    let event = state.catalog_service.add(spec.into()).await?;
     Ok((StatusCode::CREATED, Json(event.into())))
 }
 
@@ -117,43 +109,8 @@ pub async fn update_event(
     PathParam(name): PathParam<String>,
     Body(changes): Body<EventChanges>,
 ) -> Result<Json<types::EventDef>, ApiError> {
-    // Held until the new snapshot is published, so that a plugin deletion
-    // (which checks the catalogue in a turn too) cannot slip between.
-    let edit = state.catalog.edit().await;
-    let mut spec = edit.current().get(&name).ok_or_else(|| ApiError::not_found(&format!("Event {name}")))?.spec();
-    let previous = spec.serializer.clone();
-    if let Some(serializer) = changes.serializer {
-        spec.serializer = serializer;
-    }
-    if let Some(description) = changes.description {
-        spec.description = description;
-    }
-    if let Some(category) = changes.category {
-        spec.category = category;
-    }
-    if let Some(sample) = changes.sample {
-        spec.sample = sample;
-    }
-    let event = EventDef::derive(spec.clone()).map_err(|e| ApiError::validation(e.to_string()))?;
-    check_serializer(&state, event.serializer.as_deref())?;
-    state.store.save_catalog_event(spec).await?;
-    edit.publish(event.clone());
-    drop(edit);
-    tracing::info!(event = %name, serializer = ?event.serializer, "catalogue event changed");
-    // Its events parked after a failure of the former serializer may go
-    // through the new one.
-    if let Some(previous) = previous.filter(|p| event.serializer.as_ref() != Some(p)) {
-        state.retrier.request(&previous, Some(&name));
-    }
+    let EventChanges { serializer, description, category, sample } = changes;
+    let changes = app::catalog::EventChanges { serializer, description, category, sample };
+    let event = state.catalog_service.change(&name, changes).await?;
     Ok(Json(event.into()))
-}
-
-/// A serializer an event may name: one that is loaded.
-fn check_serializer(state: &AppState, plugin: Option<&str>) -> Result<(), ApiError> {
-    match plugin {
-        Some(plugin) if state.runtime.serializer(plugin).is_none() => {
-            Err(ApiError::validation(format!("Unknown serializer plugin {plugin}: upload and activate it first")))
-        }
-        _ => Ok(()),
-    }
 }

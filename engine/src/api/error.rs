@@ -8,7 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::plugins::PluginsError;
+use crate::app::catalog::CatalogError;
+use crate::app::plugins::PluginsError;
 use crate::quota::{Limit, Refused};
 use crate::store::StoreError;
 
@@ -142,6 +143,18 @@ impl From<PluginsError> for ApiError {
             PluginsError::Bundled { .. } => ApiError::new(StatusCode::CONFLICT, "bundled-plugin", detail),
             PluginsError::Store(error) => error.into(),
             PluginsError::Unfinished(_) => ApiError::validation(detail),
+        }
+    }
+}
+
+/// A refused catalogue change is the caller's: 404 for an unknown event,
+/// else a validation error.
+impl From<CatalogError> for ApiError {
+    fn from(error: CatalogError) -> Self {
+        match error {
+            CatalogError::NotFound(name) => ApiError::not_found(&format!("Event {name}")),
+            CatalogError::Store(error) => error.into(),
+            refused => ApiError::validation(refused.to_string()),
         }
     }
 }

@@ -43,11 +43,12 @@ use utoipa_axum::routes;
 pub use crate::public_url::PublicUrl;
 pub use error::ApiError;
 
+use crate::app::catalog::CatalogService;
+use crate::app::plugins::PluginService;
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::connections::{self, BodyTimeout};
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
-use crate::plugins::PluginService;
 use crate::quota::RequestLimits;
 use crate::runtime::Runtime;
 use crate::store::{Quotas, Store};
@@ -64,6 +65,8 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     /// Uploads, activation, limits and deletion of plugins; compiled transformers.
     pub plugins: Arc<PluginService>,
+    /// Adding and changing catalogue events.
+    pub catalog_service: Arc<CatalogService>,
     /// The current catalogue snapshot; replaced whole when events are added.
     pub catalog: Arc<SharedCatalog>,
     /// sha256 of the bootstrap superadmin token (`WASMHOOK_ADMIN_TOKEN`).

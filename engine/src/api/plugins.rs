@@ -15,8 +15,8 @@ use serde::Deserialize;
 use super::extract::{Body, PathParam, Superadmin, Upload};
 use super::types::{LimitOverrides, PluginDetail, PluginVersion, PluginView, RetryQueued, VersionDetail, wire};
 use super::{ApiError, AppState};
+use crate::app::plugins::bundled_serializer;
 use crate::bundled::{self, BUNDLED};
-use crate::plugins::bundled_serializer;
 use crate::runtime::{Digest, World};
 use crate::time::Time;
 

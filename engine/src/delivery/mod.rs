@@ -25,7 +25,7 @@ use tokio_util::task::TaskTracker;
 
 pub use retry::RetryPolicy;
 
-use crate::plugins::PluginService;
+use crate::app::plugins::PluginService;
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
 use crate::targets::TargetPolicy;

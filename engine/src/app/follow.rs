@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::app::plugins::{PluginService, PluginsError};
 use crate::catalog::{EventDef, SharedCatalog};
-use crate::plugins::{PluginService, PluginsError};
 use crate::store::{Change, Store, StoreError};
 
 /// Why a change could not be followed (it is logged; the next change or
