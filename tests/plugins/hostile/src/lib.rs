@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use wasmhook_sdk::{Decision, Delivery, Event, Level, Result, log};
+use wasmhook_sdk::{Decision, Delivery, Event, FollowUp, Level, Result, log};
 
 #[wasmhook_sdk::serializer]
 pub fn serialize(event: Event) -> Result<Decision> {
@@ -30,6 +30,12 @@ pub fn serialize(event: Event) -> Result<Decision> {
             Ok(Delivery::from_json(CALLS.fetch_add(1, Ordering::Relaxed).to_string()).into())
         }
         "hostile.huge_output" => Ok(Delivery::from_json(format!("\"{}\"", "x".repeat(4 << 20))).into()),
+        // Each event emits itself again as a follow-up: only the engine's
+        // depth limit ends the chain.
+        "hostile.recurse" => {
+            let follow_up = FollowUp::new("hostile.recurse", &std::collections::BTreeMap::<String, String>::new())?;
+            Ok(Delivery::from_json("{}".into()).emit(follow_up).into())
+        }
         _ => Ok(Delivery::from_json(event.raw_data().to_owned()).into()),
     }
 }
