@@ -407,7 +407,10 @@ fn webhook_id((academy, id): (&str, &str), hook: &Hook) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod fan_out_tests {
     use super::*;
     use crate::model::EventSpec;
     use crate::store::tests::new_hook;

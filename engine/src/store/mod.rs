@@ -200,6 +200,13 @@ pub(crate) mod tests {
     use crate::model::{HookSettings, HttpMethod, NewHook};
     use crate::secrets::SecretKey;
 
+    /// A store for a test of the engine's policies (until the memory
+    /// backend lands: a redb file in a directory kept for the process).
+    pub(crate) fn memory() -> Arc<dyn super::Store> {
+        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+        Arc::new(super::Redb::new(RedbStore::open(dir.path(), keyring()).unwrap()))
+    }
+
     /// A keyring of a new random key, for stores in tests.
     pub(crate) fn keyring() -> Arc<Keyring> {
         Arc::new(Keyring::new(&SecretKey::generate(), &[]))
