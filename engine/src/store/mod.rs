@@ -24,6 +24,7 @@ mod plugins;
 pub(crate) mod queue;
 mod recount;
 mod recovery;
+mod redb_errors;
 mod reseal;
 mod sealing;
 pub mod space;
