@@ -185,6 +185,24 @@ pub struct NewHook {
     pub secret: String,
 }
 
+/// Which hooks a bulk unsubscribe takes: a hook is taken when each given
+/// list holds its value (`DELETE /v1/notify/hook/subscribe?event=&service_id=`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookSelector {
+    pub events: Option<Vec<String>>,
+    /// A hook without a service id has the empty one.
+    pub service_ids: Option<Vec<String>>,
+}
+
+impl HookSelector {
+    /// Whether `hook` is taken.
+    pub fn takes<S>(&self, hook: &Hook<S>) -> bool {
+        let passes = |list: &Option<Vec<String>>, value: &str| list.as_ref().is_none_or(|l| l.iter().any(|v| v == value));
+        passes(&self.events, &hook.settings.event)
+            && passes(&self.service_ids, hook.settings.service_id.as_deref().unwrap_or(""))
+    }
+}
+
 /// Fields to change on a hook, already validated; `None` keeps a field.
 /// The nullable fields take `Some(None)` to clear them.
 #[derive(Debug, Clone, Default)]

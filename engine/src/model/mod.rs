@@ -26,6 +26,7 @@ pub use event::{
     ContentDigest, EventOutcome, EventRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, Seen, StoredEvent,
 };
 pub use hook::{
+    HookSelector,
     AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret,
     Rotation,
 };

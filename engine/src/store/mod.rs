@@ -10,6 +10,7 @@ mod blobs;
 mod catalog;
 mod codec;
 mod committer;
+mod contract;
 mod delivery;
 mod error;
 mod handle;
@@ -38,6 +39,7 @@ use redb::ReadableTable;
 
 pub use blobs::ComponentTotals;
 pub use committer::{CommitStats, Committer};
+pub use contract::{Catalog, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store as StoreTraits, Tokens};
 pub use delivery::Pruned;
 pub use error::{StoreError, Unavailable};
 pub use health::{Health, HealthView};
