@@ -197,7 +197,8 @@ pub struct HookSelector {
 impl HookSelector {
     /// Whether `hook` is taken.
     pub fn takes<S>(&self, hook: &Hook<S>) -> bool {
-        let passes = |list: &Option<Vec<String>>, value: &str| list.as_ref().is_none_or(|l| l.iter().any(|v| v == value));
+        let passes =
+            |list: &Option<Vec<String>>, value: &str| list.as_ref().is_none_or(|l| l.iter().any(|v| v == value));
         passes(&self.events, &hook.settings.event)
             && passes(&self.service_ids, hook.settings.service_id.as_deref().unwrap_or(""))
     }

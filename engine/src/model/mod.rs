@@ -26,9 +26,8 @@ pub use event::{
     ContentDigest, EventOutcome, EventRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, Seen, StoredEvent,
 };
 pub use hook::{
-    HookSelector,
-    AttachedTransformer, Hook, HookChanges, HookSettings, HookStats, HttpMethod, NewHook, Place, PreviousSecret,
-    Rotation,
+    AttachedTransformer, Hook, HookChanges, HookSelector, HookSettings, HookStats, HttpMethod, NewHook, Place,
+    PreviousSecret, Rotation,
 };
 pub use hook_index::HookIndex;
 pub use plugin::{LimitOverrides, PluginLimits, PluginVersion};
