@@ -42,6 +42,34 @@ use crate::time::Time;
 /// ingest, so two concurrent requests with one id cannot both be new.
 pub type Judge = Box<dyn Fn(Option<StoredEvent>, &ContentDigest) -> Seen + Send + Sync>;
 
+/// Judges the items of an ingest before anything is written: each item
+/// whose client id is `stored` already is asked of `judge`. `Ok` an item to
+/// write, `Err` the stored record a known one answers; or the conflict that
+/// refuses the whole request. Every backend's `record_ingest` starts here.
+pub(super) fn judge_items<E>(
+    items: Vec<IngestItem>,
+    judge: impl Fn(Option<StoredEvent>, &ContentDigest) -> Seen,
+    mut stored: impl FnMut(&str, &str) -> Result<Option<StoredEvent>, E>,
+) -> Result<Result<Vec<Result<IngestItem, EventRecord>>, IdConflict>, E> {
+    let mut checked = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(content) = &item.content else {
+            checked.push(Ok(item));
+            continue;
+        };
+        let top = &item.events[0].0.record;
+        match judge(stored(&top.academy, &top.id)?, content) {
+            Seen::New => checked.push(Ok(item)),
+            Seen::Known(record) => checked.push(Err(record)),
+            Seen::Conflict => {
+                let (academy, id) = (top.academy.clone(), top.id.clone());
+                return Ok(Err(IdConflict { index: item.index, academy, id }));
+            }
+        }
+    }
+    Ok(Ok(checked))
+}
+
 /// Hooks: an academy's subscriptions of endpoints to events, and what
 /// their deliveries did.
 #[async_trait]
@@ -165,8 +193,12 @@ pub trait Events: Send + Sync {
 
     /// Up to `limit` events parked under `plugin`, by academy and event id,
     /// after `after` (a page of a scan).
-    async fn parked(&self, plugin: &str, after: Option<ParkedKey>, limit: usize)
-    -> Result<Vec<ParkedEvent>, StoreError>;
+    async fn parked(
+        &self,
+        plugin: &str,
+        after: Option<ParkedKey>,
+        limit: usize,
+    ) -> Result<Vec<ParkedEvent>, StoreError>;
     /// How many events are parked under each plugin that has some.
     async fn parked_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
     async fn parked_count(&self, plugin: &str) -> Result<u64, StoreError>;

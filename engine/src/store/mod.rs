@@ -17,6 +17,8 @@ mod handle;
 mod health;
 mod hook_index;
 mod hooks;
+#[cfg(test)]
+pub(crate) mod memory;
 mod migrate;
 mod parked;
 mod plugins;
