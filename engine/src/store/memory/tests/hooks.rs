@@ -24,7 +24,11 @@ pub(crate) async fn an_academy_sees_and_changes_only_its_own_hooks(store: &dyn S
     assert_eq!(store.hook(&academy("b"), a1.id), None, "another academy's hook");
     assert_eq!(store.hook(&academy("a"), global.id), None, "a superadmin's hook");
 
-    let moved = || HookChanges { target: Some("https://example.com/moved".into()), ..HookChanges::default() };
+    let moved = || HookChanges {
+        event: Some("moved".into()),
+        target: Some("https://example.com/moved".into()),
+        ..HookChanges::default()
+    };
     assert_eq!(store.update_hook(&academy("b"), a1.id, moved()).await.unwrap(), None);
     assert_eq!(store.hook(&Scope::All, a1.id).unwrap().settings.target, "https://example.com/h");
     let updated = store.update_hook(&academy("a"), a1.id, moved()).await.unwrap().unwrap();
@@ -32,6 +36,9 @@ pub(crate) async fn an_academy_sees_and_changes_only_its_own_hooks(store: &dyn S
     let indexed = store.hook_index().get(a1.id).cloned().unwrap();
     assert_eq!(indexed.settings.target, "https://example.com/moved", "the index reflects the write");
     assert_eq!(indexed.secret, "whsec_x");
+    let on_moved: Vec<u64> = store.hook_index().for_event("moved").iter().map(|hook| hook.id).collect();
+    assert_eq!(on_moved, [a1.id], "indexed under its new event");
+    assert!(store.hook_index().for_event("e").iter().all(|hook| hook.id != a1.id));
 
     let everything = HookSelector::default();
     assert_eq!(store.delete_hooks(&academy("b"), &everything).await.unwrap(), 1, "only its own");

@@ -54,6 +54,16 @@ pub(crate) fn attempt(job: &Job, outcome: AttemptOutcome, status: Option<u16>, s
     }
 }
 
+#[tokio::test]
+async fn the_memory_store_is_always_healthy_and_groups_no_writes() {
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(super::Memory::new());
+    assert_eq!(store.location(), "memory");
+    assert!(store.room().is_ok() && store.health().outage().is_none());
+    assert_eq!(store.commit_counts(), None);
+    store.check_readable().await.unwrap();
+    store.sync().await.unwrap();
+}
+
 /// A `#[tokio::test]` per contract test, on a new memory store.
 macro_rules! on_memory {
     ($($module:ident :: $name:ident),* $(,)?) => {
