@@ -2,7 +2,10 @@
 
 use super::super::super::contract::{Judge, Store};
 use super::super::super::queue::tests::job;
-use crate::model::{ContentDigest, EventOutcome, EventRecord, IngestItem, ParkedEvent, ParkedKey, Seen, StoredEvent};
+use crate::model::{
+    ContentDigest, EventOutcome, EventRecord, HookErrorRecord, IngestItem, ParkedEvent, ParkedKey, Scope, Seen,
+    StoredEvent,
+};
 use crate::time::Time;
 
 /// What `ingest/idempotency.rs` decides, reduced to the digest: the same
@@ -64,6 +67,31 @@ pub(crate) async fn a_known_id_answers_the_stored_record_and_a_conflict_writes_n
     assert_eq!(store.queue_summary().await.unwrap().depth, 2);
     assert_eq!(store.parked_count("p").await.unwrap(), 0);
     assert_eq!(store.event("a", "x").await.unwrap().unwrap().record, first[0]);
+}
+
+pub(crate) async fn an_ingest_records_follow_ups_jobs_and_hook_errors_and_answers_the_top_event(store: &dyn Store) {
+    let mut with_follow_up = item(0, "top", 1, Vec::new());
+    let mut follow_up = item(0, "follow", 1, Vec::new()).events.remove(0);
+    follow_up.1.push(job(2, 300));
+    with_follow_up.events.push(follow_up);
+    let error = |message: &str, academy: &str| HookErrorRecord {
+        id: 0,
+        at: Time::now(),
+        message: message.into(),
+        event: "e".into(),
+        event_id: Some("top".into()),
+        hook_id: None,
+        academy: Some(academy.into()),
+    };
+    with_follow_up.errors = vec![error("first", "a"), error("second", "a"), error("theirs", "b")];
+    let records = store.record_ingest(vec![with_follow_up], judge(), 10).await.unwrap().unwrap();
+    assert_eq!(records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["top"], "one record per item");
+    assert!(store.event("a", "follow").await.unwrap().is_some(), "the follow-up is recorded");
+    assert_eq!(store.event("b", "top").await.unwrap(), None, "ids are per academy");
+    assert_eq!(store.queue_summary().await.unwrap().depth, 3, "every event's jobs");
+    let errors = store.hook_errors(&Scope::Academy("a".into())).await.unwrap();
+    assert_eq!(errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["second", "first"], "newest first");
+    assert!(errors[0].id > errors[1].id, "ids from a counter");
 }
 
 pub(crate) async fn parking_is_capped_per_plugin_and_unparks_only_unchanged_failures(store: &dyn Store) {

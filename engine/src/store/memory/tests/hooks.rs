@@ -90,6 +90,9 @@ pub(crate) async fn a_quota_refusal_writes_nothing(store: &dyn Store) {
     store.create_hook(new_hook(None), quotas).await.expect("a superadmin's hook counts against none");
 
     let all = Scope::All;
+    let theirs = store.set_transformer(&academy("b"), a.id, component("five", b"12345"), quotas).await.unwrap();
+    assert_eq!(theirs, None, "another academy's hook");
+    assert_eq!(store.plugin_blob("five").await.unwrap(), None, "nothing stored");
     store.set_transformer(&all, a.id, component("five", b"12345"), quotas).await.unwrap();
     store.set_transformer(&all, b.id, component("five", b"12345"), quotas).await.expect("one component counts once");
     let totals = store.component_totals().await.unwrap();

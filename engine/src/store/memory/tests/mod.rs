@@ -85,6 +85,7 @@ on_memory!(
     plugins::versions_are_numbered_per_name_and_one_is_active,
     plugins::a_component_is_stored_once_and_freed_with_its_last_use,
     events::a_known_id_answers_the_stored_record_and_a_conflict_writes_nothing,
+    events::an_ingest_records_follow_ups_jobs_and_hook_errors_and_answers_the_top_event,
     events::parking_is_capped_per_plugin_and_unparks_only_unchanged_failures,
     deliveries::due_jobs_serve_the_longest_waiting_hook_first_within_its_room,
     deliveries::a_retry_moves_the_job_and_records_the_failure,
