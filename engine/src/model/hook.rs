@@ -185,6 +185,24 @@ pub struct NewHook {
     pub secret: String,
 }
 
+impl NewHook {
+    /// The hook it makes under `id`, created at `now`: no previous
+    /// secret, no transformer. Every store creates hooks with it.
+    pub fn into_hook(self, id: u64, now: Time) -> Hook {
+        let NewHook { academy, settings, secret } = self;
+        Hook {
+            id,
+            academy,
+            settings,
+            secret,
+            previous_secret: None,
+            created_at: now,
+            updated_at: now,
+            transformer: None,
+        }
+    }
+}
+
 /// Which hooks a bulk unsubscribe takes: a hook is taken when each given
 /// list holds its value (`DELETE /v1/notify/hook/subscribe?event=&service_id=`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -103,15 +103,7 @@ impl Deliveries for Memory {
             AttemptOutcome::Succeeded => {
                 state.samples.insert(job.hook_id, attempt.payload.clone());
             }
-            AttemptOutcome::Failed => state.insert_hook_error(HookErrorRecord {
-                id: 0,
-                at: attempt.sent_at,
-                message: attempt.failure_message(),
-                event: job.event.clone(),
-                event_id: Some(job.event_id.clone()),
-                hook_id: Some(job.hook_id),
-                academy,
-            }),
+            AttemptOutcome::Failed => state.insert_hook_error(attempt.hook_error(&job, academy)),
             AttemptOutcome::Cancelled => {}
         }
         state.attempts.insert((job.hook_id, attempt.id), attempt);

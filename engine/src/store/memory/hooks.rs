@@ -74,17 +74,7 @@ impl Hooks for Memory {
     async fn create_hook(&self, new: NewHook, quotas: Quotas) -> Result<Hook, StoreError> {
         self.room()?;
         let mut state = self.lock();
-        let now = Time::now();
-        let mut hook = Hook {
-            id: 0,
-            academy: new.academy,
-            settings: new.settings,
-            secret: new.secret,
-            previous_secret: None,
-            created_at: now,
-            updated_at: now,
-            transformer: None,
-        };
+        let mut hook = new.into_hook(0, Time::now());
         state.check_quotas(0, Some(&hook), quotas)?;
         hook.id = next(&mut state.counters.hook);
         state.put_hook(hook.clone(), None);
