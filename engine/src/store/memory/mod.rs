@@ -12,7 +12,7 @@ mod deliveries;
 mod events;
 mod hooks;
 mod plugins;
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
 //! The contract's behaviour, as every backend must show it: each test is a
 //! function over `&dyn Store` (no downcast, no backend type), run here on
 //! the memory store by the thin wrappers at the bottom; another backend
-//! runs the same functions over its own store.
+//! runs the same functions over its own store
+//! (`crate::store::memory::tests::hooks::…`).
 
 pub(crate) mod deliveries;
 pub(crate) mod events;
