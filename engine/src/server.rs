@@ -176,8 +176,12 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let delivering = tokio::spawn(dispatcher.clone().run());
     let pruning = tokio::spawn(crate::retention::prune_forever(store.clone(), config.retention_days));
     let retrying = tokio::spawn(state.retrier.clone().run());
-    let following =
-        tokio::spawn(crate::app::follow::follow(store.clone(), state.catalog.clone(), state.plugins.clone()));
+    let following = tokio::spawn(crate::app::follow::follow(
+        store.changes(),
+        store.clone(),
+        state.catalog.clone(),
+        state.plugins.clone(),
+    ));
 
     let stopping = CancellationToken::new();
     let mut server = Box::pin(

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::app::plugins::{PluginService, PluginsError};
 use crate::catalog::{EventDef, SharedCatalog};
@@ -22,9 +22,14 @@ enum FollowError {
     Plugins(#[from] PluginsError),
 }
 
-/// Applies every change announced by `store` until it closes.
-pub async fn follow(store: Arc<dyn Store>, catalog: Arc<SharedCatalog>, plugins: Arc<PluginService>) {
-    let mut changes = store.changes();
+/// Applies every change of `changes` (`store.changes()`, taken before
+/// the engine serves) until the store closes.
+pub async fn follow(
+    mut changes: broadcast::Receiver<Change>,
+    store: Arc<dyn Store>,
+    catalog: Arc<SharedCatalog>,
+    plugins: Arc<PluginService>,
+) {
     loop {
         let applied = match changes.recv().await {
             Ok(Change::Catalog) => reload_catalog(&*store, &catalog).await,
@@ -63,4 +68,55 @@ async fn refresh(store: &dyn Store, catalog: &SharedCatalog, plugins: &PluginSer
         plugins.follow(&name).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::model::EventSpec;
+    use crate::runtime::{Digest, Runtime, RuntimeConfig};
+    use crate::store::memory::Memory;
+
+    /// Waits (at most 5 s) until `done`.
+    async fn eventually(what: &str, done: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not followed within 5 s: {what}");
+    }
+
+    #[tokio::test]
+    async fn an_engine_follows_the_catalogue_and_plugin_changes_another_engine_announces() {
+        let memory = Arc::new(Memory::new());
+        let store: Arc<dyn Store> = memory.clone();
+        let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        let plugins = Arc::new(PluginService::new(store.clone(), runtime.clone()));
+        let catalog = Arc::new(SharedCatalog::new(Catalog::load(None).unwrap()));
+        let following = tokio::spawn(follow(store.changes(), store.clone(), catalog.clone(), plugins));
+
+        // Another engine uploads a plugin, activates it, binds a new event to it.
+        let wasm = wasmhook_testkit::hostile_wasm();
+        store.add_plugin_version("hostile", Digest::of(&wasm).hex(), wasm).await.unwrap();
+        store.activate_plugin_version("hostile", 1).await.unwrap();
+        memory.announce(Change::Plugin("hostile".into()));
+        let mut spec = EventSpec::for_test("hostile.echo", "hostile.Thing.echo");
+        spec.serializer = Some("hostile".into());
+        store.save_catalog_event(spec).await.unwrap();
+        memory.announce(Change::Catalog);
+        let active = || runtime.serializer("hostile").and_then(|plugin| plugin.version());
+        eventually("the activation", || active() == Some(1)).await;
+        eventually("the new event", || catalog.get().get("hostile.echo").is_some()).await;
+
+        // And deletes the plugin.
+        store.delete_plugin("hostile").await.unwrap();
+        memory.announce(Change::Plugin("hostile".into()));
+        eventually("the deletion", || runtime.serializer("hostile").is_none()).await;
+        following.abort();
+    }
 }

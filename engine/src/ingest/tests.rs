@@ -1,5 +1,5 @@
 //! The ingest pipeline's rules, run through `Ingest` with a real plugin
-//! (the hostile test serializer) on a store: the idempotency of client ids,
+//! (the hostile test serializer) on the memory store: the idempotency of client ids,
 //! the follow-up depth, fan-out into queued jobs, and the parking of an
 //! event whose serializer failed.
 

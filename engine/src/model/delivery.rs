@@ -168,6 +168,20 @@ impl Attempt {
         });
     }
 
+    /// The hook error this failed attempt of `job` records, under its
+    /// hook's `academy`. Every store records it with the attempt.
+    pub fn hook_error(&self, job: &Job, academy: Option<String>) -> HookErrorRecord {
+        HookErrorRecord {
+            id: 0,
+            at: self.sent_at,
+            message: self.failure_message(),
+            event: job.event.clone(),
+            event_id: Some(job.event_id.clone()),
+            hook_id: Some(job.hook_id),
+            academy,
+        }
+    }
+
     /// The message of the hook error a failed attempt records.
     pub fn failure_message(&self) -> String {
         match (&self.error, self.response_status) {

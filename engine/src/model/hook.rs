@@ -125,6 +125,24 @@ impl<S> Hook<S> {
     }
 }
 
+impl NewHook {
+    /// The hook it makes under `id`, created at `now`: no previous
+    /// secret, no transformer. Every store creates hooks with it.
+    pub fn into_hook(self, id: u64, now: Time) -> Hook {
+        let NewHook { academy, settings, secret } = self;
+        Hook {
+            id,
+            academy,
+            settings,
+            secret,
+            previous_secret: None,
+            created_at: now,
+            updated_at: now,
+            transformer: None,
+        }
+    }
+}
+
 impl Hook {
     /// The secrets that sign a delivery at `now`: the current one, and the
     /// previous one during its overlap.

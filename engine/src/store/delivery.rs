@@ -129,15 +129,7 @@ pub(super) fn record_attempt(
             txn.open_table(HOOK_SAMPLES)?.insert(job.hook_id, attempt.payload.as_bytes())?;
         }
         AttemptOutcome::Failed => {
-            let error = HookErrorRecord {
-                id: 0,
-                at: attempt.sent_at,
-                message: attempt.failure_message(),
-                event: job.event.clone(),
-                event_id: Some(job.event_id.clone()),
-                hook_id: Some(job.hook_id),
-                academy: hook(&hooks)?.academy,
-            };
+            let error = attempt.hook_error(job, hook(&hooks)?.academy);
             drop(hooks);
             insert_hook_error(txn, error)?;
         }

@@ -18,17 +18,7 @@ impl RedbStore {
     pub fn create_hook(&self, new: NewHook, quotas: Quotas) -> Result<Hook, StoreError> {
         self.room()?;
         let txn = self.db.begin_write()?;
-        let now = Time::now();
-        let hook = Hook {
-            id: next_id(&txn, meta::NEXT_HOOK_ID)?,
-            academy: new.academy,
-            settings: new.settings,
-            secret: new.secret,
-            previous_secret: None,
-            created_at: now,
-            updated_at: now,
-            transformer: None,
-        };
+        let hook = new.into_hook(next_id(&txn, meta::NEXT_HOOK_ID)?, Time::now());
         Ledger::open(&txn, quotas)?.change(None, Some(&hook), None)?;
         txn.open_table(HOOKS)?.insert(hook.id, sealing::seal(&hook, &self.keyring).as_slice())?;
         txn.commit()?;

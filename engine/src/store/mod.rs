@@ -12,12 +12,17 @@ mod catalog;
 mod codec;
 mod committer;
 mod contract;
+#[cfg(test)]
+mod contract_tests;
 mod delivery;
 mod error;
 mod handle;
 mod health;
 mod hook_index;
 mod hooks;
+mod judging;
+#[cfg(test)]
+pub(crate) mod memory;
 mod migrate;
 mod parked;
 mod plugins;
@@ -201,11 +206,9 @@ pub(crate) mod tests {
     use crate::model::{HookSettings, HttpMethod, NewHook};
     use crate::secrets::SecretKey;
 
-    /// A store for a test of the engine's policies (until the memory
-    /// backend lands: a redb file in a directory kept for the process).
+    /// A store for a unit test of the engine's policies.
     pub(crate) fn memory() -> Arc<dyn super::Store> {
-        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-        Arc::new(super::Redb::new(RedbStore::open(dir.path(), keyring()).unwrap()))
+        Arc::new(super::memory::Memory::new())
     }
 
     /// A keyring of a new random key, for stores in tests.

@@ -54,7 +54,7 @@ pub struct AttemptCounts {
 }
 
 impl AttemptCounts {
-    fn count(&mut self, attempt: &Attempt) {
+    pub(super) fn count(&mut self, attempt: &Attempt) {
         self.attempts += 1;
         self.total_duration_ms += attempt.duration_ms;
         match attempt.outcome {

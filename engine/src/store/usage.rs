@@ -72,7 +72,7 @@ impl<'txn> Ledger<'txn> {
             self.remove(hook)?;
         }
         if let (Some(academy), Some(start)) = (academy, start) {
-            self.check(academy, start, self.usage(academy)?)?;
+            check(&self.quotas, academy, start, self.usage(academy)?)?;
         }
         Ok(())
     }
@@ -137,34 +137,36 @@ impl<'txn> Ledger<'txn> {
         }
         Ok(())
     }
+}
 
-    /// Refuses a usage that grew past a quota.
-    fn check(&self, academy: &str, start: Usage, end: Usage) -> Result<(), StoreError> {
-        if let Some(max) = self.quotas.max_hooks
-            && end.hooks > start.hooks
-            && end.hooks > max
-        {
-            let detail = format!(
-                "Quota {} exceeded: academy {academy} has {} hooks, the most allowed is {max}; delete one first.",
-                Limit::HooksPerAcademy.key(),
-                start.hooks
-            );
-            return Err(Refused { limit: Limit::HooksPerAcademy, detail, retry_after: None }.into());
-        }
-        if let Some(max) = self.quotas.max_transformer_bytes
-            && end.transformer_bytes > start.transformer_bytes
-            && end.transformer_bytes > max
-        {
-            let detail = format!(
-                "Quota {} exceeded: the transformers of academy {academy}'s hooks would take {} bytes, the most allowed is {max} (they take {} now); detach or delete some first.",
-                Limit::TransformerBytesPerAcademy.key(),
-                end.transformer_bytes,
-                start.transformer_bytes
-            );
-            return Err(Refused { limit: Limit::TransformerBytesPerAcademy, detail, retry_after: None }.into());
-        }
-        Ok(())
+/// Refuses `academy`'s usage going from `start` to `end` when it grows past
+/// one of `quotas`; a change that does not grow it always passes. Pure:
+/// every backend checks its changes with it.
+pub(super) fn check(quotas: &Quotas, academy: &str, start: Usage, end: Usage) -> Result<(), StoreError> {
+    if let Some(max) = quotas.max_hooks
+        && end.hooks > start.hooks
+        && end.hooks > max
+    {
+        let detail = format!(
+            "Quota {} exceeded: academy {academy} has {} hooks, the most allowed is {max}; delete one first.",
+            Limit::HooksPerAcademy.key(),
+            start.hooks
+        );
+        return Err(Refused { limit: Limit::HooksPerAcademy, detail, retry_after: None }.into());
     }
+    if let Some(max) = quotas.max_transformer_bytes
+        && end.transformer_bytes > start.transformer_bytes
+        && end.transformer_bytes > max
+    {
+        let detail = format!(
+            "Quota {} exceeded: the transformers of academy {academy}'s hooks would take {} bytes, the most allowed is {max} (they take {} now); detach or delete some first.",
+            Limit::TransformerBytesPerAcademy.key(),
+            end.transformer_bytes,
+            start.transformer_bytes
+        );
+        return Err(Refused { limit: Limit::TransformerBytesPerAcademy, detail, retry_after: None }.into());
+    }
+    Ok(())
 }
 
 impl RedbStore {

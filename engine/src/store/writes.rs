@@ -5,6 +5,7 @@
 //! calls with its own batching.
 
 use super::delivery::{enqueue, find_event, insert_event, insert_hook_error, record_attempt};
+use super::judging::judge_items;
 use super::parked::{self, Parking};
 use super::queue::QueueWriter;
 use super::{Committer, StoreError};
@@ -33,22 +34,10 @@ impl Committer {
         self.commit(move |txn| {
             // Every id is checked before anything is written: the writes of
             // an operation are committed even if it fails.
-            let mut checked = Vec::with_capacity(items.len());
-            for item in items {
-                let Some(content) = &item.content else {
-                    checked.push(Ok(item));
-                    continue;
-                };
-                let top = &item.events[0].0.record;
-                match judge(find_event(txn, &top.academy, &top.id)?, content) {
-                    Seen::New => checked.push(Ok(item)),
-                    Seen::Known(record) => checked.push(Err(record)),
-                    Seen::Conflict => {
-                        let (academy, id) = (top.academy.clone(), top.id.clone());
-                        return Ok(Err(IdConflict { index: item.index, academy, id }));
-                    }
-                }
-            }
+            let checked = match judge_items(items, judge, |academy, id| find_event(txn, academy, id))? {
+                Ok(checked) => checked,
+                Err(conflict) => return Ok(Err(conflict)),
+            };
             let mut queue = QueueWriter::open(txn)?;
             let mut records = Vec::with_capacity(checked.len());
             for item in checked {

@@ -1,0 +1,109 @@
+//! The contract's behaviour, as every backend must show it: each test is a
+//! function over `&dyn Store` (no downcast, no backend type), run on every
+//! backend by the thin wrappers at the bottom (one `#[tokio::test]` per
+//! test and backend). A new backend adds its wrapper there.
+
+pub(crate) mod deliveries;
+pub(crate) mod events;
+pub(crate) mod hooks;
+pub(crate) mod plugins;
+
+use crate::model::{Attempt, AttemptOutcome, Hook, Job, Scope};
+use crate::store::Store;
+use crate::store::queue::tests::job;
+use crate::store::tests::new_hook;
+use crate::time::Time;
+
+pub(crate) fn academy(name: &str) -> Scope {
+    Scope::Academy(name.into())
+}
+
+/// A hook of `academy` on event `e`, created without quotas.
+pub(crate) async fn hook(store: &dyn Store, academy: Option<&str>) -> Hook {
+    store.create_hook(new_hook(academy), Default::default()).await.unwrap()
+}
+
+/// Queues a job of `hook_id` due at `due_ms`; it, with its id.
+pub(crate) async fn queued(store: &dyn Store, hook_id: u64, due_ms: u64) -> Job {
+    let mut job = job(hook_id, due_ms);
+    job.id = store.enqueue(vec![job.clone()]).await.unwrap()[0];
+    job
+}
+
+/// An attempt of `job` with `outcome`, the receiver answering `status`,
+/// sent at `sent_at`.
+pub(crate) fn attempt(job: &Job, outcome: AttemptOutcome, status: Option<u16>, sent_at: Time) -> Attempt {
+    Attempt {
+        id: 0,
+        delivery_id: job.id,
+        hook_id: job.hook_id,
+        event_id: job.event_id.clone(),
+        event: job.event.clone(),
+        webhook_id: job.webhook_id.clone(),
+        attempt: job.attempts + 1,
+        scheduled_at: sent_at,
+        sent_at,
+        request_headers: Vec::new(),
+        payload: format!("payload of {}", job.id),
+        response_status: status,
+        response_body: None,
+        duration_ms: 3,
+        error: None,
+        outcome,
+        next_attempt_at: None,
+    }
+}
+
+/// Hands every contract test to `$run`, which makes a test of it on one
+/// backend.
+macro_rules! every_contract_test {
+    ($run:ident) => {
+        $run!(
+            hooks::an_academy_sees_and_changes_only_its_own_hooks,
+            hooks::a_selector_deletes_the_hooks_it_takes_with_their_stats_and_samples,
+            hooks::a_quota_refusal_writes_nothing,
+            hooks::a_revoked_token_is_gone,
+            hooks::catalogue_additions_replace_by_name,
+            plugins::versions_are_numbered_per_name_and_one_is_active,
+            plugins::a_component_is_stored_once_and_freed_with_its_last_use,
+            events::a_known_id_answers_the_stored_record_and_a_conflict_writes_nothing,
+            events::an_ingest_records_follow_ups_jobs_and_hook_errors_and_answers_the_top_event,
+            events::parking_is_capped_per_plugin_and_unparks_only_unchanged_failures,
+            deliveries::due_jobs_serve_the_longest_waiting_hook_first_within_its_room,
+            deliveries::a_retry_moves_the_job_and_records_the_failure,
+            deliveries::gone_deactivates_the_hook_and_ends_the_delivery,
+            deliveries::consecutive_failures_deactivate_and_a_success_resets_them,
+            deliveries::a_job_of_a_deleted_hook_is_only_dropped,
+            deliveries::replays_are_queued_under_new_ids,
+            deliveries::prune_deletes_old_records_and_keeps_jobs,
+        );
+    };
+}
+
+/// The contract's tests on the memory store.
+mod on_memory {
+    macro_rules! on_memory {
+        ($($module:ident :: $name:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $name() {
+                super::$module::$name(&crate::store::memory::Memory::new()).await;
+            }
+        )*};
+    }
+    every_contract_test!(on_memory);
+}
+
+/// The contract's tests on a redb file.
+mod on_redb {
+    macro_rules! on_redb {
+        ($($module:ident :: $name:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let file = crate::store::RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
+                super::$module::$name(&crate::store::Redb::new(file)).await;
+            }
+        )*};
+    }
+    every_contract_test!(on_redb);
+}
