@@ -144,7 +144,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::queue::tests::job;
+    use crate::store::tests::job;
     use crate::store::tests::new_hook;
     use crate::store::{Redb, RedbStore};
 

@@ -64,7 +64,7 @@ mod tests {
 
     use super::super::claims::InFlight;
     use super::*;
-    use crate::store::queue::tests::job;
+    use crate::store::tests::job;
 
     fn ids(gate: Gate) -> Vec<u64> {
         match gate {

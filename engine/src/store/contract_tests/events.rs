@@ -5,7 +5,7 @@ use crate::model::{
     StoredEvent,
 };
 use crate::store::contract::{Judge, Store};
-use crate::store::queue::tests::job;
+use crate::store::tests::job;
 use crate::time::Time;
 
 /// What `ingest/idempotency.rs` decides, reduced to the digest: the same

@@ -10,7 +10,7 @@ pub(crate) mod plugins;
 
 use crate::model::{Attempt, AttemptOutcome, Hook, Job, Scope};
 use crate::store::Store;
-use crate::store::queue::tests::job;
+use crate::store::tests::job;
 use crate::store::tests::new_hook;
 use crate::time::Time;
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::super::contract::{Hooks, Store};
-use super::super::usage::check;
 use super::super::{Quotas, StoreError, Usage};
 use super::{Memory, State, next};
 use crate::model::{AttachedTransformer, Hook, HookChanges, HookIndex, HookSelector, HookStats, NewHook, Scope};
+use crate::store::records::check;
 use crate::time::Time;
 
 /// What `academy`'s hooks among `hooks` hold: each component counted once,

@@ -29,6 +29,7 @@ use super::codec::{decode, encode};
 use super::tables::{HOOK_HEADS, HOOK_JOBS, JOBS};
 use super::{RedbStore, StoreError};
 use crate::model::Job;
+use crate::store::DueJobs;
 
 /// The queue's tables, open in one write transaction.
 pub struct QueueWriter<'txn> {
@@ -117,17 +118,6 @@ pub fn backfill(txn: &WriteTransaction) -> Result<u64, StoreError> {
     Ok(indexed)
 }
 
-/// What one pass of the dispatcher may claim.
-#[derive(Debug, Default)]
-pub struct DueJobs {
-    /// In the order the hooks were served.
-    pub jobs: Vec<Job>,
-    /// When the earliest hook with nothing due yet has a job due (ms since
-    /// the epoch), if the pass looked that far: the dispatcher sleeps until
-    /// then at most.
-    pub next_due_ms: Option<u64>,
-}
-
 impl RedbStore {
     /// Up to `limit` jobs due at `now_ms`, read in one transaction. The
     /// hooks with due jobs are visited oldest first; `room(hook)` says how
@@ -180,23 +170,10 @@ impl RedbStore {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::store::tables::meta;
-
-    /// A job of `hook_id` due at `due_ms` (its id is given at enqueue).
-    pub(crate) fn job(hook_id: u64, due_ms: u64) -> Job {
-        Job {
-            id: 0,
-            due_ms,
-            event_id: "evt".into(),
-            event: "form_entry.added".into(),
-            hook_id,
-            webhook_id: "msg".into(),
-            payload: "{}".into(),
-            attempts: 0,
-        }
-    }
+    use crate::store::redb::tables::meta;
+    use crate::store::tests::job;
 
     /// Queues jobs (hook, due) in one transaction, with ids in order.
     fn push(store: &RedbStore, jobs: &[(u64, u64)]) -> Vec<Job> {
@@ -206,7 +183,7 @@ pub(crate) mod tests {
             let mut queue = QueueWriter::open(&txn).unwrap();
             for &(hook_id, due_ms) in jobs {
                 let mut job = job(hook_id, due_ms);
-                job.id = crate::store::next_id(&txn, meta::NEXT_JOB_ID).unwrap();
+                job.id = crate::store::redb::next_id(&txn, meta::NEXT_JOB_ID).unwrap();
                 queue.push(&job).unwrap();
                 queued.push(job);
             }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use redb::ReadableTable;
 
+use super::Quotas;
 use super::codec::decode;
 use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
-use super::usage::{Ledger, Quotas};
+use super::usage::Ledger;
 use super::{RedbStore, StoreError, next_id, sealing};
 use crate::model::Scope;
 use crate::model::{AttachedTransformer, Hook, HookChanges, HookIndex, HookStats, NewHook};

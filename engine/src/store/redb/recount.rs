@@ -8,10 +8,11 @@
 
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
+use super::Quotas;
 use super::StoreError;
 use super::codec::decode;
 use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE, BLOB_REFS, HOOKS, PLUGINS};
-use super::usage::{Ledger, Quotas};
+use super::usage::Ledger;
 use crate::model::Hook;
 use crate::model::PluginVersion;
 use crate::secrets::AtRest;

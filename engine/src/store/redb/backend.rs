@@ -11,7 +11,6 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use super::contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
 use super::{
     AttemptCounts, Committer, ComponentTotals, DueJobs, Health, Pruned, QueueSummary, Quotas, RecentOutcomes,
     RedbStore, StoreError, Unavailable, Usage,
@@ -21,6 +20,7 @@ use crate::model::{
     HookIndex, HookSelector, HookStats, IdConflict, IngestItem, Job, LimitOverrides, NewHook, NextStep, ParkedEvent,
     ParkedKey, PluginLimits, PluginVersion, Role, Scope, StoredEvent, TokenRecord,
 };
+use crate::store::contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
 use crate::time::Time;
 
 /// The embedded store and the thread that commits its pipeline's writes.

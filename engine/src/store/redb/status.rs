@@ -2,9 +2,6 @@
 //! head, each hook's recent outcomes, and attempt counts over a period.
 //! Each is one read transaction, so it never holds up ingestion or delivery.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::codec::decode;
@@ -12,75 +9,8 @@ use super::tables::{ATTEMPTS, HOOKS, JOBS};
 use super::{RedbStore, StoreError, sealing};
 use crate::model::{Attempt, AttemptOutcome};
 use crate::model::{Hook, Scope};
+use crate::store::{AttemptCounts, QueueSummary, RecentOutcomes};
 use crate::time::Time;
-
-/// The delivery queue at a glance. Engine-wide counts: no tenant data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueSummary {
-    /// Deliveries waiting for an attempt (first ones and retries).
-    pub depth: u64,
-    /// When the earliest of them is due, ms since the epoch.
-    pub first_due_ms: Option<u64>,
-}
-
-impl QueueSummary {
-    /// How long the earliest waiting delivery has been due at `now_ms`
-    /// (zero when none is due yet): the queue's lag.
-    pub fn oldest_wait(&self, now_ms: u64) -> Duration {
-        Duration::from_millis(self.first_due_ms.map_or(0, |due| now_ms.saturating_sub(due)))
-    }
-}
-
-/// What a hook's last attempts did. Cancelled attempts (its transformer
-/// said no) are left out: the receiver was not called.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecentOutcomes {
-    pub attempts: u32,
-    pub successes: u32,
-}
-
-/// Attempts over a period, by outcome and by status class.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AttemptCounts {
-    pub attempts: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-    pub cancelled: u64,
-    /// `2xx` … `5xx`, and `none` for timeouts and connection errors;
-    /// cancelled attempts are in no class.
-    pub by_status_class: BTreeMap<String, u64>,
-    /// Sum of the durations, for averages.
-    pub total_duration_ms: u64,
-}
-
-impl AttemptCounts {
-    pub(super) fn count(&mut self, attempt: &Attempt) {
-        self.attempts += 1;
-        self.total_duration_ms += attempt.duration_ms;
-        match attempt.outcome {
-            AttemptOutcome::Succeeded => self.succeeded += 1,
-            AttemptOutcome::Failed => self.failed += 1,
-            AttemptOutcome::Cancelled => {
-                self.cancelled += 1;
-                return;
-            }
-        }
-        let class = attempt.response_status.map_or_else(|| "none".to_owned(), |status| format!("{}xx", status / 100));
-        *self.by_status_class.entry(class).or_default() += 1;
-    }
-
-    /// Adds another hook's counts to these.
-    pub fn add(&mut self, other: &AttemptCounts) {
-        self.attempts += other.attempts;
-        self.succeeded += other.succeeded;
-        self.failed += other.failed;
-        self.cancelled += other.cancelled;
-        self.total_duration_ms += other.total_duration_ms;
-        for (class, n) in &other.by_status_class {
-            *self.by_status_class.entry(class.clone()).or_default() += n;
-        }
-    }
-}
 
 impl RedbStore {
     /// The queue's depth and head. redb keeps table lengths, so this costs

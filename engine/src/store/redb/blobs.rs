@@ -9,6 +9,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::tables::{BLOB_REFS, PLUGIN_BLOBS};
 use super::{RedbStore, StoreError};
+use crate::store::ComponentTotals;
 
 /// The components, inside one write transaction.
 pub(super) struct Blobs<'txn> {
@@ -73,13 +74,6 @@ impl<'txn> Blobs<'txn> {
         }
         Ok((unused.len() as u64, unused.iter().map(|(_, size)| size).sum()))
     }
-}
-
-/// How many components are stored, and their bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ComponentTotals {
-    pub count: u64,
-    pub bytes: u64,
 }
 
 impl RedbStore {

@@ -5,7 +5,6 @@
 //! calls with its own batching.
 
 use super::delivery::{enqueue, find_event, insert_event, insert_hook_error, record_attempt};
-use super::judging::judge_items;
 use super::parked::{self, Parking};
 use super::queue::QueueWriter;
 use super::{Committer, StoreError};
@@ -13,6 +12,7 @@ use crate::model::{
     Attempt, ContentDigest, Deactivation, EventRecord, HookEffect, IdConflict, IngestItem, Job, NextStep, ParkedKey,
     Seen, StoredEvent,
 };
+use crate::store::judging::judge_items;
 
 impl Committer {
     /// Records the items of one ingest request, all or nothing; returns one

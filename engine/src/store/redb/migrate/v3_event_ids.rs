@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use crate::model::ParkedEvent;
 use crate::store::StoreError;
-use crate::store::codec::{decode, encode};
-use crate::store::tables::{EVENTS, PARKED};
+use crate::store::redb::codec::{decode, encode};
+use crate::store::redb::tables::{EVENTS, PARKED};
 
 /// Event id → event record.
 const V2_EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
@@ -80,7 +80,7 @@ mod tests {
 
     use super::*;
     use crate::store::RedbStore;
-    use crate::store::tables::{JOBS, META, SCHEMA_VERSION, meta};
+    use crate::store::redb::tables::{JOBS, META, SCHEMA_VERSION, meta};
 
     /// A version 2 file, written with version 2's layout: two events, one
     /// of them parked, and a queued job.

@@ -13,9 +13,9 @@ use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use super::space::{Space, SpaceFloor};
 use super::{RedbStore, StoreError};
 use crate::backoff::Backoff;
+use crate::store::space::{Space, SpaceFloor};
 
 /// How often free space is measured: a `statvfs(2)`, cheap, but not
 /// something to do on every request.
@@ -123,8 +123,8 @@ mod tests {
     #[test]
     fn a_reopen_keeps_what_was_committed_and_rebuilds_the_caches() {
         let dir = tempfile::tempdir().unwrap();
-        let store = RedbStore::open(dir.path(), super::super::tests::keyring()).unwrap();
-        let hook = store.create_hook(super::super::tests::new_hook(None), Default::default()).unwrap();
+        let store = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
+        let hook = store.create_hook(crate::store::tests::new_hook(None), Default::default()).unwrap();
         let token = store.create_token(&[1; 32], "t".into(), Role::Service).unwrap();
         assert_eq!(store.token(&[1; 32]).unwrap(), Some(token.clone()), "cached");
         let in_flight = store.db.begin_read().unwrap();

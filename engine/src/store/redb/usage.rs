@@ -12,22 +12,13 @@ use super::blobs::Blobs;
 use super::tables::{ACADEMY_BLOBS, ACADEMY_USAGE};
 use super::{RedbStore, StoreError};
 use crate::model::Hook;
-pub use crate::quota::Quotas;
-use crate::quota::{Limit, Refused};
+use crate::store::records::check;
+use crate::store::{Quotas, Usage};
 
-/// What one academy holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub hooks: u64,
-    /// Each component counted once, however many of its hooks use it.
-    pub transformer_bytes: u64,
-}
-
-impl Usage {
-    /// From its stored form (`ACADEMY_USAGE`); none stored: nothing held.
-    fn stored(entry: Option<(u64, u64)>) -> Usage {
-        entry.map_or_else(Usage::default, |(hooks, transformer_bytes)| Usage { hooks, transformer_bytes })
-    }
+/// An academy's usage from its stored form (`ACADEMY_USAGE`); none
+/// stored: nothing held.
+fn stored_usage(entry: Option<(u64, u64)>) -> Usage {
+    entry.map_or_else(Usage::default, |(hooks, transformer_bytes)| Usage { hooks, transformer_bytes })
 }
 
 /// The uses of hooks, inside one write transaction: academies' usage and
@@ -126,7 +117,7 @@ impl<'txn> Ledger<'txn> {
     }
 
     fn usage(&self, academy: &str) -> Result<Usage, StoreError> {
-        Ok(Usage::stored(self.usage.get(academy)?.map(|entry| entry.value())))
+        Ok(stored_usage(self.usage.get(academy)?.map(|entry| entry.value())))
     }
 
     fn set_usage(&mut self, academy: &str, usage: Usage) -> Result<(), StoreError> {
@@ -139,41 +130,11 @@ impl<'txn> Ledger<'txn> {
     }
 }
 
-/// Refuses `academy`'s usage going from `start` to `end` when it grows past
-/// one of `quotas`; a change that does not grow it always passes. Pure:
-/// every backend checks its changes with it.
-pub(super) fn check(quotas: &Quotas, academy: &str, start: Usage, end: Usage) -> Result<(), StoreError> {
-    if let Some(max) = quotas.max_hooks
-        && end.hooks > start.hooks
-        && end.hooks > max
-    {
-        let detail = format!(
-            "Quota {} exceeded: academy {academy} has {} hooks, the most allowed is {max}; delete one first.",
-            Limit::HooksPerAcademy.key(),
-            start.hooks
-        );
-        return Err(Refused { limit: Limit::HooksPerAcademy, detail, retry_after: None }.into());
-    }
-    if let Some(max) = quotas.max_transformer_bytes
-        && end.transformer_bytes > start.transformer_bytes
-        && end.transformer_bytes > max
-    {
-        let detail = format!(
-            "Quota {} exceeded: the transformers of academy {academy}'s hooks would take {} bytes, the most allowed is {max} (they take {} now); detach or delete some first.",
-            Limit::TransformerBytesPerAcademy.key(),
-            end.transformer_bytes,
-            start.transformer_bytes
-        );
-        return Err(Refused { limit: Limit::TransformerBytesPerAcademy, detail, retry_after: None }.into());
-    }
-    Ok(())
-}
-
 impl RedbStore {
     /// What `academy` holds against its quotas now.
     pub fn academy_usage(&self, academy: &str) -> Result<Usage, StoreError> {
         let txn = self.db.begin_read()?;
-        Ok(Usage::stored(txn.open_table(ACADEMY_USAGE)?.get(academy)?.map(|entry| entry.value())))
+        Ok(stored_usage(txn.open_table(ACADEMY_USAGE)?.get(academy)?.map(|entry| entry.value())))
     }
 }
 
@@ -182,8 +143,9 @@ mod tests {
 
     use super::*;
     use crate::model::{AttachedTransformer, Scope};
+    use crate::quota::Limit;
     use crate::store::ComponentTotals;
-    use crate::store::tables::{BLOB_REFS, PLUGIN_BLOBS};
+    use crate::store::redb::tables::{BLOB_REFS, PLUGIN_BLOBS};
     use crate::store::tests::new_hook;
     use crate::time::Time;
 
@@ -270,7 +232,7 @@ mod tests {
         txn.delete_table(ACADEMY_USAGE).unwrap();
         txn.delete_table(ACADEMY_BLOBS).unwrap();
         txn.open_table(PLUGIN_BLOBS).unwrap().insert("orphan".as_bytes(), &[0u8; 100][..]).unwrap();
-        let found = crate::store::recount::recount(&txn).unwrap();
+        let found = crate::store::redb::recount::recount(&txn).unwrap();
         txn.commit().unwrap();
 
         assert_eq!((found.components, found.freed, found.freed_bytes), (2, 1, 100));

@@ -18,8 +18,8 @@ use std::sync::RwLock;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 
-use super::error::{StoreError, Unavailable};
-use super::health::Health;
+use super::Health;
+use super::{StoreError, Unavailable};
 
 /// redb's page cache. Its default (1 GiB) would make the engine's memory
 /// grow with the queue; the working set (hooks, the queue's head, recent

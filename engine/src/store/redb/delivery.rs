@@ -11,6 +11,7 @@ use super::{RedbStore, StoreError, next_id, sealing};
 use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, HookErrorRecord, Job, NextStep, StoredEvent};
 use crate::model::{Hook, HookStats, Scope};
 use crate::secrets::Sealed;
+use crate::store::Pruned;
 use crate::time::Time;
 
 impl RedbStore {
@@ -155,14 +156,6 @@ fn count_attempt(
     let effect = stats.count(attempt, deactivation);
     table.insert(hook_id, encode(&stats).as_slice())?;
     Ok(effect)
-}
-
-/// What one pruning pass removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    pub events: usize,
-    pub attempts: usize,
-    pub hook_errors: usize,
 }
 
 impl RedbStore {
