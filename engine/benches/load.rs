@@ -1,7 +1,9 @@
 //! End-to-end load benchmark: `cargo bench -p wasmhook --bench load`.
 //!
-//! Starts the real (release) binary on a temp data directory and a receiver
-//! on 127.0.0.1, both as the engine's tests do (`wasmhook-testkit`),
+//! Starts the real (release) binary on a temp data directory, as the
+//! engine's tests do (`wasmhook-testkit`), and a receiver on 127.0.0.1 that
+//! only counts (`CountingReceiver`: the tests' `Receiver` keeps every
+//! request and would be the bottleneck),
 //! subscribes one hook to `form_entry.added` (marketing serializer, seed
 //! payload), then measures:
 //!
@@ -10,7 +12,7 @@
 //! 2. the same in batches of 100, 8 clients;
 //! 3. deliveries per second to the loopback receiver, the hook active,
 //!    draining a queue filled by batches;
-//! 4. end-to-end latency (post → received) at a fixed 5,000 events/s;
+//! 4. end-to-end latency (post → received) at a fixed 1,000 events/s;
 //! 5. the engine's peak RSS.
 //!
 //! Every loop is bounded in time; only 127.0.0.1 is contacted.
@@ -21,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wasmhook_testkit::receiver::Receiver;
+use wasmhook_testkit::counting::CountingReceiver;
 use wasmhook_testkit::{ADMIN, Client, start_with, token};
 
 /// `clients` concurrent clients post `body` to `path` for 5 s; events
@@ -117,7 +119,7 @@ async fn main() {
         false,
     );
     let admin = engine.client(ADMIN);
-    let receiver = Receiver::ok().await;
+    let receiver = CountingReceiver::start().await;
     let receiver_url = format!("{}/hook", receiver.url);
 
     let service = Arc::new(engine.client(&token(&admin, json!({"name": "bench", "role": "service"})).await));
@@ -169,25 +171,28 @@ async fn main() {
         assert_eq!(service.post("/v1/events/batch", &batch).await.status, 202);
     }
     let queued_in = started.elapsed();
-    while receiver.count("/hook") < target && started.elapsed() < Duration::from_secs(120) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let delivered = 40_000 - target.saturating_sub(receiver.count("/hook"));
+    let got = receiver.wait_for("/hook", target, Duration::from_secs(120)).await;
+    let delivered = 40_000 - target.saturating_sub(got);
     println!(
         "deliveries to the loopback receiver:    {:>9.0} deliveries/s ({delivered} in {:.1} s, while the same events were ingested in the first {:.1} s)",
         delivered as f64 / started.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64(),
         queued_in.as_secs_f64()
     );
-    println!("  {} (ingested and delivered)", cpu.per_event(delivered as u64));
+    println!("  {} (ingested and delivered)", cpu.per_event(delivered));
 
-    // 4. Latency at a fixed rate.
-    let rate = 5_000u64;
+    // 4. Latency at a fixed rate, one this machine sustains: at 5,000
+    //    single events/s offered (above what 2 cores ingest and deliver at
+    //    once) the queue only grew, so the figures were the backlog's age
+    //    (p50 ~4 s), and the thousands of connections opened for the
+    //    requests waiting were reset, which panicked their tasks.
+    let rate = 1_000u64;
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
     let cpu = CpuMeter::start(engine.pid());
     let started = Instant::now();
     let mut n = 0u64;
+    receiver.record_arrivals(true);
     while started.elapsed() < Duration::from_secs(5) {
         ticker.tick().await;
         n += 1;
@@ -197,18 +202,21 @@ async fn main() {
         let (service, sent_at) = (service.clone(), sent_at.clone());
         tokio::spawn(async move {
             let at = Instant::now();
-            if service.post("/v1/events", &body).await.status == 202 {
+            // Not `post`: a refused connection is counted (not
+            // acknowledged), not a panic of this task.
+            if service.try_post("/v1/events", &body).await == Some(202) {
                 sent_at.lock().unwrap().insert(id, at);
             }
         });
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let sent = sent_at.lock().unwrap().clone();
+    receiver.record_arrivals(false);
     // The last arrival of each event (a retry's, if it was retried).
     let arrived: HashMap<String, Instant> = receiver
-        .on("/hook")
+        .arrivals()
         .into_iter()
-        .filter_map(|request| event_id(request.header("webhook-id")).map(|id| (id.to_owned(), request.at)))
+        .filter_map(|(webhook_id, at)| event_id(&webhook_id).map(|id| (id.to_owned(), at)))
         .collect();
     let mut latencies: Vec<Duration> =
         sent.iter().filter_map(|(id, at)| arrived.get(id).map(|got| got.duration_since(*at))).collect();

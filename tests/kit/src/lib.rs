@@ -1,7 +1,8 @@
 //! What the engine's end-to-end tests, the `tests/` suites and the load
 //! benchmark share: the real `wasmhook` binary started on a data directory
 //! and a free port on 127.0.0.1, a client that speaks its API, a webhook
-//! receiver ([`receiver`]) and the hostile test component.
+//! receiver ([`receiver`]), one that only counts for the load benchmark
+//! ([`counting`]) and the hostile test component.
 //!
 //! The binary is the one cargo built for the test or benchmark that runs:
 //! cargo names it in `CARGO_BIN_EXE_wasmhook` when it builds and when it
@@ -9,6 +10,7 @@
 //! no dependency on the engine's library (the engine's tests would link a
 //! second copy of it).
 
+pub mod counting;
 pub mod files;
 pub mod receiver;
 
