@@ -4,7 +4,7 @@
 //! A hook may have at most its cap of attempts in flight: its own
 //! `max_in_flight`, else the engine's `delivery_max_in_flight_per_hook`.
 //! A pass visits the hooks with due jobs, the one whose oldest job has
-//! waited longest first (`store/queue.rs`), takes at most each hook's room
+//! waited longest first (`store/redb/queue.rs`), takes at most each hook's room
 //! under its cap, and stops when the free workers are used. A receiver
 //! that sleeps therefore holds its cap's worth of workers and delays its
 //! own deliveries only.

@@ -20,7 +20,7 @@ pub enum HttpMethod {
 
 /// A hook. `S` is how its confidential values (signing secrets, custom
 /// header values) are held: in the clear (`String`, the default) in memory
-/// and in the API, `secrets::Sealed` in the store (see `store/sealing.rs`), so a hook
+/// and in the API, `secrets::Sealed` in the store (see `store/redb/sealing.rs`), so a hook
 /// with plaintext secrets cannot be written by mistake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))] // `default` would ask S: Default

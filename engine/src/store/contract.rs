@@ -15,7 +15,7 @@
 //! - the writes of the delivery pipeline are one call per intent (record an
 //!   ingest, record an attempt, queue replays), which a backend batches as
 //!   it likes: redb gathers concurrent calls into one transaction and one
-//!   fsync (`committer.rs`);
+//!   fsync (`redb/committer.rs`);
 //! - a write of hooks, tokens, the catalogue or plugins is answered once
 //!   durable, and the hook index and token cache a backend keeps reflect it
 //!   when the call returns (read your writes on the node that wrote);

@@ -38,7 +38,7 @@ pub enum StoreError {
 
 /// Why the store takes no writes now. Each heals without a restart: the
 /// engine re-opens the database once the storage works again (see
-/// `recovery.rs`), and the guard lets writes in again once space is back.
+/// `redb/recovery.rs`), and the guard lets writes in again once space is back.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Unavailable {
     /// The backend failed to read or write its storage (a full disk:

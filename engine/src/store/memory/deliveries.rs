@@ -1,6 +1,6 @@
-//! The delivery queue and its log: due jobs served fairly (`queue.rs`),
-//! attempts and what follows them (`delivery.rs`), hook errors, the status
-//! reads (`status.rs`) and pruning.
+//! The delivery queue and its log: due jobs served fairly (`redb/queue.rs`),
+//! attempts and what follows them (`redb/delivery.rs`), hook errors, the status
+//! reads (`redb/status.rs`) and pruning.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
-//! Ingests, all or nothing (`writes.rs`), and parked events, at most a cap
-//! per plugin (`parked.rs`).
+//! Ingests, all or nothing (`redb/writes.rs`), and parked events, at most a cap
+//! per plugin (`redb/parked.rs`).
 
 use std::ops::Bound;
 

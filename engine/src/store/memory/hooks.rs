@@ -1,5 +1,5 @@
 //! Hooks, their stats and samples, and what each academy holds against its
-//! quotas (derived from its hooks, checked by `usage::check` as redb's
+//! quotas (derived from its hooks, checked by `records::check` as redb's
 //! ledger does).
 
 use std::collections::BTreeMap;

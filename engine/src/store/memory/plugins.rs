@@ -1,6 +1,6 @@
 //! Plugin versions, their limits, and the components (plugin versions and
 //! hook transformers) stored once per sha256 and counted by their uses, as
-//! `blobs.rs` keeps them.
+//! `redb/blobs.rs` keeps them.
 
 use std::collections::BTreeMap;
 
