@@ -16,6 +16,15 @@ pub struct PluginVersion {
     pub active: bool,
 }
 
+impl PluginVersion {
+    /// The upload of `name` after version `last` (`None`: its first), of a
+    /// component of `size` bytes: not active yet.
+    pub fn upload(name: &str, last: Option<u32>, sha256: String, size: usize) -> PluginVersion {
+        let version = last.unwrap_or(0) + 1;
+        PluginVersion { name: name.to_owned(), version, sha256, size, uploaded_at: Time::now(), active: false }
+    }
+}
+
 /// The limits of one plugin name (all its versions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginLimits {

@@ -10,7 +10,6 @@ use super::super::contract::{Plugins, Store};
 use super::super::{ComponentTotals, StoreError};
 use super::Memory;
 use crate::model::{LimitOverrides, PluginLimits, PluginVersion};
-use crate::time::Time;
 
 /// The components: sha256 → (bytes, uses).
 #[derive(Default)]
@@ -57,14 +56,7 @@ impl Plugins for Memory {
         self.room()?;
         let mut state = self.lock();
         let last = versions_of(&state.plugins, name).map(|version| version.version).max();
-        let record = PluginVersion {
-            name: name.to_owned(),
-            version: last.unwrap_or(0) + 1,
-            sha256,
-            size: bytes.len(),
-            uploaded_at: Time::now(),
-            active: false,
-        };
+        let record = PluginVersion::upload(name, last, sha256, bytes.len());
         state.blobs.retain(&record.sha256, Some(bytes));
         state.plugins.insert((name.to_owned(), record.version), record.clone());
         Ok(record)

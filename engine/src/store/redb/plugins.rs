@@ -9,7 +9,6 @@ use super::codec::{decode, encode};
 use super::tables::{PLUGIN_LIMITS, PLUGINS};
 use super::{RedbStore, StoreError};
 use crate::model::{LimitOverrides, PluginLimits, PluginVersion};
-use crate::time::Time;
 
 impl RedbStore {
     /// Stores a new version of plugin `name` (not active yet); its component
@@ -21,14 +20,7 @@ impl RedbStore {
             let mut plugins = txn.open_table(PLUGINS)?;
             let last =
                 plugins.range((name, 0)..=(name, u32::MAX))?.next_back().transpose()?.map(|(key, _)| key.value().1);
-            let record = PluginVersion {
-                name: name.to_owned(),
-                version: last.unwrap_or(0) + 1,
-                sha256,
-                size: bytes.len(),
-                uploaded_at: Time::now(),
-                active: false,
-            };
+            let record = PluginVersion::upload(name, last, sha256, bytes.len());
             plugins.insert((name, record.version), encode(&record).as_slice())?;
             Blobs::open(&txn)?.retain(&record.sha256, Some(bytes))?;
             record
