@@ -9,9 +9,9 @@
 //!
 //! Written so that a networked backend can implement it:
 //!
-//! - every call is async, and none hands the store a closure that must run
-//!   inside its transaction but the idempotency judge, a pure function of
-//!   the stored record;
+//! - every call is async; the only closures a store is handed are pure
+//!   questions with no I/O: the idempotency judge (of the stored record)
+//!   and, in a claim, the dispatcher's room per hook and its claimed jobs;
 //! - the writes of the delivery pipeline are one call per intent (record an
 //!   ingest, record an attempt, queue replays), which a backend batches as
 //!   it likes: redb gathers concurrent calls into one transaction and one
@@ -21,7 +21,8 @@
 //!   when the call returns (read your writes on the node that wrote);
 //! - what other engines write to a shared store reaches this one as a
 //!   stream of [`Change`]s: the backend follows hooks and tokens in its own
-//!   caches, and `follow.rs` brings the catalogue and the plugins in line.
+//!   caches, and `app/follow.rs` brings the catalogue and the plugins in
+//!   line.
 //!
 //! Tenant data is read through a [`Scope`]: a lookup that forgets whose
 //! data it reads does not compile.
