@@ -119,4 +119,27 @@ mod tests {
         eventually("the deletion", || runtime.serializer("hostile").is_none()).await;
         following.abort();
     }
+
+    #[tokio::test]
+    async fn a_plugin_whose_stored_limits_exceed_the_maxima_is_followed_under_the_defaults() {
+        let memory = Arc::new(Memory::new());
+        let store: Arc<dyn Store> = memory.clone();
+        let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        let plugins = Arc::new(PluginService::new(store.clone(), runtime.clone()));
+        let catalog = Arc::new(SharedCatalog::new(Catalog::load(None).unwrap()));
+        let following = tokio::spawn(follow(store.changes(), store.clone(), catalog, plugins));
+
+        // Another engine, whose maxima are higher, set them.
+        let wasm = wasmhook_testkit::hostile_wasm();
+        store.add_plugin_version("hostile", Digest::of(&wasm).hex(), wasm).await.unwrap();
+        store.activate_plugin_version("hostile", 1).await.unwrap();
+        let too_long = runtime.max_limits().deadline.as_millis() as u64 + 1;
+        let limits = crate::model::LimitOverrides { deadline_ms: Some(too_long), ..Default::default() };
+        store.set_plugin_limits("hostile", limits).await.unwrap();
+        memory.announce(Change::Plugin("hostile".into()));
+        let active = || runtime.serializer("hostile").and_then(|plugin| plugin.version());
+        eventually("the activation", || active() == Some(1)).await;
+        assert_eq!(runtime.limits_of("hostile"), *runtime.limits());
+        following.abort();
+    }
 }

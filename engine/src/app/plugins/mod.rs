@@ -76,10 +76,7 @@ impl PluginService {
     /// uploaded versions made active, which override the bundled ones.
     pub async fn load_active(&self) -> Result<(), PluginsError> {
         for stored in self.store.plugin_limits().await? {
-            // Maxima lowered since the limits were set: the defaults apply.
-            if let Err(error) = self.runtime.set_limits(&stored.name, &stored.limits) {
-                tracing::warn!(plugin = %stored.name, %error, "plugin limits ignored");
-            }
+            self.apply_stored_limits(&stored.name, &stored.limits);
         }
         for plugin in BUNDLED.iter().filter(|p| p.world == World::Serializer) {
             let loaded = self.compile(plugin.name.to_owned(), plugin.wasm.to_vec()).await?;
@@ -187,13 +184,23 @@ impl PluginService {
             self.runtime.remove(name);
             return Ok(());
         };
-        self.runtime.set_limits(name, &limits.map(|l| l.limits).unwrap_or_default())?;
+        self.apply_stored_limits(name, &limits.map(|l| l.limits).unwrap_or_default());
         if self.runtime.serializer(name).and_then(|p| p.version()) != Some(active) {
             let plugin = self.version(name, active).await?;
             self.runtime.activate(name, active, &plugin);
             tracing::info!(plugin = %name, version = active, "plugin version activated by another engine");
         }
         Ok(())
+    }
+
+    /// Gives `name` the limits stored for it. Limits above the operator's
+    /// maxima (lowered since they were set) are ignored: the defaults apply.
+    fn apply_stored_limits(&self, name: &str, limits: &LimitOverrides) {
+        if let Err(error) = self.runtime.set_limits(name, limits) {
+            tracing::warn!(plugin = %name, %error, "plugin limits ignored");
+            // The defaults are within the maxima.
+            let _ = self.runtime.set_limits(name, &LimitOverrides::default());
+        }
     }
 
     /// Every plugin name the store or the binary knows.
