@@ -11,7 +11,7 @@ use super::links::PageLinks;
 use super::query::Pagination;
 use super::types::{Attempt, HookErrorRecord, Page, wire};
 use super::{ApiError, AppState};
-use crate::model::Job;
+use crate::app::replay::replay;
 
 #[derive(Deserialize)]
 pub struct Paged {
@@ -32,8 +32,7 @@ pub async fn list(
 }
 
 /// `POST /v1/notify/hook/{id}/deliveries/{delivery_id}/retry`: delivers the
-/// same payload again, now, with the same `webhook-id` (receivers that
-/// de-duplicate see a replay, not a new event).
+/// same event again, now, with the same `webhook-id` (see `app/replay.rs`).
 #[utoipa::path(post, path = "/v1/notify/hook/{id}/deliveries/{delivery_id}/retry", params(("id" = u64, Path), ("delivery_id" = u64, Path)),
     responses((status = 202, body = Object, example = json!({"delivery_id": 42}))))]
 pub async fn retry(
@@ -41,22 +40,7 @@ pub async fn retry(
     HookScope(scope): HookScope,
     PathParam((id, delivery_id)): PathParam<(u64, u64)>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let hook = state.store.hook(&scope, id).ok_or_else(|| ApiError::not_found("Hook"))?;
-    state.store.room()?;
-    let attempts = state.store.attempts(hook.id).await?;
-    let last =
-        attempts.into_iter().find(|a| a.delivery_id == delivery_id).ok_or_else(|| ApiError::not_found("Delivery"))?;
-    let job = Job {
-        id: 0,
-        due_ms: crate::time::now_ms(),
-        event_id: last.event_id,
-        event: last.event,
-        hook_id: hook.id,
-        webhook_id: last.webhook_id,
-        payload: last.payload,
-        attempts: 0,
-    };
-    let new_id = state.store.enqueue(vec![job]).await?[0];
+    let new_id = replay(state.store.as_ref(), &scope, id, delivery_id).await?;
     state.ingest.queued.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({"delivery_id": new_id}))))
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::app::catalog::CatalogError;
 use crate::app::plugins::PluginsError;
+use crate::app::replay::ReplayError;
 use crate::quota::{Limit, Refused};
 use crate::store::StoreError;
 
@@ -155,6 +156,16 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound(name) => ApiError::not_found(&format!("Event {name}")),
             CatalogError::Store(error) => error.into(),
             refused => ApiError::validation(refused.to_string()),
+        }
+    }
+}
+
+impl From<ReplayError> for ApiError {
+    fn from(error: ReplayError) -> Self {
+        match error {
+            ReplayError::HookNotFound => ApiError::not_found("Hook"),
+            ReplayError::DeliveryNotFound => ApiError::not_found("Delivery"),
+            ReplayError::Store(error) => error.into(),
         }
     }
 }

@@ -7,8 +7,10 @@
 //!   plugins, and every fetch of component bytes, compiled once;
 //! - [`catalog`]: adding and changing catalogue events, under the rule
 //!   that an event names only a loaded serializer;
+//! - [`replay`]: a delivery queued again;
 //! - [`follow`]: what other engines write to a shared store, followed.
 
 pub mod catalog;
 pub mod follow;
 pub mod plugins;
+pub mod replay;

@@ -10,7 +10,9 @@ use super::headers::{check_sent_header, engine_sets};
 use super::policy::Answer;
 use super::signing::sign_with_each;
 use crate::model::Hook;
-use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, SIGNATURE_HEADER, log_headers};
+use crate::model::{
+    Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, Payload, SIGNATURE_HEADER, log_headers,
+};
 use crate::runtime::Request;
 use crate::store::StoreError;
 use crate::time::Time;
@@ -53,7 +55,11 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -
     drop(slot);
     match answered {
         Ok((prepared, headers, sent)) => {
-            record(dispatcher, &job, scheduled_at, &prepared.hook, headers, prepared.request.body, sent).await
+            let body = prepared.request.body;
+            // Hashed here, on the delivery's task, only when the
+            // transformer changed the body.
+            let transformed = (body != job.payload.body()).then(|| Payload::new(body));
+            record(dispatcher, &job, scheduled_at, &prepared.hook, headers, transformed, sent).await
         }
         Err(NotSent::HookGone) => dispatcher.store.drop_job(job).await,
         Err(NotSent::Cancelled(why)) => cancel(dispatcher, job, scheduled_at, why).await,
@@ -66,8 +72,7 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -
                 error: Some(error),
                 duration: Duration::ZERO,
             };
-            let payload = job.payload.clone();
-            record(dispatcher, &job, scheduled_at, &hook, Vec::new(), payload, sent).await
+            record(dispatcher, &job, scheduled_at, &hook, Vec::new(), None, sent).await
         }
     }
 }
@@ -89,7 +94,7 @@ fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
     if !hook.settings.is_active {
         return Err(NotSent::Cancelled("the hook is inactive".into()));
     }
-    let request = super::headers::request(&hook, job.payload.clone());
+    let request = super::headers::request(&hook, job.payload.body().to_owned());
     let timeout =
         hook.settings.timeout.map_or(dispatcher.config.default_timeout, |s| Duration::from_secs(u64::from(s)));
     Ok(Prepared { hook, request, timeout })
@@ -213,14 +218,15 @@ async fn read_body(mut response: reqwest::Response, limit: usize) -> Option<Stri
     (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned())
 }
 
-/// Records the attempt and decides what comes next.
+/// Records the attempt and decides what comes next; `transformed` is the
+/// body sent when the hook's transformer changed the job's payload.
 async fn record(
     dispatcher: &Dispatcher,
     job: &Job,
     scheduled_at: Time,
     hook: &Hook,
     headers: Vec<(String, String)>,
-    payload: String,
+    transformed: Option<Payload>,
     sent: Sent,
 ) -> Result<(), StoreError> {
     let answer = Answer { status: sent.status, retry_after: sent.retry_after };
@@ -256,7 +262,8 @@ async fn record(
         scheduled_at,
         sent_at: sent.sent_at,
         request_headers: log_headers(headers),
-        payload,
+        payload: job.payload.clone(),
+        transformed,
         response_status: sent.status,
         response_body: sent.body,
         duration_ms: sent.duration.as_millis() as u64,
@@ -287,6 +294,7 @@ async fn cancel(dispatcher: &Dispatcher, job: Job, scheduled_at: Time, why: Stri
         sent_at: Time::now(),
         request_headers: Vec::new(),
         payload: job.payload.clone(),
+        transformed: None,
         response_status: None,
         response_body: None,
         duration_ms: 0,

@@ -17,17 +17,16 @@
 
 use serde_json::Value;
 use serde_json::value::RawValue;
-use sha2::{Digest as _, Sha256};
 
-use crate::model::{ContentDigest, EventOutcome, Seen, StoredEvent};
+use crate::model::{EventOutcome, Seen, Sha256, StoredEvent};
 
 /// The digest of a request's content: its catalogue event and data.
-pub fn content_digest(event: &str, data: &RawValue) -> ContentDigest {
+pub fn content_digest(event: &str, data: &RawValue) -> Sha256 {
     let mut canonical = Vec::with_capacity(data.get().len() + event.len() + 8);
     // The data is valid JSON (it was parsed into the `RawValue`).
     let data: Value = serde_json::from_str(data.get()).unwrap_or(Value::Null);
     write_canonical(&Value::Array(vec![Value::String(event.to_owned()), data]), &mut canonical);
-    ContentDigest(Sha256::digest(&canonical).into())
+    Sha256::of(&canonical)
 }
 
 /// `value` as JSON with every object's keys in order, whatever order the
@@ -66,7 +65,7 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 /// re-run of parked events replaces a record that is still failed and
 /// otherwise answers the record: it carries the parked content, never
 /// other content.
-pub(super) fn judge(stored: Option<StoredEvent>, content: &ContentDigest, rerun: bool) -> Seen {
+pub(super) fn judge(stored: Option<StoredEvent>, content: &Sha256, rerun: bool) -> Seen {
     let Some(stored) = stored else { return Seen::New };
     if rerun {
         return match stored.record.outcome {
@@ -86,7 +85,7 @@ mod tests {
     use crate::model::EventRecord;
     use crate::time::Time;
 
-    fn digest(event: &str, data: &str) -> ContentDigest {
+    fn digest(event: &str, data: &str) -> Sha256 {
         content_digest(event, &RawValue::from_string(data.to_owned()).unwrap())
     }
 
@@ -100,7 +99,7 @@ mod tests {
         assert_ne!(digest("e", "1"), digest("e", "\"1\""), "a number is not a string");
     }
 
-    fn stored(outcome: EventOutcome, content: Option<ContentDigest>) -> Option<StoredEvent> {
+    fn stored(outcome: EventOutcome, content: Option<Sha256>) -> Option<StoredEvent> {
         let record = EventRecord {
             id: "x".into(),
             event: "e".into(),

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::catalog::{Catalog, EventDef, SharedCatalog};
 use crate::model::{
-    ContentDigest, EventOutcome, EventRecord, Hook, HookErrorRecord, HookIndex, IngestItem, Job, Seen, StoredEvent,
+    EventOutcome, EventRecord, Hook, HookErrorRecord, HookIndex, IngestItem, Job, Payload, Seen, Sha256, StoredEvent,
 };
 use crate::runtime::{self, Decision, Runtime};
 use crate::store::{Judge, Store, StoreError};
@@ -180,9 +180,8 @@ impl Ingest {
                 }
             }
         }
-        let judge: Judge = Box::new(move |stored: Option<StoredEvent>, content: &ContentDigest| {
-            idempotency::judge(stored, content, rerun)
-        });
+        let judge: Judge =
+            Box::new(move |stored: Option<StoredEvent>, content: &Sha256| idempotency::judge(stored, content, rerun));
         let recorded = self.store.record_ingest(new, judge, parked::MAX_PER_PLUGIN).await?;
         let mut recorded = recorded.map_err(|c| conflict(c.index, &c.academy, &c.id))?.into_iter();
         let records = answers.into_iter().map(|known| known.or_else(|| recorded.next())).collect::<Option<Vec<_>>>();
@@ -195,7 +194,7 @@ impl Ingest {
 
     /// Runs the plugins for one event and its follow-ups (CPU work, on a
     /// blocking thread).
-    fn prepare(&self, hooks: &HookIndex, event: NewEvent, content: Option<ContentDigest>) -> IngestItem {
+    fn prepare(&self, hooks: &HookIndex, event: NewEvent, content: Option<Sha256>) -> IngestItem {
         let mut prepared = IngestItem { index: event.item.index, ..IngestItem::default() };
         // UUIDv7 ids sort by time, so the events table grows at its end
         // rather than dirtying a random page per event in each commit.
@@ -262,7 +261,7 @@ impl Ingest {
                 return;
             }
         };
-        let jobs = fan_out(hooks, &def, (&academy, &id), &target_academy, &payload);
+        let jobs = fan_out(hooks, &def, (&academy, &id), &target_academy, payload);
         let deliveries = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
         prepared.events.push((record(EventOutcome::Accepted, deliveries), jobs));
 
@@ -368,14 +367,22 @@ pub fn check_unique_ids(events: &[NewEvent]) -> Result<(), IngestError> {
 }
 
 /// One job per active hook of the event for `academy`, and per active
-/// superadmin hook of the event. `event` is the event's own academy and id.
-fn fan_out(hooks: &HookIndex, def: &EventDef, event: (&str, &str), academy: &str, payload: &str) -> Vec<Job> {
+/// superadmin hook of the event, all holding one copy of `payload`.
+/// `event` is the event's own academy and id.
+fn fan_out(hooks: &HookIndex, def: &EventDef, event: (&str, &str), academy: &str, payload: String) -> Vec<Job> {
     let now_ms = crate::time::now_ms();
-    hooks
+    let subscribed: Vec<&Arc<Hook>> = hooks
         .for_event(&def.name)
         .iter()
         .filter(|hook| hook.settings.is_active)
         .filter(|hook| hook.academy.as_deref().is_none_or(|own| own == academy))
+        .collect();
+    if subscribed.is_empty() {
+        return Vec::new(); // not even hashed
+    }
+    let payload = Payload::new(payload);
+    subscribed
+        .into_iter()
         .map(|hook| Job {
             id: 0,
             due_ms: now_ms,
@@ -383,7 +390,7 @@ fn fan_out(hooks: &HookIndex, def: &EventDef, event: (&str, &str), academy: &str
             event: def.name.clone(),
             hook_id: hook.id,
             webhook_id: webhook_id(event, hook),
-            payload: payload.to_owned(),
+            payload: payload.clone(),
             attempts: 0,
         })
         .collect()
@@ -445,17 +452,19 @@ mod fan_out_tests {
             hook(6, Some("downtown"), "e", true),
         ]);
         let def = EventDef::derive(EventSpec::for_test("e", "app.Model.e")).unwrap();
-        let jobs = fan_out(&hooks, &def, ("downtown", "evt_1"), "downtown", r#"{"n":1}"#);
+        let jobs = fan_out(&hooks, &def, ("downtown", "evt_1"), "downtown", r#"{"n":1}"#.into());
         let summary: Vec<_> = jobs.iter().map(|job| (job.hook_id, job.webhook_id.as_str())).collect();
         assert_eq!(summary, [(1, "msg_evt_1_1"), (4, "msg.downtown.evt_1_4"), (6, "msg_evt_1_6")]);
-        assert!(jobs.iter().all(|job| job.payload == r#"{"n":1}"# && job.attempts == 0 && job.event_id == "evt_1"));
+        assert!(
+            jobs.iter().all(|job| job.payload.body() == r#"{"n":1}"# && job.attempts == 0 && job.event_id == "evt_1")
+        );
     }
 
     #[test]
     fn a_serializer_that_sends_an_event_to_another_academy_reaches_that_academy_s_hooks_under_distinct_ids() {
         let hooks = HookIndex::new([hook(1, Some("downtown"), "e", true), hook(2, Some("uptown"), "e", true)]);
         let def = EventDef::derive(EventSpec::for_test("e", "app.Model.e")).unwrap();
-        let jobs = fan_out(&hooks, &def, ("downtown", "evt_1"), "uptown", "{}");
+        let jobs = fan_out(&hooks, &def, ("downtown", "evt_1"), "uptown", "{}".into());
         let summary: Vec<_> = jobs.iter().map(|job| (job.hook_id, job.webhook_id.as_str())).collect();
         assert_eq!(summary, [(2, "msg.downtown.evt_1_2")], "the id names the event's own academy");
     }

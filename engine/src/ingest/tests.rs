@@ -108,7 +108,7 @@ async fn an_event_is_queued_for_the_active_hooks_of_its_academy_and_for_superadm
     let mut hooks: Vec<u64> = due.jobs.iter().map(|job| job.hook_id).collect();
     hooks.sort();
     assert_eq!(hooks, [ids[0], ids[3]], "its academy's active hook and the superadmin's");
-    assert!(due.jobs.iter().all(|job| job.payload == r#"{"n":1}"#));
+    assert!(due.jobs.iter().all(|job| job.payload.body() == r#"{"n":1}"#));
 }
 
 #[tokio::test]

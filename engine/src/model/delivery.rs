@@ -1,15 +1,19 @@
 //! Deliveries: the queued job of one event to one hook, its attempts, the
 //! hook errors integrators see, and what an attempt decides.
 
+use std::convert::Infallible;
+
 use serde::{Deserialize, Serialize};
 
-use super::HookStats;
+use super::{HookStats, Payload};
 use crate::secrets::REDACTED;
 use crate::time::Time;
 
 /// One delivery of one event to one hook, waiting for its next attempt.
+/// `P` is how it holds its payload: the payload itself, or what a store
+/// keeps in its place (e.g. redb's record holds the digest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
+pub struct Job<P = Payload> {
     /// The delivery id: stable across attempts.
     pub id: u64,
     /// When the next attempt is due, ms since the epoch.
@@ -19,14 +23,24 @@ pub struct Job {
     pub hook_id: u64,
     /// Standard Webhooks `webhook-id`: the same on every attempt.
     pub webhook_id: String,
-    pub payload: String,
+    /// The event's payload, before the hook's transformer.
+    pub payload: P,
     /// Attempts already made.
     pub attempts: u32,
 }
 
-/// One attempt to deliver, as recorded.
+impl<P> Job<P> {
+    /// The same job holding its payload as `payload`.
+    pub fn with_payload<Q>(self, payload: Q) -> Job<Q> {
+        let Job { id, due_ms, event_id, event, hook_id, webhook_id, payload: _, attempts } = self;
+        Job { id, due_ms, event_id, event, hook_id, webhook_id, payload, attempts }
+    }
+}
+
+/// One attempt to deliver, as recorded. `P` as in [`Job`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attempt {
+#[serde(bound(serialize = "P: Serialize", deserialize = "P: Deserialize<'de>"))]
+pub struct Attempt<P = Payload> {
     pub id: u64,
     pub delivery_id: u64,
     pub hook_id: u64,
@@ -39,7 +53,13 @@ pub struct Attempt {
     pub sent_at: Time,
     /// The headers sent, as [`log_headers`] keeps them.
     pub request_headers: Vec<(String, String)>,
-    pub payload: String,
+    /// The event's payload, as its job holds it: a replay starts from it.
+    pub payload: P,
+    /// What the hook's transformer made of the payload, when it changed
+    /// it: the body sent. (Records of schema version 3 and before hold the
+    /// body sent as `payload`, and none here.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformed: Option<P>,
     pub response_status: Option<u16>,
     /// Truncated.
     pub response_body: Option<String>,
@@ -136,7 +156,7 @@ impl HookStats {
     /// Every store applies this inside the transaction that records the
     /// attempt, on the stats as they are then, so attempts recorded
     /// concurrently count in order.
-    pub fn count(&mut self, attempt: &Attempt, rule: Deactivation) -> HookEffect {
+    pub fn count<P>(&mut self, attempt: &Attempt<P>, rule: Deactivation) -> HookEffect {
         if attempt.outcome == AttemptOutcome::Cancelled {
             return HookEffect::None;
         }
@@ -155,6 +175,66 @@ impl HookStats {
 }
 
 impl Attempt {
+    /// The body sent: the transformer's, or else the event's payload.
+    pub fn sent(&self) -> &Payload {
+        self.transformed.as_ref().unwrap_or(&self.payload)
+    }
+}
+
+impl<P> Attempt<P> {
+    /// The same attempt holding its payloads as `convert` makes them.
+    pub fn map_payloads<Q>(self, mut convert: impl FnMut(P) -> Q) -> Attempt<Q> {
+        match self.try_map_payloads(|payload| Ok::<Q, Infallible>(convert(payload))) {
+            Ok(attempt) => attempt,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The same attempt holding its payloads as `convert` makes them, or
+    /// the first error it met.
+    pub fn try_map_payloads<Q, E>(self, mut convert: impl FnMut(P) -> Result<Q, E>) -> Result<Attempt<Q>, E> {
+        let Attempt {
+            id,
+            delivery_id,
+            hook_id,
+            event_id,
+            event,
+            webhook_id,
+            attempt,
+            scheduled_at,
+            sent_at,
+            request_headers,
+            payload,
+            transformed,
+            response_status,
+            response_body,
+            duration_ms,
+            error,
+            outcome,
+            next_attempt_at,
+        } = self;
+        Ok(Attempt {
+            id,
+            delivery_id,
+            hook_id,
+            event_id,
+            event,
+            webhook_id,
+            attempt,
+            scheduled_at,
+            sent_at,
+            request_headers,
+            payload: convert(payload)?,
+            transformed: transformed.map(&mut convert).transpose()?,
+            response_status,
+            response_body,
+            duration_ms,
+            error,
+            outcome,
+            next_attempt_at,
+        })
+    }
+
     /// This attempt deactivated its hook under `rule`: it is the last one,
     /// and its error says why.
     pub fn end_by_deactivation(&mut self, rule: Deactivation) {
@@ -170,7 +250,7 @@ impl Attempt {
 
     /// The hook error this failed attempt of `job` records, under its
     /// hook's `academy`. Every store records it with the attempt.
-    pub fn hook_error(&self, job: &Job, academy: Option<String>) -> HookErrorRecord {
+    pub fn hook_error<Q>(&self, job: &Job<Q>, academy: Option<String>) -> HookErrorRecord {
         HookErrorRecord {
             id: 0,
             at: self.sent_at,
@@ -232,7 +312,8 @@ mod tests {
             scheduled_at: Time::from_second(0),
             sent_at: Time::from_second(10),
             request_headers: Vec::new(),
-            payload: "{}".into(),
+            payload: Payload::new("{}"),
+            transformed: None,
             response_status: status,
             response_body: None,
             duration_ms: 1,

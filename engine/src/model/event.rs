@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{HookErrorRecord, Job};
+use super::{HookErrorRecord, Job, Sha256};
 use crate::time::Time;
 
 /// An ingested event and what came of it, as the API answers it.
@@ -32,27 +32,9 @@ pub struct StoredEvent {
     #[serde(flatten)]
     pub record: EventRecord,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<ContentDigest>,
-}
-
-/// A sha256 of what identifies a request's content (see
-/// `ingest/idempotency.rs`), stored as hex.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContentDigest(pub [u8; 32]);
-
-impl Serialize for ContentDigest {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&hex::encode(self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for ContentDigest {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let mut bytes = [0; 32];
-        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
-        Ok(ContentDigest(bytes))
-    }
+    /// The sha256 of what identifies the request's content (see
+    /// `ingest/idempotency.rs`).
+    pub content: Option<Sha256>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,7 +91,7 @@ pub struct IngestItem {
     /// The top event's content, when its id came from the client: a
     /// concurrent request may carry the id too. Generated ids are unique
     /// and skip that check.
-    pub content: Option<ContentDigest>,
+    pub content: Option<Sha256>,
     /// The top event first, then its follow-ups.
     pub events: Vec<(StoredEvent, Vec<Job>)>,
     pub errors: Vec<HookErrorRecord>,

@@ -14,6 +14,7 @@ mod delivery;
 mod event;
 mod hook;
 mod hook_index;
+mod payload;
 mod plugin;
 
 pub use access::{Role, Scope, TokenRecord};
@@ -22,12 +23,11 @@ pub use delivery::{
     Attempt, AttemptOutcome, Deactivation, ENGINE_HEADERS, HookEffect, HookErrorRecord, Job, NextStep,
     SIGNATURE_HEADER, log_headers,
 };
-pub use event::{
-    ContentDigest, EventOutcome, EventRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, Seen, StoredEvent,
-};
+pub use event::{EventOutcome, EventRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, Seen, StoredEvent};
 pub use hook::{
     AttachedTransformer, Hook, HookChanges, HookSelector, HookSettings, HookStats, HttpMethod, NewHook, Place,
     PreviousSecret, Rotation,
 };
 pub use hook_index::HookIndex;
+pub use payload::{Payload, Sha256};
 pub use plugin::{LimitOverrides, PluginLimits, PluginVersion};

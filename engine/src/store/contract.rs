@@ -36,9 +36,9 @@ use super::{
     AttemptCounts, ComponentTotals, DueJobs, Health, Pruned, QueueSummary, Quotas, RecentOutcomes, StoreError, Usage,
 };
 use crate::model::{
-    AttachedTransformer, Attempt, ContentDigest, Deactivation, EventRecord, EventSpec, Hook, HookChanges, HookEffect,
-    HookErrorRecord, HookIndex, HookSelector, HookStats, IdConflict, IngestItem, Job, LimitOverrides, NewHook,
-    NextStep, ParkedEvent, ParkedKey, PluginLimits, PluginVersion, Role, Scope, Seen, StoredEvent, TokenRecord,
+    AttachedTransformer, Attempt, Deactivation, EventRecord, EventSpec, Hook, HookChanges, HookEffect, HookErrorRecord,
+    HookIndex, HookSelector, HookStats, IdConflict, IngestItem, Job, LimitOverrides, NewHook, NextStep, ParkedEvent,
+    ParkedKey, PluginLimits, PluginVersion, Role, Scope, Seen, Sha256, StoredEvent, TokenRecord,
 };
 use crate::time::Time;
 
@@ -58,7 +58,7 @@ pub enum Change {
 /// What a stored event means for a new one with the same client id (see
 /// `ingest/idempotency.rs`): asked inside the write that records an
 /// ingest, so two concurrent requests with one id cannot both be new.
-pub type Judge = Box<dyn Fn(Option<StoredEvent>, &ContentDigest) -> Seen + Send + Sync>;
+pub type Judge = Box<dyn Fn(Option<StoredEvent>, &Sha256) -> Seen + Send + Sync>;
 
 /// Hooks: an academy's subscriptions of endpoints to events, and what
 /// their deliveries did.

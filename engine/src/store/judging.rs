@@ -2,7 +2,7 @@
 //! inside its write: each item whose client id is stored already is asked
 //! of the judge (`ingest/idempotency.rs`), before anything is written.
 
-use crate::model::{ContentDigest, EventRecord, IdConflict, IngestItem, Seen, StoredEvent};
+use crate::model::{EventRecord, IdConflict, IngestItem, Seen, Sha256, StoredEvent};
 
 /// Judges the items of an ingest before anything is written: each item
 /// whose client id is `stored` already is asked of `judge`. `Ok` an item to
@@ -10,7 +10,7 @@ use crate::model::{ContentDigest, EventRecord, IdConflict, IngestItem, Seen, Sto
 /// refuses the whole request. Every backend's `record_ingest` starts here.
 pub(super) fn judge_items<E>(
     items: Vec<IngestItem>,
-    judge: impl Fn(Option<StoredEvent>, &ContentDigest) -> Seen,
+    judge: impl Fn(Option<StoredEvent>, &Sha256) -> Seen,
     mut stored: impl FnMut(&str, &str) -> Result<Option<StoredEvent>, E>,
 ) -> Result<Result<Vec<Result<IngestItem, EventRecord>>, IdConflict>, E> {
     let mut checked = Vec::with_capacity(items.len());

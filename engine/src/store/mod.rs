@@ -36,7 +36,7 @@ pub use redb::{REOPEN_HEADROOM, Redb, RedbStore, watch};
 pub(crate) mod tests {
     use std::sync::Arc;
 
-    use crate::model::{HookSettings, HttpMethod, Job, NewHook};
+    use crate::model::{HookSettings, HttpMethod, Job, NewHook, Payload};
     use crate::secrets::{Keyring, SecretKey};
 
     /// A store for a unit test of the engine's policies.
@@ -44,7 +44,8 @@ pub(crate) mod tests {
         Arc::new(super::memory::Memory::new())
     }
 
-    /// A job of `hook_id` due at `due_ms` (its id is given at enqueue).
+    /// A job of `hook_id` due at `due_ms` (its id is given at enqueue), its
+    /// payload its own.
     pub(crate) fn job(hook_id: u64, due_ms: u64) -> Job {
         Job {
             id: 0,
@@ -53,7 +54,7 @@ pub(crate) mod tests {
             event: "form_entry.added".into(),
             hook_id,
             webhook_id: "msg".into(),
-            payload: "{}".into(),
+            payload: Payload::new(format!(r#"{{"hook":{hook_id},"due":{due_ms}}}"#)),
             attempts: 0,
         }
     }

@@ -51,7 +51,7 @@ pub struct AttemptCounts {
 
 impl AttemptCounts {
     /// Counts `attempt` in.
-    pub(crate) fn count(&mut self, attempt: &Attempt) {
+    pub(crate) fn count<P>(&mut self, attempt: &Attempt<P>) {
         self.attempts += 1;
         self.total_duration_ms += attempt.duration_ms;
         match attempt.outcome {

@@ -21,6 +21,7 @@ pub struct Attempt {
     /// The headers sent: those the engine sets with their values, the
     /// others by name only (their values redacted), never the signature.
     pub request_headers: Vec<(String, String)>,
+    /// The body sent (after the hook's transformer, if it has one).
     pub payload: String,
     pub response_status: Option<u16>,
     /// Truncated.
@@ -34,6 +35,7 @@ pub struct Attempt {
 
 impl From<model::Attempt> for Attempt {
     fn from(attempt: model::Attempt) -> Self {
+        let payload = attempt.sent().body().to_owned();
         let model::Attempt {
             id,
             delivery_id,
@@ -45,7 +47,8 @@ impl From<model::Attempt> for Attempt {
             scheduled_at,
             sent_at,
             request_headers,
-            payload,
+            payload: _,
+            transformed: _,
             response_status,
             response_body,
             duration_ms,

@@ -2,7 +2,8 @@
 
 use super::events::{item, judge};
 use super::{academy, attempt, hook, queued};
-use crate::model::{AttemptOutcome, Deactivation, HookEffect, HookSelector, Job, NextStep, Scope};
+use crate::app::replay::{ReplayError, replay};
+use crate::model::{AttemptOutcome, Deactivation, HookEffect, HookSelector, Job, NextStep, Payload, Scope};
 use crate::store::contract::{ClaimRequest, Store};
 use crate::store::tests::new_hook;
 use crate::store::{DueJobs, Pruned};
@@ -103,7 +104,7 @@ pub(crate) async fn consecutive_failures_deactivate_and_a_success_resets_them(st
             (outcome != AttemptOutcome::Cancelled).then_some(if outcome == AttemptOutcome::Failed { 500 } else { 200 });
         let attempt = attempt(&job, outcome, status, Time::from_second(second));
         if outcome == AttemptOutcome::Succeeded {
-            sample = Some(attempt.payload.clone());
+            sample = Some(attempt.sent().body().to_owned());
         }
         effects.push(store.record_attempt(job, attempt, NextStep::Finish, rule).await.unwrap());
     }
@@ -160,6 +161,36 @@ pub(crate) async fn replays_are_queued_under_new_ids(store: &dyn Store) {
     let mut queued_ids = ids(&queue);
     queued_ids.sort_unstable();
     assert_eq!(queued_ids, [first.id, replays[0], replays[1]]);
+}
+
+pub(crate) async fn an_attempt_keeps_what_its_transformer_sent_and_a_replay_starts_from_the_payload(store: &dyn Store) {
+    let hook = hook(store, Some("a")).await;
+    let job = queued(store, hook.id, 100).await;
+    let made = r#"{"text":"what the transformer made"}"#;
+    let mut sent = attempt(&job, AttemptOutcome::Succeeded, Some(200), Time::now());
+    sent.transformed = Some(Payload::new(made));
+    store.record_attempt(job.clone(), sent, NextStep::Finish, Deactivation::NEVER).await.unwrap();
+    let logged = store.attempts(hook.id).await.unwrap().remove(0);
+    assert_eq!((&logged.payload, logged.sent().body()), (&job.payload, made), "both bodies, each as it was");
+    assert_eq!(store.hook_sample(hook.id).await.unwrap().as_deref(), Some(made), "the sample is what was sent");
+
+    let replay = replay_of(store, "a", hook.id, job.id).await.unwrap();
+    let queue = due(store, u64::MAX, 64, |_| usize::MAX).await.jobs;
+    assert_eq!(queue.len(), 1);
+    assert_eq!((queue[0].id, &queue[0].webhook_id), (replay, &job.webhook_id), "a new delivery of the same message");
+    assert_eq!(queue[0].payload, job.payload, "the event's payload, for the transformer to run on again");
+    assert!(matches!(replay_of(store, "b", hook.id, job.id).await, Err(ReplayError::HookNotFound)), "scoped");
+    assert!(matches!(replay_of(store, "a", hook.id, 999).await, Err(ReplayError::DeliveryNotFound)));
+
+    // The attempt pruned, what else refers to its bodies still reads them.
+    let later = Time::from_second(Time::now().as_second() + 60);
+    assert_eq!(store.prune(later).await.unwrap().attempts, 1);
+    assert_eq!(store.hook_sample(hook.id).await.unwrap().as_deref(), Some(made));
+    assert_eq!(due(store, u64::MAX, 64, |_| usize::MAX).await.jobs[0].payload, job.payload);
+}
+
+async fn replay_of(store: &dyn Store, scope: &str, hook_id: u64, delivery_id: u64) -> Result<u64, ReplayError> {
+    replay(store, &academy(scope), hook_id, delivery_id).await
 }
 
 pub(crate) async fn prune_deletes_old_records_and_keeps_jobs(store: &dyn Store) {

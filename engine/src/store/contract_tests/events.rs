@@ -1,8 +1,7 @@
 //! Ingests, all or nothing, and parked events.
 
 use crate::model::{
-    ContentDigest, EventOutcome, EventRecord, HookErrorRecord, IngestItem, ParkedEvent, ParkedKey, Scope, Seen,
-    StoredEvent,
+    EventOutcome, EventRecord, HookErrorRecord, IngestItem, ParkedEvent, ParkedKey, Scope, Seen, Sha256, StoredEvent,
 };
 use crate::store::contract::{Judge, Store};
 use crate::store::tests::job;
@@ -11,7 +10,7 @@ use crate::time::Time;
 /// What `ingest/idempotency.rs` decides, reduced to the digest: the same
 /// content is a retry, other content a conflict.
 pub(crate) fn judge() -> Judge {
-    Box::new(|stored: Option<StoredEvent>, content: &ContentDigest| match stored {
+    Box::new(|stored: Option<StoredEvent>, content: &Sha256| match stored {
         None => Seen::New,
         Some(stored) if stored.content.as_ref() == Some(content) => Seen::Known(stored.record),
         Some(_) => Seen::Conflict,
@@ -30,7 +29,7 @@ pub(crate) fn item(index: usize, id: &str, digest: u8, parked: Vec<ParkedEvent>)
         outcome: EventOutcome::Accepted,
         follow_ups: Vec::new(),
     };
-    let content = ContentDigest([digest; 32]);
+    let content = Sha256([digest; 32]);
     let event = StoredEvent { record, content: Some(content) };
     IngestItem { index, content: Some(content), events: vec![(event, vec![job(1, 100)])], errors: Vec::new(), parked }
 }

@@ -44,7 +44,8 @@ pub(crate) fn attempt(job: &Job, outcome: AttemptOutcome, status: Option<u16>, s
         scheduled_at: sent_at,
         sent_at,
         request_headers: Vec::new(),
-        payload: format!("payload of {}", job.id),
+        payload: job.payload.clone(),
+        transformed: None,
         response_status: status,
         response_body: None,
         duration_ms: 3,
@@ -75,6 +76,7 @@ macro_rules! every_contract_test {
             deliveries::consecutive_failures_deactivate_and_a_success_resets_them,
             deliveries::a_job_of_a_deleted_hook_is_only_dropped,
             deliveries::replays_are_queued_under_new_ids,
+            deliveries::an_attempt_keeps_what_its_transformer_sent_and_a_replay_starts_from_the_payload,
             deliveries::prune_deletes_old_records_and_keeps_jobs,
         );
     };

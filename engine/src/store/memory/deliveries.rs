@@ -101,7 +101,7 @@ impl Deliveries for Memory {
         attempt.id = next(&mut state.counters.attempt);
         match attempt.outcome {
             AttemptOutcome::Succeeded => {
-                state.samples.insert(job.hook_id, attempt.payload.clone());
+                state.samples.insert(job.hook_id, attempt.sent().clone());
             }
             AttemptOutcome::Failed => state.insert_hook_error(attempt.hook_error(&job, academy)),
             AttemptOutcome::Cancelled => {}

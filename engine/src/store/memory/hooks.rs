@@ -133,7 +133,7 @@ impl Hooks for Memory {
     }
 
     async fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
-        Ok(self.lock().samples.get(&id).cloned())
+        Ok(self.lock().samples.get(&id).map(|sample| sample.body().to_owned()))
     }
 
     async fn academy_usage(&self, academy: &str) -> Result<Usage, StoreError> {

@@ -23,8 +23,8 @@ use tokio::sync::broadcast;
 use super::contract::{Catalog, Change, Store, Tokens};
 use super::{Health, StoreError};
 use crate::model::{
-    Attempt, EventSpec, Hook, HookErrorRecord, HookIndex, HookStats, Job, ParkedEvent, PluginLimits, PluginVersion,
-    Role, StoredEvent, TokenRecord,
+    Attempt, EventSpec, Hook, HookErrorRecord, HookIndex, HookStats, Job, ParkedEvent, Payload, PluginLimits,
+    PluginVersion, Role, StoredEvent, TokenRecord,
 };
 use crate::time::Time;
 
@@ -46,7 +46,7 @@ struct State {
     /// Rebuilt after every change to `hooks`.
     index: Arc<HookIndex>,
     stats: HashMap<u64, HookStats>,
-    samples: HashMap<u64, String>,
+    samples: HashMap<u64, Payload>,
     tokens: HashMap<[u8; 32], TokenRecord>,
     catalog: BTreeMap<String, EventSpec>,
     /// By (name, version).

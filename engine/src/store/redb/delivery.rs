@@ -5,6 +5,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::codec::{decode, encode};
+use super::payloads::{AttemptRow, Bodies, Uses, sample_digest};
 use super::queue::QueueWriter;
 use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
 use super::{RedbStore, StoreError, next_id, sealing};
@@ -27,9 +28,10 @@ impl RedbStore {
     pub fn attempts(&self, hook_id: u64) -> Result<Vec<Attempt>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(ATTEMPTS)?;
+        let mut bodies = Bodies::open(&txn)?;
         let mut attempts = Vec::new();
         for entry in table.range((hook_id, 0)..=(hook_id, u64::MAX))?.rev() {
-            attempts.push(decode("attempt", entry?.1.value())?);
+            attempts.push(bodies.attempt(decode("attempt", entry?.1.value())?)?);
         }
         Ok(attempts)
     }
@@ -48,13 +50,14 @@ impl RedbStore {
 pub(super) fn insert_event(
     txn: &WriteTransaction,
     queue: &mut QueueWriter<'_>,
+    uses: &mut Uses,
     event: &StoredEvent,
     jobs: &mut [Job],
 ) -> Result<(), StoreError> {
     let key = (event.record.academy.as_str(), event.record.id.as_str());
     txn.open_table(EVENTS)?.insert(key, encode(event).as_slice())?;
     for job in jobs {
-        enqueue(txn, queue, job)?;
+        enqueue(txn, queue, uses, job)?;
     }
     Ok(())
 }
@@ -68,9 +71,14 @@ pub(super) fn find_event(txn: &WriteTransaction, academy: &str, id: &str) -> Res
 }
 
 /// Queues `job` with a new delivery id.
-pub(super) fn enqueue(txn: &WriteTransaction, queue: &mut QueueWriter<'_>, job: &mut Job) -> Result<(), StoreError> {
+pub(super) fn enqueue(
+    txn: &WriteTransaction,
+    queue: &mut QueueWriter<'_>,
+    uses: &mut Uses,
+    job: &mut Job,
+) -> Result<(), StoreError> {
     job.id = next_id(txn, meta::NEXT_JOB_ID)?;
-    queue.push(job)
+    queue.push(job, uses)
 }
 
 /// Records a hook error.
@@ -85,17 +93,33 @@ pub(super) fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorReco
 /// its deactivation when `deactivation` says so for the stats as they are
 /// now (then no retry; see `HookStats::count`), the attempt, the job's
 /// removal or rescheduling, the hook's sample on success, a hook error on
-/// failure. Returns whether the hook was deactivated: the caller reloads
-/// the hook index once this is committed.
+/// failure, and the references to payloads these hold. Returns whether the
+/// hook was deactivated: the caller reloads the hook index once this is
+/// committed.
 pub(super) fn record_attempt(
     txn: &WriteTransaction,
+    job: &Job,
+    attempt: Attempt,
+    next: NextStep,
+    deactivation: Deactivation,
+) -> Result<HookEffect, StoreError> {
+    let mut uses = Uses::default();
+    let effect = record_attempt_using(txn, &mut uses, job, attempt, next, deactivation)?;
+    uses.apply(txn)?;
+    Ok(effect)
+}
+
+/// [`record_attempt`], counting the references it adds and drops in `uses`.
+fn record_attempt_using(
+    txn: &WriteTransaction,
+    uses: &mut Uses,
     job: &Job,
     mut attempt: Attempt,
     mut next: NextStep,
     deactivation: Deactivation,
 ) -> Result<HookEffect, StoreError> {
     let mut queue = QueueWriter::open(txn)?;
-    queue.remove(job)?;
+    queue.remove(job, uses)?;
     let mut hooks = txn.open_table(HOOKS)?;
     if hooks.get(job.hook_id)?.is_none() {
         return Ok(HookEffect::None); // deleted meanwhile: nothing to record
@@ -106,10 +130,13 @@ pub(super) fn record_attempt(
         attempt.end_by_deactivation(deactivation);
     }
     if let NextStep::Retry { due_ms } = next {
-        queue.push(&Job { due_ms, attempts: job.attempts + 1, ..job.clone() })?;
+        queue.push(&Job { due_ms, attempts: job.attempts + 1, ..job.clone() }, uses)?;
     }
     attempt.id = next_id(txn, meta::NEXT_ATTEMPT_ID)?;
-    txn.open_table(ATTEMPTS)?.insert((job.hook_id, attempt.id), encode(&attempt).as_slice())?;
+    uses.add(&attempt.payload);
+    if let Some(transformed) = &attempt.transformed {
+        uses.add(transformed);
+    }
 
     // The hook record itself is read only when it changes or a hook error
     // needs its academy: recording a success does not decode it.
@@ -127,7 +154,11 @@ pub(super) fn record_attempt(
     }
     match attempt.outcome {
         AttemptOutcome::Succeeded => {
-            txn.open_table(HOOK_SAMPLES)?.insert(job.hook_id, attempt.payload.as_bytes())?;
+            let sent = attempt.sent();
+            uses.add(sent);
+            if let Some(old) = txn.open_table(HOOK_SAMPLES)?.insert(job.hook_id, sent.digest().0.as_slice())? {
+                uses.drop(sample_digest(old.value())?);
+            }
         }
         AttemptOutcome::Failed => {
             let error = attempt.hook_error(job, hook(&hooks)?.academy);
@@ -136,6 +167,8 @@ pub(super) fn record_attempt(
         }
         AttemptOutcome::Cancelled => {}
     }
+    let row = attempt.map_payloads(|payload| payload.digest());
+    txn.open_table(ATTEMPTS)?.insert((job.hook_id, row.id), encode(&row).as_slice())?;
     Ok(effect)
 }
 
@@ -179,11 +212,23 @@ impl RedbStore {
             pruned.events = old.len();
 
             let mut attempts = txn.open_table(ATTEMPTS)?;
-            let old = old_keys(&attempts, "attempt", |a: &Attempt| a.sent_at < cutoff, |k: (u64, u64)| k)?;
+            let mut uses = Uses::default();
+            let mut old = Vec::new();
+            for entry in attempts.iter()? {
+                let (key, bytes) = entry?;
+                let attempt: AttemptRow = decode("attempt", bytes.value())?;
+                if attempt.sent_at < cutoff {
+                    old.push(key.value());
+                    uses.drop(attempt.payload);
+                    attempt.transformed.into_iter().for_each(|digest| uses.drop(digest));
+                }
+            }
             for key in &old {
                 attempts.remove(key)?;
             }
             pruned.attempts = old.len();
+            drop(attempts);
+            uses.apply(&txn)?;
 
             let mut errors = txn.open_table(HOOK_ERRORS)?;
             let cutoff_key = (u64::try_from(cutoff.as_second()).unwrap_or(0), 0);

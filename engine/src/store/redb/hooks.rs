@@ -6,6 +6,7 @@ use redb::ReadableTable;
 
 use super::Quotas;
 use super::codec::decode;
+use super::payloads::{Bodies, Uses, sample_digest};
 use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
 use super::usage::Ledger;
 use super::{RedbStore, StoreError, next_id, sealing};
@@ -106,12 +107,16 @@ impl RedbStore {
             let mut samples = txn.open_table(HOOK_SAMPLES)?;
             let mut stats = txn.open_table(HOOK_STATS)?;
             let mut ledger = Ledger::open(&txn, Quotas::default())?;
+            let mut uses = Uses::default();
             for hook in &doomed {
                 hooks.remove(hook.id)?;
-                samples.remove(hook.id)?;
+                if let Some(sample) = samples.remove(hook.id)? {
+                    uses.drop(sample_digest(sample.value())?);
+                }
                 stats.remove(hook.id)?;
                 ledger.change(Some(hook), None, None)?;
             }
+            uses.apply(&txn)?;
             doomed.len()
         };
         txn.commit()?;
@@ -122,9 +127,9 @@ impl RedbStore {
     /// The last payload delivered to hook `id`.
     pub fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(HOOK_SAMPLES)?;
-        let sample = table.get(id)?.map(|bytes| String::from_utf8_lossy(bytes.value()).into_owned());
-        Ok(sample)
+        let Some(digest) = txn.open_table(HOOK_SAMPLES)?.get(id)? else { return Ok(None) };
+        let payload = Bodies::open(&txn)?.get(sample_digest(digest.value())?)?;
+        Ok(Some(payload.body().to_owned()))
     }
 }
 

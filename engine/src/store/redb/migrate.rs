@@ -11,6 +11,7 @@
 //! first step's version is refused, as is a file newer than this build.
 
 mod v3_event_ids;
+mod v4_payloads;
 
 use std::time::Instant;
 
@@ -37,6 +38,8 @@ const STEPS: &[Step] = &[
     Step { to: 3, what: "event ids scoped per academy (events and parked events)", run: v3_event_ids::migrate },
     Step { to: 3, what: "delivery queue indexed by hook", run: v3_queue_by_hook },
     Step { to: 3, what: "uses of stored components counted, unused ones deleted", run: v3_component_uses },
+    // Version 4.
+    Step { to: 4, what: "payloads stored once, jobs, attempts and samples refer to them", run: v4_payloads::migrate },
 ];
 
 /// Builds the per-hook index of the delivery queue (see `queue.rs`).

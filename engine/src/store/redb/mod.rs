@@ -18,6 +18,7 @@ mod hook_index;
 mod hooks;
 mod migrate;
 mod parked;
+mod payloads;
 mod plugins;
 mod queue;
 mod recount;
@@ -148,6 +149,8 @@ impl RedbStore {
             txn.open_table(tables::HOOK_JOBS)?;
             txn.open_table(tables::HOOK_HEADS)?;
             txn.open_table(tables::ATTEMPTS)?;
+            txn.open_table(tables::PAYLOADS)?;
+            txn.open_table(tables::PAYLOAD_USES)?;
             txn.open_table(tables::HOOK_ERRORS)?;
             txn.open_table(tables::PLUGINS)?;
             txn.open_table(tables::PLUGIN_BLOBS)?;

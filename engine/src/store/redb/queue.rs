@@ -25,7 +25,10 @@ use std::collections::BTreeMap;
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use serde::de::IgnoredAny;
+
 use super::codec::{decode, encode};
+use super::payloads::{Bodies, Uses, job_row};
 use super::tables::{HOOK_HEADS, HOOK_JOBS, JOBS};
 use super::{RedbStore, StoreError};
 use crate::model::Job;
@@ -47,9 +50,11 @@ impl<'txn> QueueWriter<'txn> {
         })
     }
 
-    /// Queues `job` (its id already taken) under its due time and its hook.
-    pub fn push(&mut self, job: &Job) -> Result<(), StoreError> {
-        self.jobs.insert((job.due_ms, job.id), encode(job).as_slice())?;
+    /// Queues `job` (its id already taken) under its due time and its hook;
+    /// its payload gains a reference in `uses`.
+    pub fn push(&mut self, job: &Job, uses: &mut Uses) -> Result<(), StoreError> {
+        self.jobs.insert((job.due_ms, job.id), encode(&job_row(job)).as_slice())?;
+        uses.add(&job.payload);
         match self.head(job.hook_id)? {
             Some(head) if head <= (job.due_ms, job.id) => {}
             earlier => {
@@ -64,11 +69,13 @@ impl<'txn> QueueWriter<'txn> {
     }
 
     /// Takes `job` off the queue (attempted, rescheduled under another due
-    /// time, or dropped); nothing if it is not queued.
-    pub fn remove(&mut self, job: &Job) -> Result<(), StoreError> {
+    /// time, or dropped), its payload losing a reference in `uses`;
+    /// nothing if it is not queued.
+    pub fn remove(&mut self, job: &Job, uses: &mut Uses) -> Result<(), StoreError> {
         if self.jobs.remove((job.due_ms, job.id))?.is_none() {
             return Ok(());
         }
+        uses.drop(job.payload.digest());
         self.by_hook.remove((job.hook_id, job.due_ms, job.id))?;
         let next = self.head(job.hook_id)?;
         // Whatever is left comes after it: it was the head if nothing of
@@ -107,7 +114,8 @@ pub fn backfill(txn: &WriteTransaction) -> Result<u64, StoreError> {
     for entry in jobs.iter()? {
         let (key, bytes) = entry?;
         let (due_ms, id) = key.value();
-        let job: Job = decode("job", bytes.value())?;
+        // Only the hook is read: the job may be of any version's layout.
+        let job: Job<IgnoredAny> = decode("job", bytes.value())?;
         by_hook.insert((job.hook_id, due_ms, id), ())?;
         first_due.entry(job.hook_id).or_insert(due_ms);
         indexed += 1;
@@ -134,6 +142,7 @@ impl RedbStore {
         let heads = txn.open_table(HOOK_HEADS)?;
         let by_hook = txn.open_table(HOOK_JOBS)?;
         let jobs = txn.open_table(JOBS)?;
+        let mut bodies = Bodies::open(&txn)?;
         let mut due = DueJobs::default();
         for head in heads.iter()? {
             if due.jobs.len() == limit {
@@ -158,7 +167,7 @@ impl RedbStore {
                     what: "job queue",
                     message: format!("job {id} of hook {hook_id} is in the hook's queue but not in the jobs table"),
                 })?;
-                due.jobs.push(decode("job", bytes.value())?);
+                due.jobs.push(bodies.job(decode("job", bytes.value())?)?);
                 taken += 1;
                 if taken == wanted {
                     break;
@@ -172,6 +181,7 @@ impl RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::redb::payloads::JobRow;
     use crate::store::redb::tables::meta;
     use crate::store::tests::job;
 
@@ -179,27 +189,31 @@ mod tests {
     fn push(store: &RedbStore, jobs: &[(u64, u64)]) -> Vec<Job> {
         let txn = store.db.begin_write().unwrap();
         let mut queued = Vec::new();
+        let mut uses = Uses::default();
         {
             let mut queue = QueueWriter::open(&txn).unwrap();
             for &(hook_id, due_ms) in jobs {
                 let mut job = job(hook_id, due_ms);
                 job.id = crate::store::redb::next_id(&txn, meta::NEXT_JOB_ID).unwrap();
-                queue.push(&job).unwrap();
+                queue.push(&job, &mut uses).unwrap();
                 queued.push(job);
             }
         }
+        uses.apply(&txn).unwrap();
         txn.commit().unwrap();
         queued
     }
 
     fn remove(store: &RedbStore, jobs: &[&Job]) {
         let txn = store.db.begin_write().unwrap();
+        let mut uses = Uses::default();
         {
             let mut queue = QueueWriter::open(&txn).unwrap();
             for job in jobs {
-                queue.remove(job).unwrap();
+                queue.remove(job, &mut uses).unwrap();
             }
         }
+        uses.apply(&txn).unwrap();
         txn.commit().unwrap();
     }
 
@@ -240,7 +254,9 @@ mod tests {
         let queued = push(&store, &[(7, 100), (7, 150)]);
         remove(&store, &[&queued[0]]);
         let txn = store.db.begin_write().unwrap();
-        QueueWriter::open(&txn).unwrap().push(&Job { due_ms: 500, ..queued[0].clone() }).unwrap();
+        let mut uses = Uses::default();
+        QueueWriter::open(&txn).unwrap().push(&Job { due_ms: 500, ..queued[0].clone() }, &mut uses).unwrap();
+        uses.apply(&txn).unwrap();
         txn.commit().unwrap();
         assert_eq!(index(&store).1, [(150, 7)]);
         // Removing what is not queued changes nothing.
@@ -333,7 +349,7 @@ mod tests {
             let table = txn.open_table(JOBS).unwrap();
             let mut found = Vec::new();
             for entry in table.range(..=(now, u64::MAX)).unwrap() {
-                let job: Job = decode("job", entry.unwrap().1.value()).unwrap();
+                let job: JobRow = decode("job", entry.unwrap().1.value()).unwrap();
                 if job.hook_id != 1 {
                     found.push(job);
                 }

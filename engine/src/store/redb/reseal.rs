@@ -19,10 +19,11 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::codec::{decode, encode};
 use super::handle::Handle;
+use super::payloads::AttemptRow;
 use super::tables::{ATTEMPTS, HOOKS, META, meta};
 use super::{StoreError, sealing};
 use crate::model::Hook;
-use crate::model::{Attempt, log_headers};
+use crate::model::log_headers;
 use crate::secrets::{AtRest, Keyring};
 use crate::time::Time;
 
@@ -126,7 +127,7 @@ fn redact_attempt_headers(txn: &WriteTransaction) -> Result<usize, StoreError> {
     let mut rewritten = Vec::new();
     for entry in attempts.iter()? {
         let (key, bytes) = entry?;
-        let mut attempt: Attempt = decode("attempt", bytes.value())?;
+        let mut attempt: AttemptRow = decode("attempt", bytes.value())?;
         let logged = log_headers(attempt.request_headers.iter().cloned());
         if logged != attempt.request_headers {
             attempt.request_headers = logged;

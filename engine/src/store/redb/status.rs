@@ -5,9 +5,10 @@
 use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::codec::decode;
+use super::payloads::AttemptRow;
 use super::tables::{ATTEMPTS, HOOKS, JOBS};
 use super::{RedbStore, StoreError, sealing};
-use crate::model::{Attempt, AttemptOutcome};
+use crate::model::AttemptOutcome;
 use crate::model::{Hook, Scope};
 use crate::store::{AttemptCounts, QueueSummary, RecentOutcomes};
 use crate::time::Time;
@@ -27,7 +28,7 @@ impl RedbStore {
         self.per_hook(scope, |attempts| {
             let mut recent = RecentOutcomes::default();
             for entry in attempts {
-                let attempt: Attempt = decode("attempt", entry?.1.value())?;
+                let attempt: AttemptRow = decode("attempt", entry?.1.value())?;
                 match attempt.outcome {
                     AttemptOutcome::Cancelled => continue,
                     AttemptOutcome::Succeeded => recent.successes += 1,
@@ -47,7 +48,7 @@ impl RedbStore {
         self.per_hook(scope, |attempts| {
             let mut counts = AttemptCounts::default();
             for entry in attempts {
-                let attempt: Attempt = decode("attempt", entry?.1.value())?;
+                let attempt: AttemptRow = decode("attempt", entry?.1.value())?;
                 if attempt.sent_at >= since {
                     counts.count(&attempt);
                 }

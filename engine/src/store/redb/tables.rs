@@ -10,7 +10,7 @@
 use redb::TableDefinition;
 
 /// Version of this layout, stored under [`meta::SCHEMA_VERSION_KEY`].
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Small named values: the schema version and id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -36,7 +36,8 @@ pub const HOOKS: TableDefinition<u64, &[u8]> = TableDefinition::new("hooks");
 /// in-memory index of hooks).
 pub const HOOK_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_stats");
 
-/// Hook id → the last payload delivered to it (the hook's sample).
+/// Hook id → the sha256 of the last body delivered to it (the hook's
+/// sample), in `PAYLOADS`.
 pub const HOOK_SAMPLES: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_samples");
 
 /// sha256 of a token → `TokenRecord`. Tokens themselves are never stored.
@@ -50,7 +51,8 @@ pub const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("catalog"
 /// use the same id for different events (version 2 keyed by id alone).
 pub const EVENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("events_by_academy");
 
-/// (due time in ms, job id) → delivery job: the queue, in due order.
+/// (due time in ms, job id) → delivery job, its payload by sha256
+/// (`payloads::JobRow`): the queue, in due order.
 pub const JOBS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("jobs");
 
 /// (hook id, due time in ms, job id): the queue again, each hook's jobs
@@ -62,11 +64,20 @@ pub const HOOK_JOBS: TableDefinition<(u64, u64, u64), ()> = TableDefinition::new
 /// with queued jobs, in the order the dispatcher serves them (`queue.rs`).
 pub const HOOK_HEADS: TableDefinition<(u64, u64), ()> = TableDefinition::new("hook_heads");
 
-/// (hook id, attempt id) → delivery attempt: a hook's log, in order.
+/// (hook id, attempt id) → delivery attempt, its payloads by sha256
+/// (`payloads::AttemptRow`): a hook's log, in order.
 pub const ATTEMPTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("attempts");
 
 /// (time in ms, error id) → hook error.
 pub const HOOK_ERRORS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("hook_errors");
+
+/// sha256 of a payload → its body: stored once however many jobs,
+/// attempts and samples refer to it (see `payloads.rs`).
+pub const PAYLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("payloads");
+
+/// sha256 of a stored payload → how many records refer to it; the body is
+/// deleted in the transaction that drops its last reference.
+pub const PAYLOAD_USES: TableDefinition<&[u8], u64> = TableDefinition::new("payload_uses");
 
 /// (plugin name, version) → plugin version metadata.
 pub const PLUGINS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("plugins");

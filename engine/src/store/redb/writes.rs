@@ -6,11 +6,12 @@
 
 use super::delivery::{enqueue, find_event, insert_event, insert_hook_error, record_attempt};
 use super::parked::{self, Parking};
+use super::payloads::Uses;
 use super::queue::QueueWriter;
 use super::{Committer, StoreError};
 use crate::model::{
-    Attempt, ContentDigest, Deactivation, EventRecord, HookEffect, IdConflict, IngestItem, Job, NextStep, ParkedKey,
-    Seen, StoredEvent,
+    Attempt, Deactivation, EventRecord, HookEffect, IdConflict, IngestItem, Job, NextStep, ParkedKey, Seen, Sha256,
+    StoredEvent,
 };
 use crate::store::judging::judge_items;
 
@@ -29,7 +30,7 @@ impl Committer {
         park_cap: u64,
     ) -> Result<Result<Vec<EventRecord>, IdConflict>, StoreError>
     where
-        J: Fn(Option<StoredEvent>, &ContentDigest) -> Seen + Send + 'static,
+        J: Fn(Option<StoredEvent>, &Sha256) -> Seen + Send + 'static,
     {
         self.commit(move |txn| {
             // Every id is checked before anything is written: the writes of
@@ -39,6 +40,7 @@ impl Committer {
                 Err(conflict) => return Ok(Err(conflict)),
             };
             let mut queue = QueueWriter::open(txn)?;
+            let mut uses = Uses::default();
             let mut records = Vec::with_capacity(checked.len());
             for item in checked {
                 let mut item = match item {
@@ -49,7 +51,7 @@ impl Committer {
                     }
                 };
                 for (event, jobs) in &mut item.events {
-                    insert_event(txn, &mut queue, event, jobs)?;
+                    insert_event(txn, &mut queue, &mut uses, event, jobs)?;
                 }
                 for error in item.errors {
                     insert_hook_error(txn, error)?;
@@ -62,6 +64,8 @@ impl Committer {
                 }
                 records.push(item.events.swap_remove(0).0.record);
             }
+            drop(queue);
+            uses.apply(txn)?;
             Ok(Ok(records))
         })
         .await
@@ -81,7 +85,12 @@ impl Committer {
 
     /// Drops `job` from the queue without an attempt (its hook is gone).
     pub async fn drop_job(&self, job: Job) -> Result<(), StoreError> {
-        self.commit(move |txn| QueueWriter::open(txn)?.remove(&job)).await
+        self.commit(move |txn| {
+            let mut uses = Uses::default();
+            QueueWriter::open(txn)?.remove(&job, &mut uses)?;
+            uses.apply(txn)
+        })
+        .await
     }
 
     /// Queues `jobs` (replays of earlier deliveries), each with a new
@@ -89,7 +98,12 @@ impl Committer {
     pub async fn enqueue(&self, mut jobs: Vec<Job>) -> Result<Vec<u64>, StoreError> {
         self.commit(move |txn| {
             let mut queue = QueueWriter::open(txn)?;
-            jobs.iter_mut().map(|job| enqueue(txn, &mut queue, job).map(|()| job.id)).collect()
+            let mut uses = Uses::default();
+            let ids = jobs.iter_mut().map(|job| enqueue(txn, &mut queue, &mut uses, job).map(|()| job.id));
+            let ids = ids.collect::<Result<Vec<u64>, StoreError>>()?;
+            drop(queue);
+            uses.apply(txn)?;
+            Ok(ids)
         })
         .await
     }
