@@ -77,25 +77,56 @@ fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Measures the CPU the engine and this process spend in one phase.
+/// CPU seconds used so far by the engine's commit thread, the store's one
+/// writer (`wasmhook-commit`): what the store's layout costs per event.
+fn commit_thread_seconds(engine: &str) -> f64 {
+    let tasks = std::fs::read_dir(format!("/proc/{engine}/task")).into_iter().flatten().flatten();
+    let is_commit = |task: &std::fs::DirEntry| {
+        std::fs::read_to_string(task.path().join("comm")).is_ok_and(|name| name.trim() == "wasmhook-commit")
+    };
+    tasks
+        .filter(is_commit)
+        .map(|task| cpu_seconds(&format!("{engine}/task/{}", task.file_name().to_string_lossy())))
+        .sum()
+}
+
+/// Bytes process `pid` caused to be written to storage so far.
+fn written_bytes(pid: &str) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Measures what the engine (its commit thread apart) and this process
+/// spend in one phase.
 struct CpuMeter {
     engine: String,
-    start: (f64, f64),
+    /// Engine CPU, commit thread CPU, this process's CPU, engine bytes
+    /// written, at the start.
+    start: (f64, f64, f64, u64),
 }
 
 impl CpuMeter {
     fn start(engine: u32) -> Self {
         let engine = engine.to_string();
-        let start = (cpu_seconds(&engine), cpu_seconds("self"));
+        let start = (cpu_seconds(&engine), commit_thread_seconds(&engine), cpu_seconds("self"), written_bytes(&engine));
         CpuMeter { engine, start }
     }
 
-    /// "engine X µs CPU per event, load generator Y µs".
+    /// "engine X µs CPU per event (its commit thread C µs), load generator
+    /// Y µs; B bytes written per event".
     fn per_event(&self, events: u64) -> String {
         let engine = cpu_seconds(&self.engine) - self.start.0;
-        let generator = cpu_seconds("self") - self.start.1;
+        let commit = commit_thread_seconds(&self.engine) - self.start.1;
+        let generator = cpu_seconds("self") - self.start.2;
+        let written = written_bytes(&self.engine).saturating_sub(self.start.3);
         let per = |cpu: f64| cpu * 1e6 / events.max(1) as f64;
-        format!("CPU per event: engine {:.0} µs, load generator + receiver {:.0} µs", per(engine), per(generator))
+        format!(
+            "CPU per event: engine {:.0} µs (commit thread {:.1} µs), load generator + receiver {:.0} µs; {} bytes written per event",
+            per(engine),
+            per(commit),
+            per(generator),
+            written / events.max(1)
+        )
     }
 }
 

@@ -36,3 +36,36 @@ pub async fn replay(store: &dyn Store, scope: &Scope, hook_id: u64, delivery_id:
     };
     Ok(store.enqueue(vec![job]).await?[0])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AttemptOutcome, Deactivation, NextStep, Payload};
+    use crate::store::tests::{attempt, job, memory, new_hook};
+    use crate::time::Time;
+
+    #[tokio::test]
+    async fn a_replay_queues_the_event_s_payload_again_under_the_same_webhook_id() {
+        let store = memory();
+        let hook = store.create_hook(new_hook(Some("a")), Default::default()).await.unwrap();
+        let mut job = job(hook.id, 100);
+        job.id = store.enqueue(vec![job.clone()]).await.unwrap()[0];
+        let mut sent = attempt(&job, AttemptOutcome::Succeeded, Some(200), Time::now());
+        sent.transformed = Some(Payload::new(r#"{"text":"made"}"#));
+        store.record_attempt(job.clone(), sent, NextStep::Finish, Deactivation::NEVER).await.unwrap();
+
+        let a = Scope::Academy("a".into());
+        let id = replay(store.as_ref(), &a, hook.id, job.id).await.unwrap();
+        let all = |_| usize::MAX;
+        let claim = crate::store::ClaimRequest { now_ms: u64::MAX, limit: 8, room: &all, claimed: &|_| false };
+        let queue = store.due_jobs(claim).await.unwrap().jobs;
+        assert_eq!(queue.len(), 1);
+        let replayed = &queue[0];
+        assert_eq!((replayed.id, &replayed.webhook_id, replayed.attempts), (id, &job.webhook_id, 0));
+        assert_eq!(replayed.payload, job.payload, "the payload, not what the transformer made of it");
+
+        let b = Scope::Academy("b".into());
+        assert!(matches!(replay(store.as_ref(), &b, hook.id, job.id).await, Err(ReplayError::HookNotFound)));
+        assert!(matches!(replay(store.as_ref(), &a, hook.id, 999).await, Err(ReplayError::DeliveryNotFound)));
+    }
+}

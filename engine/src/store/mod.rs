@@ -36,8 +36,9 @@ pub use redb::{REOPEN_HEADROOM, Redb, RedbStore, watch};
 pub(crate) mod tests {
     use std::sync::Arc;
 
-    use crate::model::{HookSettings, HttpMethod, Job, NewHook, Payload};
+    use crate::model::{Attempt, AttemptOutcome, HookSettings, HttpMethod, Job, NewHook, Payload};
     use crate::secrets::{Keyring, SecretKey};
+    use crate::time::Time;
 
     /// A store for a unit test of the engine's policies.
     pub(crate) fn memory() -> Arc<dyn super::Store> {
@@ -56,6 +57,31 @@ pub(crate) mod tests {
             webhook_id: "msg".into(),
             payload: Payload::new(format!(r#"{{"hook":{hook_id},"due":{due_ms}}}"#)),
             attempts: 0,
+        }
+    }
+
+    /// An attempt of `job` with `outcome`, the receiver answering `status`,
+    /// sent at `sent_at`.
+    pub(crate) fn attempt(job: &Job, outcome: AttemptOutcome, status: Option<u16>, sent_at: Time) -> Attempt {
+        Attempt {
+            id: 0,
+            delivery_id: job.id,
+            hook_id: job.hook_id,
+            event_id: job.event_id.clone(),
+            event: job.event.clone(),
+            webhook_id: job.webhook_id.clone(),
+            attempt: job.attempts + 1,
+            scheduled_at: sent_at,
+            sent_at,
+            request_headers: Vec::new(),
+            payload: job.payload.clone(),
+            transformed: None,
+            response_status: status,
+            response_body: None,
+            duration_ms: 3,
+            error: None,
+            outcome,
+            next_attempt_at: None,
         }
     }
 
