@@ -199,12 +199,20 @@ pub(super) mod tests {
         // attempt and sample.
         assert_eq!(stored(store.file()), [(p.clone(), 5), (t.clone(), 2)]);
 
+        // Hook 0 gets another event: its sample moves to that one.
+        let mut next = Job { hook_id: hooks[0].id, payload: Payload::new(r#"{"event":2}"#), ..jobs[0].clone() };
+        next.id = store.enqueue(vec![next.clone()]).await.unwrap()[0];
+        let ok = attempt(&next, AttemptOutcome::Succeeded, Some(200), now);
+        store.record_attempt(next, ok, NextStep::Finish, Deactivation::NEVER).await.unwrap();
+        let q = r#"{"event":2}"#.to_owned();
+        assert_eq!(stored(store.file()), [(p.clone(), 4), (q.clone(), 2), (t.clone(), 2)], "p lost a sample");
+
         let later = Time::from_second(now.as_second() + 60);
-        assert_eq!(store.prune(later).await.unwrap().attempts, 3);
-        assert_eq!(stored(store.file()), [(p.clone(), 2), (t.clone(), 1)], "the samples and the retry");
+        assert_eq!(store.prune(later).await.unwrap().attempts, 4);
+        assert_eq!(stored(store.file()), [(p.clone(), 1), (q.clone(), 1), (t.clone(), 1)], "the samples and the retry");
         let retrying = queued(&store).await.remove(0);
         store.drop_job(retrying).await.unwrap();
-        assert_eq!(stored(store.file()), [(p, 1), (t, 1)], "the samples");
+        assert_eq!(stored(store.file()), [(q, 1), (t, 1)], "the samples; p is deleted with its last reference");
         store.delete_hooks(&Scope::All, &HookSelector::default()).await.unwrap();
         assert_eq!(stored(store.file()), [], "nothing refers to them any more");
     }
