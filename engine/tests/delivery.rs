@@ -417,6 +417,15 @@ async fn an_academys_transformer_reshapes_only_its_own_hooks_deliveries() {
         json!({"id": 6, "status": "DRAFT"}),
         "b's hook is untouched"
     );
+    // The log shows what was sent; a replay runs the transformer on the
+    // event's payload again, not on what it made of it the first time.
+    let deliveries = format!("/v1/notify/hook/{}/deliveries", mine["id"]);
+    let logged = s.a.poll(&deliveries, |d| d["results"][0]["outcome"] == "succeeded").await["results"][0].clone();
+    assert_eq!(serde_json::from_str::<Value>(logged["payload"].as_str().unwrap()).unwrap(), slacked.json());
+    let replay = format!("{deliveries}/{}/retry", logged["delivery_id"]);
+    assert_eq!(s.a.post(&replay, &json!({})).await.status, 202);
+    let replayed = &receiver.wait_for("/slack", 2).await[1];
+    assert_eq!((replayed.json(), replayed.header("webhook-id")), (slacked.json(), slacked.header("webhook-id")));
 
     // The transformer cancels payloads that are not objects: recorded, not sent.
     post_event(
@@ -424,10 +433,9 @@ async fn an_academys_transformer_reshapes_only_its_own_hooks_deliveries() {
         json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": [1, 2]}),
     )
     .await;
-    let deliveries = format!("/v1/notify/hook/{}/deliveries", mine["id"]);
     let cancelled = s.a.poll(&deliveries, |d| d["results"][0]["outcome"] == "cancelled").await["results"][0].clone();
     assert_eq!(cancelled["error"], "the hook's transformer cancelled the delivery", "{cancelled}");
-    assert_eq!(receiver.on("/slack").len(), 1);
+    assert_eq!(receiver.on("/slack").len(), 2);
 
     assert_eq!(s.a.delete(&path(&mine)).await.status, 204);
     post_event(
@@ -435,7 +443,7 @@ async fn an_academys_transformer_reshapes_only_its_own_hooks_deliveries() {
         json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 7}}),
     )
     .await;
-    assert_eq!(receiver.wait_for("/slack", 2).await[1].json(), json!({"id": 7}), "detached: raw again");
+    assert_eq!(receiver.wait_for("/slack", 3).await[2].json(), json!({"id": 7}), "detached: raw again");
 }
 
 /// `kill -9` while events are ingested and delivered: every acknowledged

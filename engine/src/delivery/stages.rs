@@ -56,8 +56,8 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -
     match answered {
         Ok((prepared, headers, sent)) => {
             let body = prepared.request.body;
-            // Hashed here, on the delivery's task, only when the
-            // transformer changed the body.
+            // A payload of its own only when the transformer changed the
+            // body.
             let transformed = (body != job.payload.body()).then(|| Payload::new(body));
             record(dispatcher, &job, scheduled_at, &prepared.hook, headers, transformed, sent).await
         }

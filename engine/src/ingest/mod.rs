@@ -378,7 +378,7 @@ fn fan_out(hooks: &HookIndex, def: &EventDef, event: (&str, &str), academy: &str
         .filter(|hook| hook.academy.as_deref().is_none_or(|own| own == academy))
         .collect();
     if subscribed.is_empty() {
-        return Vec::new(); // not even hashed
+        return Vec::new();
     }
     let payload = Payload::new(payload);
     subscribed

@@ -11,7 +11,7 @@ use crate::time::Time;
 
 /// One delivery of one event to one hook, waiting for its next attempt.
 /// `P` is how it holds its payload: the payload itself, or what a store
-/// keeps in its place (e.g. redb's record holds the digest).
+/// keeps in its place (e.g. redb's record holds the payload's id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job<P = Payload> {
     /// The delivery id: stable across attempts.

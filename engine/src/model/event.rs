@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{HookErrorRecord, Job, Sha256};
+use std::fmt;
+
+use sha2::Digest as _;
+
+use super::{HookErrorRecord, Job};
 use crate::time::Time;
 
 /// An ingested event and what came of it, as the API answers it.
@@ -35,6 +39,38 @@ pub struct StoredEvent {
     /// The sha256 of what identifies the request's content (see
     /// `ingest/idempotency.rs`).
     pub content: Option<Sha256>,
+}
+
+/// A sha256, stored as hex: what identifies a request's content (see
+/// `ingest/idempotency.rs`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256(pub [u8; 32]);
+
+impl Sha256 {
+    pub fn of(bytes: &[u8]) -> Sha256 {
+        Sha256(sha2::Sha256::digest(bytes).into())
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(Sha256(bytes))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

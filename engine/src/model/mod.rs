@@ -23,11 +23,11 @@ pub use delivery::{
     Attempt, AttemptOutcome, Deactivation, ENGINE_HEADERS, HookEffect, HookErrorRecord, Job, NextStep,
     SIGNATURE_HEADER, log_headers,
 };
-pub use event::{EventOutcome, EventRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, Seen, StoredEvent};
+pub use event::{EventOutcome, EventRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, Seen, Sha256, StoredEvent};
 pub use hook::{
     AttachedTransformer, Hook, HookChanges, HookSelector, HookSettings, HookStats, HttpMethod, NewHook, Place,
     PreviousSecret, Rotation,
 };
 pub use hook_index::HookIndex;
-pub use payload::{Payload, Sha256};
+pub use payload::{Payload, PayloadId};
 pub use plugin::{LimitOverrides, PluginLimits, PluginVersion};

@@ -1,69 +1,77 @@
-//! Payloads: the bodies delivered to hooks, known by their sha256, so that a
-//! store keeps one copy of each however many jobs, attempts and samples
-//! refer to it.
+//! Payloads: the bodies delivered to hooks, each known by an id given where
+//! it is made, so that a store keeps one copy however many jobs, attempts
+//! and samples refer to it.
 
 use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 
-/// A sha256, stored as hex.
+/// A payload's id: a UUIDv7, unique without asking a store, and ordered by
+/// the time it was made, so that a store keyed by it writes new payloads
+/// side by side. (Keyed by a digest of the body, redb's B-tree took each
+/// new payload on a page of its own: 5% more bytes written per delivered
+/// event than with three copies of the payload; keyed by this, 20% fewer.
+/// See `store/redb/payloads.rs`.)
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sha256(pub [u8; 32]);
+pub struct PayloadId(pub [u8; 16]);
 
-impl Sha256 {
-    pub fn of(bytes: &[u8]) -> Sha256 {
-        Sha256(sha2::Sha256::digest(bytes).into())
+impl PayloadId {
+    pub fn new() -> PayloadId {
+        PayloadId(uuid::Uuid::now_v7().into_bytes())
     }
 }
 
-impl fmt::Debug for Sha256 {
+impl Default for PayloadId {
+    fn default() -> Self {
+        PayloadId::new()
+    }
+}
+
+impl fmt::Debug for PayloadId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&hex::encode(self.0))
     }
 }
 
-impl Serialize for Sha256 {
+impl Serialize for PayloadId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&hex::encode(self.0))
     }
 }
 
-impl<'de> Deserialize<'de> for Sha256 {
+impl<'de> Deserialize<'de> for PayloadId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let mut bytes = [0; 32];
+        let mut bytes = [0; 16];
         hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
-        Ok(Sha256(bytes))
+        Ok(PayloadId(bytes))
     }
 }
 
 /// A body delivered to hooks: an event's payload as its serializer made
-/// it, or what a hook's transformer made of it. Its digest is computed
-/// once, where it is made (on the ingest's or the delivery's task, not in
-/// a store's writer), and cannot disagree with its body. Cloning shares the
-/// body: the jobs of one event hold one copy.
+/// it, or what a hook's transformer made of it. Its id is given where it is
+/// made and travels with it: the jobs of one event, their attempts and the
+/// samples refer to one payload. Cloning shares the body.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Payload {
-    digest: Sha256,
+    id: PayloadId,
     body: Arc<str>,
 }
 
 impl Payload {
+    /// A new payload, under a new id.
     pub fn new(body: impl Into<Arc<str>>) -> Payload {
-        let body = body.into();
-        Payload { digest: Sha256::of(body.as_bytes()), body }
+        Payload { id: PayloadId::new(), body: body.into() }
     }
 
-    /// A body a store read back under `digest`, which it wrote from a
-    /// `Payload`: not hashed again.
-    pub(crate) fn stored(digest: Sha256, body: Arc<str>) -> Payload {
-        Payload { digest, body }
+    /// A body a store read back under `id`.
+    pub(crate) fn stored(id: PayloadId, body: Arc<str>) -> Payload {
+        Payload { id, body }
     }
 
-    pub fn digest(&self) -> Sha256 {
-        self.digest
+    pub fn id(&self) -> PayloadId {
+        self.id
     }
 
     pub fn body(&self) -> &str {
@@ -73,7 +81,7 @@ impl Payload {
 
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Payload({:?}, {:?})", self.digest, self.body)
+        write!(f, "Payload({:?}, {:?})", self.id, self.body)
     }
 }
 
@@ -82,12 +90,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_payload_is_known_by_the_sha256_of_its_body() {
-        let payload = Payload::new(r#"{"n":1}"#);
-        assert_eq!(payload.digest(), Sha256::of(br#"{"n":1}"#));
-        assert_ne!(payload.digest(), Payload::new(r#"{"n":2}"#).digest());
-        let hex = serde_json::to_string(&payload.digest()).unwrap();
-        assert_eq!(hex.len(), 64 + 2, "hex, quoted");
-        assert_eq!(serde_json::from_str::<Sha256>(&hex).unwrap(), payload.digest());
+    fn payload_ids_are_unique_and_ordered_by_time() {
+        let (first, second) = (Payload::new("{}"), Payload::new("{}"));
+        assert!(first.id() < second.id(), "{first:?} {second:?}");
+        assert_ne!(first, second, "the same body twice is two payloads");
+        let hex = serde_json::to_string(&first.id()).unwrap();
+        assert_eq!(hex.len(), 32 + 2, "hex, quoted");
+        assert_eq!(serde_json::from_str::<PayloadId>(&hex).unwrap(), first.id());
     }
 }

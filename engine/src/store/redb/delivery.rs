@@ -5,7 +5,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::codec::{decode, encode};
-use super::payloads::{AttemptRow, Bodies, Uses, sample_digest};
+use super::payloads::{AttemptRow, Bodies, Uses, sample_id};
 use super::queue::QueueWriter;
 use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
 use super::{RedbStore, StoreError, next_id, sealing};
@@ -156,8 +156,8 @@ fn record_attempt_using(
         AttemptOutcome::Succeeded => {
             let sent = attempt.sent();
             uses.add(sent);
-            if let Some(old) = txn.open_table(HOOK_SAMPLES)?.insert(job.hook_id, sent.digest().0.as_slice())? {
-                uses.drop(sample_digest(old.value())?);
+            if let Some(old) = txn.open_table(HOOK_SAMPLES)?.insert(job.hook_id, sent.id().0.as_slice())? {
+                uses.drop(sample_id(old.value())?);
             }
         }
         AttemptOutcome::Failed => {
@@ -167,7 +167,7 @@ fn record_attempt_using(
         }
         AttemptOutcome::Cancelled => {}
     }
-    let row = attempt.map_payloads(|payload| payload.digest());
+    let row = attempt.map_payloads(|payload| payload.id());
     txn.open_table(ATTEMPTS)?.insert((job.hook_id, row.id), encode(&row).as_slice())?;
     Ok(effect)
 }
@@ -220,7 +220,7 @@ impl RedbStore {
                 if attempt.sent_at < cutoff {
                     old.push(key.value());
                     uses.drop(attempt.payload);
-                    attempt.transformed.into_iter().for_each(|digest| uses.drop(digest));
+                    attempt.transformed.into_iter().for_each(|id| uses.drop(id));
                 }
             }
             for key in &old {

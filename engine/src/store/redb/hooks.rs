@@ -6,7 +6,7 @@ use redb::ReadableTable;
 
 use super::Quotas;
 use super::codec::decode;
-use super::payloads::{Bodies, Uses, sample_digest};
+use super::payloads::{Bodies, Uses, sample_id};
 use super::tables::{HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
 use super::usage::Ledger;
 use super::{RedbStore, StoreError, next_id, sealing};
@@ -111,7 +111,7 @@ impl RedbStore {
             for hook in &doomed {
                 hooks.remove(hook.id)?;
                 if let Some(sample) = samples.remove(hook.id)? {
-                    uses.drop(sample_digest(sample.value())?);
+                    uses.drop(sample_id(sample.value())?);
                 }
                 stats.remove(hook.id)?;
                 ledger.change(Some(hook), None, None)?;
@@ -127,8 +127,8 @@ impl RedbStore {
     /// The last payload delivered to hook `id`.
     pub fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
         let txn = self.db.begin_read()?;
-        let Some(digest) = txn.open_table(HOOK_SAMPLES)?.get(id)? else { return Ok(None) };
-        let payload = Bodies::open(&txn)?.get(sample_digest(digest.value())?)?;
+        let Some(sample) = txn.open_table(HOOK_SAMPLES)?.get(id)? else { return Ok(None) };
+        let payload = Bodies::open(&txn)?.get(sample_id(sample.value())?)?;
         Ok(Some(payload.body().to_owned()))
     }
 }

@@ -1,14 +1,21 @@
-//! Payloads, stored once per sha256 and counted (schema version 4):
-//! `PAYLOADS` holds the bodies, `PAYLOAD_USES` how many records refer to
-//! each. A reference is a queued job's payload, an attempt's payload and
-//! the body its hook's transformer made of it, or a hook's sample; those
-//! records hold the digest ([`JobRow`], [`AttemptRow`], `HOOK_SAMPLES`).
+//! Payloads, stored once and counted (schema version 4): `PAYLOADS` holds
+//! the bodies by payload id, `PAYLOAD_USES` how many records refer to each.
+//! A reference is a queued job's payload, an attempt's payload and the body
+//! its hook's transformer made of it, or a hook's sample; those records
+//! hold the id ([`JobRow`], [`AttemptRow`], `HOOK_SAMPLES`).
 //!
 //! Until version 3 the payload was copied, JSON-escaped, into the job
 //! (written again at each retry), into each attempt and into the sample:
 //! three copies of every delivered event's body written by the one commit
 //! thread. Now its body is written once, raw, and the records that refer
 //! to it are small.
+//!
+//! Payload ids are ordered by time (`model::PayloadId`), so the payloads of
+//! one commit land on the same pages at the end of the tables. Measured
+//! with the load benchmark's deliveries (1 KB payloads, bytes written per
+//! ingested and delivered event, median of 3): three copies (version 3)
+//! 6,786; one copy keyed by the body's sha256, 7,131, as each payload took
+//! a page of its own; one copy keyed by a time-ordered id, 5,400.
 //!
 //! Every write that adds or drops a reference counts it in a [`Uses`] and
 //! applies it before it ends, so a body is deleted in the commit that
@@ -21,16 +28,16 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::StoreError;
 use super::tables::{PAYLOAD_USES, PAYLOADS};
-use crate::model::{Attempt, Job, Payload, Sha256};
+use crate::model::{Attempt, Job, Payload, PayloadId};
 
 /// A job as `JOBS` holds it.
-pub(super) type JobRow = Job<Sha256>;
+pub(super) type JobRow = Job<PayloadId>;
 /// An attempt as `ATTEMPTS` holds it.
-pub(super) type AttemptRow = Attempt<Sha256>;
+pub(super) type AttemptRow = Attempt<PayloadId>;
 
 /// The record `JOBS` holds for `job`.
 pub(super) fn job_row(job: &Job) -> JobRow {
-    job.clone().with_payload(job.payload.digest())
+    job.clone().with_payload(job.payload.id())
 }
 
 /// Changes of payload uses within one write, applied together at its end:
@@ -40,20 +47,25 @@ pub(super) fn job_row(job: &Job) -> JobRow {
 #[derive(Default)]
 #[must_use = "uses are counted only once applied"]
 pub(super) struct Uses {
-    changes: HashMap<Sha256, (i64, Option<Payload>)>,
+    changes: HashMap<PayloadId, (i64, Option<Payload>)>,
 }
 
 impl Uses {
     /// One more reference to `payload`.
     pub(super) fn add(&mut self, payload: &Payload) {
-        let (delta, body) = self.changes.entry(payload.digest()).or_default();
+        let (delta, body) = self.changes.entry(payload.id()).or_default();
         *delta += 1;
         body.get_or_insert_with(|| payload.clone());
     }
 
-    /// One reference fewer to the payload whose digest is `digest`.
-    pub(super) fn drop(&mut self, digest: Sha256) {
-        self.changes.entry(digest).or_default().0 -= 1;
+    /// One more reference to payload `id`, whose body is stored already.
+    pub(super) fn add_stored(&mut self, id: PayloadId) {
+        self.changes.entry(id).or_default().0 += 1;
+    }
+
+    /// One reference fewer to payload `id`.
+    pub(super) fn drop(&mut self, id: PayloadId) {
+        self.changes.entry(id).or_default().0 -= 1;
     }
 
     /// Writes the counts: a new payload's body is written, one left without
@@ -64,24 +76,24 @@ impl Uses {
         }
         let mut bodies = txn.open_table(PAYLOADS)?;
         let mut uses = txn.open_table(PAYLOAD_USES)?;
-        for (digest, (delta, payload)) in self.changes {
+        for (id, (delta, payload)) in self.changes {
             if delta == 0 {
                 continue;
             }
-            let key = digest.0.as_slice();
+            let key = id.0.as_slice();
             let known = uses.get(key)?.map(|count| count.value());
             let count = i64::try_from(known.unwrap_or(0)).unwrap_or(i64::MAX).saturating_add(delta);
             if count <= 0 {
                 if count < 0 {
                     // Only a bug elsewhere gets here; deleting is still right.
-                    tracing::warn!(?digest, count, "a payload lost more references than it had");
+                    tracing::warn!(?id, count, "a payload lost more references than it had");
                 }
                 uses.remove(key)?;
                 bodies.remove(key)?;
                 continue;
             }
             if known.is_none() {
-                let missing = || StoreError::Corrupt { what: "payload", message: format!("no body for {digest:?}") };
+                let missing = || StoreError::Corrupt { what: "payload", message: format!("no body for {id:?}") };
                 bodies.insert(key, payload.ok_or_else(missing)?.body().as_bytes())?;
             }
             uses.insert(key, count as u64)?;
@@ -94,7 +106,7 @@ impl Uses {
 /// many records refer to it (the jobs of one event share it).
 pub(super) struct Bodies {
     table: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    read: HashMap<Sha256, Payload>,
+    read: HashMap<PayloadId, Payload>,
 }
 
 impl Bodies {
@@ -102,18 +114,18 @@ impl Bodies {
         Ok(Bodies { table: txn.open_table(PAYLOADS)?, read: HashMap::new() })
     }
 
-    /// The payload whose digest is `digest`.
-    pub(super) fn get(&mut self, digest: Sha256) -> Result<Payload, StoreError> {
-        if let Some(payload) = self.read.get(&digest) {
+    /// Payload `id`.
+    pub(super) fn get(&mut self, id: PayloadId) -> Result<Payload, StoreError> {
+        if let Some(payload) = self.read.get(&id) {
             return Ok(payload.clone());
         }
-        let body = self.table.get(digest.0.as_slice())?.ok_or_else(|| StoreError::Corrupt {
+        let body = self.table.get(id.0.as_slice())?.ok_or_else(|| StoreError::Corrupt {
             what: "payload",
-            message: format!("no body for {digest:?}, which a record refers to"),
+            message: format!("no body for {id:?}, which a record refers to"),
         })?;
         let body: Arc<str> = String::from_utf8_lossy(body.value()).into();
-        let payload = Payload::stored(digest, body);
-        self.read.insert(digest, payload.clone());
+        let payload = Payload::stored(id, body);
+        self.read.insert(id, payload.clone());
         Ok(payload)
     }
 
@@ -125,17 +137,17 @@ impl Bodies {
 
     /// `attempt` with its payloads.
     pub(super) fn attempt(&mut self, attempt: AttemptRow) -> Result<Attempt, StoreError> {
-        attempt.try_map_payloads(|digest| self.get(digest))
+        attempt.try_map_payloads(|id| self.get(id))
     }
 }
 
-/// The digest a `HOOK_SAMPLES` value holds.
-pub(super) fn sample_digest(bytes: &[u8]) -> Result<Sha256, StoreError> {
-    let digest = bytes.try_into().map_err(|_| StoreError::Corrupt {
+/// The payload id a `HOOK_SAMPLES` value holds.
+pub(super) fn sample_id(bytes: &[u8]) -> Result<PayloadId, StoreError> {
+    let id = bytes.try_into().map_err(|_| StoreError::Corrupt {
         what: "hook sample",
-        message: format!("{} bytes where a sha256 was expected", bytes.len()),
+        message: format!("{} bytes where a payload id was expected", bytes.len()),
     })?;
-    Ok(Sha256(digest))
+    Ok(PayloadId(id))
 }
 
 #[cfg(test)]
@@ -157,8 +169,8 @@ pub(super) mod tests {
             .iter()
             .unwrap()
             .map(|entry| {
-                let (digest, body) = entry.unwrap();
-                let count = uses.get(digest.value()).unwrap().expect("a body has a count").value();
+                let (id, body) = entry.unwrap();
+                let count = uses.get(id.value()).unwrap().expect("a body has a count").value();
                 (String::from_utf8(body.value().to_vec()).unwrap(), count)
             })
             .collect();

@@ -75,7 +75,7 @@ impl<'txn> QueueWriter<'txn> {
         if self.jobs.remove((job.due_ms, job.id))?.is_none() {
             return Ok(());
         }
-        uses.drop(job.payload.digest());
+        uses.drop(job.payload.id());
         self.by_hook.remove((job.hook_id, job.due_ms, job.id))?;
         let next = self.head(job.hook_id)?;
         // Whatever is left comes after it: it was the head if nothing of

@@ -36,7 +36,7 @@ pub const HOOKS: TableDefinition<u64, &[u8]> = TableDefinition::new("hooks");
 /// in-memory index of hooks).
 pub const HOOK_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_stats");
 
-/// Hook id → the sha256 of the last body delivered to it (the hook's
+/// Hook id → the payload id of the last body delivered to it (the hook's
 /// sample), in `PAYLOADS`.
 pub const HOOK_SAMPLES: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_samples");
 
@@ -51,7 +51,7 @@ pub const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("catalog"
 /// use the same id for different events (version 2 keyed by id alone).
 pub const EVENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("events_by_academy");
 
-/// (due time in ms, job id) → delivery job, its payload by sha256
+/// (due time in ms, job id) → delivery job, its payload by id
 /// (`payloads::JobRow`): the queue, in due order.
 pub const JOBS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("jobs");
 
@@ -64,19 +64,19 @@ pub const HOOK_JOBS: TableDefinition<(u64, u64, u64), ()> = TableDefinition::new
 /// with queued jobs, in the order the dispatcher serves them (`queue.rs`).
 pub const HOOK_HEADS: TableDefinition<(u64, u64), ()> = TableDefinition::new("hook_heads");
 
-/// (hook id, attempt id) → delivery attempt, its payloads by sha256
+/// (hook id, attempt id) → delivery attempt, its payloads by id
 /// (`payloads::AttemptRow`): a hook's log, in order.
 pub const ATTEMPTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("attempts");
 
 /// (time in ms, error id) → hook error.
 pub const HOOK_ERRORS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("hook_errors");
 
-/// sha256 of a payload → its body: stored once however many jobs,
-/// attempts and samples refer to it (see `payloads.rs`).
+/// Payload id (16 bytes, ordered by time) → its body: stored once however
+/// many jobs, attempts and samples refer to it (see `payloads.rs`).
 pub const PAYLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("payloads");
 
-/// sha256 of a stored payload → how many records refer to it; the body is
-/// deleted in the transaction that drops its last reference.
+/// Payload id → how many records refer to it; the body is deleted in the
+/// transaction that drops its last reference.
 pub const PAYLOAD_USES: TableDefinition<&[u8], u64> = TableDefinition::new("payload_uses");
 
 /// (plugin name, version) → plugin version metadata.
