@@ -417,15 +417,6 @@ async fn an_academys_transformer_reshapes_only_its_own_hooks_deliveries() {
         json!({"id": 6, "status": "DRAFT"}),
         "b's hook is untouched"
     );
-    // The log shows what was sent; a replay runs the transformer on the
-    // event's payload again, not on what it made of it the first time.
-    let deliveries = format!("/v1/notify/hook/{}/deliveries", mine["id"]);
-    let logged = s.a.poll(&deliveries, |d| d["results"][0]["outcome"] == "succeeded").await["results"][0].clone();
-    assert_eq!(serde_json::from_str::<Value>(logged["payload"].as_str().unwrap()).unwrap(), slacked.json());
-    let replay = format!("{deliveries}/{}/retry", logged["delivery_id"]);
-    assert_eq!(s.a.post(&replay, &json!({})).await.status, 202);
-    let replayed = &receiver.wait_for("/slack", 2).await[1];
-    assert_eq!((replayed.json(), replayed.header("webhook-id")), (slacked.json(), slacked.header("webhook-id")));
 
     // The transformer cancels payloads that are not objects: recorded, not sent.
     post_event(
@@ -433,9 +424,10 @@ async fn an_academys_transformer_reshapes_only_its_own_hooks_deliveries() {
         json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": [1, 2]}),
     )
     .await;
+    let deliveries = format!("/v1/notify/hook/{}/deliveries", mine["id"]);
     let cancelled = s.a.poll(&deliveries, |d| d["results"][0]["outcome"] == "cancelled").await["results"][0].clone();
     assert_eq!(cancelled["error"], "the hook's transformer cancelled the delivery", "{cancelled}");
-    assert_eq!(receiver.on("/slack").len(), 2);
+    assert_eq!(receiver.on("/slack").len(), 1);
 
     assert_eq!(s.a.delete(&path(&mine)).await.status, 204);
     post_event(
@@ -443,7 +435,33 @@ async fn an_academys_transformer_reshapes_only_its_own_hooks_deliveries() {
         json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 7}}),
     )
     .await;
-    assert_eq!(receiver.wait_for("/slack", 3).await[2].json(), json!({"id": 7}), "detached: raw again");
+    assert_eq!(receiver.wait_for("/slack", 2).await[1].json(), json!({"id": 7}), "detached: raw again");
+}
+
+#[tokio::test]
+async fn a_replay_of_a_transformed_delivery_transforms_the_event_s_payload_once() {
+    let s = setup(FAST).await;
+    let receiver = Receiver::ok().await;
+    let hook =
+        subscribe(&s.a, json!({"event": "asset.asset_status_updated", "target": format!("{}/slack", receiver.url)}))
+            .await;
+    let slack = wasmhook::bundled::find("slack-transformer").unwrap().wasm.to_vec();
+    let attached = s.a.put_bytes(&format!("/v1/notify/hook/subscribe/{}/transformer", hook["id"]), slack).await;
+    assert_eq!(attached.status, 200, "{attached:?}");
+    post_event(&s.service, json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 5, "status": "PUBLISHED"}})).await;
+    let slacked = receiver.wait_for("/slack", 1).await.remove(0);
+    assert_eq!(slacked.json(), json!({"text": "*asset.asset_status_updated*\n• id: 5\n• status: PUBLISHED"}));
+
+    // The log shows the body sent; the replay starts from the event's
+    // payload, not from what the transformer made of it.
+    let deliveries = format!("/v1/notify/hook/{}/deliveries", hook["id"]);
+    let logged = s.a.poll(&deliveries, |d| d["results"][0]["outcome"] == "succeeded").await["results"][0].clone();
+    assert_eq!(serde_json::from_str::<Value>(logged["payload"].as_str().unwrap()).unwrap(), slacked.json());
+    let replay = s.a.post(&format!("{deliveries}/{}/retry", logged["delivery_id"]), &json!({})).await;
+    assert_eq!(replay.status, 202, "{replay:?}");
+    let replayed = receiver.wait_for("/slack", 2).await.remove(1);
+    assert_eq!((replayed.json(), replayed.header("webhook-id")), (slacked.json(), slacked.header("webhook-id")));
+    verify(hook["secret"].as_str().unwrap(), &replayed);
 }
 
 /// `kill -9` while events are ingested and delivered: every acknowledged

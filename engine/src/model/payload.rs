@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 /// the time it was made, so that a store keyed by it writes new payloads
 /// side by side. (Keyed by a digest of the body, redb's B-tree took each
 /// new payload on a page of its own: 5% more bytes written per delivered
-/// event than with three copies of the payload; keyed by this, 20% fewer.
-/// See `store/redb/payloads.rs`.)
+/// event than with three copies of the payload; keyed by this, 10 to 20%
+/// fewer. See `store/redb/payloads.rs`.)
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PayloadId(pub [u8; 16]);
 
