@@ -7,6 +7,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -62,9 +63,13 @@ impl ArtifactCache {
 }
 
 /// Writes through a temporary file and a rename, so a crash never leaves a
-/// half-written artifact under the final name.
+/// half-written artifact under the final name. The temporary file is this
+/// write's own: two compiles of one component at once each rename theirs
+/// (with one name, the second rename found the file gone).
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}.{n}", std::process::id()));
     crate::data_dir::write_private_file(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }
