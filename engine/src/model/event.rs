@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::fmt;
-
 use sha2::Digest as _;
 
 use super::{HookErrorRecord, Job};
@@ -52,26 +50,7 @@ impl Sha256 {
     }
 }
 
-impl fmt::Debug for Sha256 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl Serialize for Sha256 {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&hex::encode(self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for Sha256 {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let mut bytes = [0; 32];
-        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
-        Ok(Sha256(bytes))
-    }
-}
+super::hex::hex_newtype!(Sha256, 32);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]

@@ -12,6 +12,7 @@ mod access;
 mod catalog;
 mod delivery;
 mod event;
+mod hex;
 mod hook;
 mod hook_index;
 mod payload;

@@ -5,8 +5,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 /// A payload's id: a UUIDv7, unique without asking a store, and ordered by
 /// the time it was made, so that a store keyed by it writes new payloads
 /// side by side. (Keyed by a digest of the body, redb's B-tree took each
@@ -28,26 +26,7 @@ impl Default for PayloadId {
     }
 }
 
-impl fmt::Debug for PayloadId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl Serialize for PayloadId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&hex::encode(self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for PayloadId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let mut bytes = [0; 16];
-        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
-        Ok(PayloadId(bytes))
-    }
-}
+super::hex::hex_newtype!(PayloadId, 16);
 
 /// A body delivered to hooks: an event's payload as its serializer made
 /// it, or what a hook's transformer made of it. Its id is given where it is
