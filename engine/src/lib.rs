@@ -14,6 +14,7 @@ pub mod config;
 pub mod connections;
 pub mod data_dir;
 pub mod delivery;
+pub mod headers;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

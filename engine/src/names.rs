@@ -88,6 +88,13 @@ pub fn check_name(name: &str, max: usize) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Academy slugs: lowercase letters, digits and dashes.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::app::catalog::CatalogService;
+use crate::app::hooks::HookService;
 use crate::app::plugins::{PluginService, PluginsError};
 use crate::auth::token_hash;
 use crate::catalog::{Catalog, CatalogFileError, EventDef, SharedCatalog, SpecError};
@@ -118,8 +119,16 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
     let retrier = Retrier::new(ingest.clone());
     let catalog_service =
         Arc::new(CatalogService::new(store.clone(), runtime.clone(), catalog.clone(), retrier.clone()));
+    let hooks = Arc::new(HookService::new(
+        store.clone(),
+        catalog.clone(),
+        targets.clone(),
+        quotas.stored,
+        config.signing_secret_overlap,
+    ));
     let state = AppState {
         catalog_service,
+        hooks,
         store,
         runtime,
         plugins,

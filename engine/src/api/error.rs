@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::app::catalog::CatalogError;
+use crate::app::hooks::HooksError;
 use crate::app::plugins::PluginsError;
 use crate::app::replay::ReplayError;
 use crate::quota::{Limit, Refused};
@@ -166,6 +167,21 @@ impl From<ReplayError> for ApiError {
             ReplayError::HookNotFound => ApiError::not_found("Hook"),
             ReplayError::DeliveryNotFound => ApiError::not_found("Delivery"),
             ReplayError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// A refused hook change is the caller's (400, with the seed's slugs).
+impl From<HooksError> for ApiError {
+    fn from(error: HooksError) -> Self {
+        match error {
+            HooksError::Invalid(why) => ApiError::validation(why),
+            HooksError::UnknownEvent(event) => ApiError::invalid_event(&event),
+            HooksError::TargetRefused(refused) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "target-not-allowed", refused.to_string())
+            }
+            HooksError::NotFound => ApiError::not_found("Hook"),
+            HooksError::Store(error) => error.into(),
         }
     }
 }

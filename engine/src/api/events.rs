@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::extract::{Body, Producer};
-use super::hooks::is_slug;
 use super::types::{EventRecord, wire};
 use super::{ApiError, AppState};
 use crate::ingest::{IngestError, Item, NewEvent, check_unique_ids, session};
 use crate::names::EventId;
+use crate::names::is_slug;
 
 /// An event as an application reports it.
 #[derive(Deserialize, utoipa::ToSchema)]

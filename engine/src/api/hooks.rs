@@ -4,7 +4,6 @@
 //! one, hooks that receive every academy's events.
 
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
 
 use axum::Json;
 use axum::extract::State;
@@ -17,16 +16,10 @@ use super::links::PageLinks;
 use super::query::{Pagination, comma_list, passes, present};
 use super::types::{HookView, HttpMethod, Page};
 use super::{ApiError, AppState};
-use crate::auth::generate_secret;
+use crate::app::hooks::HookRequest;
 use crate::catalog::Catalog;
-use crate::delivery::headers::check_hook_header;
-use crate::model::{self, Hook, HookChanges, HookSelector, NewHook, Rotation, Scope};
-use crate::names::check_name;
-use crate::targets::TargetPolicy;
+use crate::model::{Hook, HookSelector};
 use crate::time::Time;
-
-/// Longest `service_id`, in bytes.
-const MAX_SERVICE_ID: usize = 100;
 
 /// `hook` with its delivery stats, read from the store.
 async fn view(state: &AppState, hook: Hook) -> Result<HookView, ApiError> {
@@ -78,88 +71,22 @@ pub struct HookInput {
     academy: Option<String>,
 }
 
-impl HookInput {
-    /// Checks every given field; the result changes a hook in one go.
-    fn validate(self, catalog: &Catalog, targets: &TargetPolicy) -> Result<HookChanges, ApiError> {
-        if let Some(event) = &self.event
-            && catalog.get(event).is_none()
-        {
-            return Err(ApiError::invalid_event(event));
+impl From<HookInput> for HookRequest {
+    fn from(input: HookInput) -> Self {
+        HookRequest {
+            event: input.event,
+            target: input.target,
+            service_id: input.service_id,
+            method: input.method.map(Into::into),
+            headers: input.headers,
+            is_active: input.is_active,
+            max_retries: input.max_retries,
+            timeout: input.timeout,
+            auto_disable_after_failures: input.auto_disable_after_failures,
+            max_in_flight: input.max_in_flight,
+            academy: input.academy,
         }
-        if let Some(target) = &self.target {
-            validate_target(target, targets)?;
-        }
-        if let Some(Some(service_id)) = &self.service_id {
-            check_name(service_id, MAX_SERVICE_ID).map_err(|why| ApiError::validation(format!("service_id {why}")))?;
-        }
-        if let Some(headers) = &self.headers {
-            validate_headers(headers)?;
-        }
-        check_range("max_retries", self.max_retries, 0, 20)?;
-        check_range("timeout", self.timeout, 1, 300)?;
-        check_range("auto_disable_after_failures", self.auto_disable_after_failures, 1, 1000)?;
-        check_range("max_in_flight", self.max_in_flight, 1, 1000)?;
-        Ok(HookChanges {
-            event: self.event,
-            target: self.target,
-            service_id: self.service_id,
-            method: self.method.map(Into::into),
-            headers: self.headers,
-            is_active: self.is_active,
-            max_retries: self.max_retries,
-            timeout: self.timeout,
-            auto_disable_after_failures: self.auto_disable_after_failures,
-            // In range, so never 0.
-            max_in_flight: self.max_in_flight.map(|cap| cap.and_then(NonZeroU32::new)),
-            secret: None,
-        })
     }
-}
-
-fn check_range(name: &str, value: Option<Option<u32>>, min: u32, max: u32) -> Result<(), ApiError> {
-    match value {
-        Some(Some(v)) if !(min..=max).contains(&v) => {
-            Err(ApiError::validation(format!("{name} must be between {min} and {max}")))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Only absolute `http`/`https` URLs with a host, that the target policy
-/// does not refuse already (a literal IP, or `http` when `https` is
-/// required; a host name is judged when a delivery connects).
-fn validate_target(target: &str, targets: &TargetPolicy) -> Result<(), ApiError> {
-    let invalid = |why: &str| ApiError::validation(format!("target {target:?} is not a valid URL: {why}"));
-    if target.len() > 2000 {
-        return Err(invalid("longer than 2000 characters"));
-    }
-    let url = url::Url::parse(target).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("only http and https are allowed"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("it has no host"));
-    }
-    targets
-        .check_url(&url)
-        .map_err(|refused| ApiError::new(StatusCode::BAD_REQUEST, "target-not-allowed", refused.to_string()))
-}
-
-fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    if headers.len() > 20 {
-        return Err(ApiError::validation("at most 20 headers"));
-    }
-    for (name, value) in headers {
-        check_hook_header(name, value).map_err(|refused| ApiError::validation(refused.to_string()))?;
-    }
-    Ok(())
-}
-
-/// Academy slugs: lowercase letters, digits and dashes.
-pub fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 100
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -236,32 +163,7 @@ pub async fn subscribe(
     HookScope(scope): HookScope,
     Body(input): Body<HookInput>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let academy = match (&scope, input.academy.clone()) {
-        (Scope::Academy(own), None) => Some(own.clone()),
-        (Scope::Academy(_), Some(_)) => return Err(ApiError::validation("only superadmins may choose the academy")),
-        (Scope::All, Some(academy)) if !is_slug(&academy) => {
-            return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
-        }
-        (Scope::All, academy) => academy,
-    };
-    let (Some(event), Some(target)) = (input.event.clone(), input.target.clone()) else {
-        return Err(ApiError::validation("event and target are required"));
-    };
-    let changes = input.validate(&state.catalog(), &state.targets)?;
-    let settings = model::HookSettings {
-        event,
-        target,
-        service_id: changes.service_id.flatten(),
-        method: changes.method.unwrap_or_default(),
-        headers: changes.headers.unwrap_or_default(),
-        is_active: changes.is_active.unwrap_or(true),
-        max_retries: changes.max_retries.flatten(),
-        timeout: changes.timeout.flatten(),
-        auto_disable_after_failures: changes.auto_disable_after_failures.flatten(),
-        max_in_flight: changes.max_in_flight.flatten(),
-    };
-    let hook = state.store.create_hook(NewHook { academy, settings, secret: generate_secret() }, state.quotas).await?;
-    tracing::info!(hook_id = hook.id, event = %hook.settings.event, academy = ?hook.academy, "hook created");
+    let hook = state.hooks.create(&scope, input.into()).await?;
     let secret = hook.secret.clone();
     Ok((StatusCode::CREATED, Json(Created { hook: view(&state, hook).await?, secret })))
 }
@@ -282,11 +184,7 @@ pub async fn update(
     PathParam(id): PathParam<u64>,
     Body(input): Body<HookInput>,
 ) -> Result<Json<HookView>, ApiError> {
-    if input.academy.is_some() {
-        return Err(ApiError::validation("a hook's academy cannot change"));
-    }
-    let changes = input.validate(&state.catalog(), &state.targets)?;
-    let hook = state.store.update_hook(&scope, id, changes).await?.ok_or_else(|| ApiError::not_found("Hook"))?;
+    let hook = state.hooks.update(&scope, id, input.into()).await?;
     Ok(Json(view(&state, hook).await?))
 }
 
@@ -297,11 +195,8 @@ pub async fn unsubscribe(
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_hook(&scope, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("Hook"))
-    }
+    state.hooks.delete(&scope, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -322,13 +217,10 @@ pub async fn unsubscribe_matching(
     HookScope(scope): HookScope,
     QueryParams(filters): QueryParams<DeleteFilters>,
 ) -> Result<Json<Value>, ApiError> {
-    let (events, services) = (comma_list(&filters.event), comma_list(&filters.service_id));
-    if events.is_none() && services.is_none() {
-        return Err(ApiError::validation("Please include some filter in the URL"));
-    }
     let owned = |list: Option<Vec<&str>>| list.map(|items| items.into_iter().map(str::to_owned).collect());
-    let selector = HookSelector { id: None, events: owned(events), service_ids: owned(services) };
-    let deleted = state.store.delete_hooks(&scope, &selector).await?;
+    let events = owned(comma_list(&filters.event));
+    let selector = HookSelector { id: None, events, service_ids: owned(comma_list(&filters.service_id)) };
+    let deleted = state.hooks.delete_matching(&scope, selector).await?;
     Ok(Json(json!({"details": format!("Unsubscribed from {deleted} hooks")})))
 }
 
@@ -351,12 +243,7 @@ pub async fn rotate_secret(
     HookScope(scope): HookScope,
     PathParam(id): PathParam<u64>,
 ) -> Result<Json<Value>, ApiError> {
-    let rotation = Rotation { secret: generate_secret(), overlap: state.signing_secret_overlap };
-    let changes = HookChanges { secret: Some(rotation), ..HookChanges::default() };
-    let hook = state.store.update_hook(&scope, id, changes).await?.ok_or_else(|| ApiError::not_found("Hook"))?;
-    let view = secret_view(&hook);
-    tracing::info!(hook_id = id, previous_secret_expires_at = %view["previous_secret_expires_at"], "hook secret rotated");
-    Ok(Json(view))
+    Ok(Json(secret_view(&state.hooks.rotate_secret(&scope, id).await?)))
 }
 
 /// `{"secret", "previous_secret_expires_at"}`: the second is `null` when

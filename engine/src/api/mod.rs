@@ -44,6 +44,7 @@ pub use crate::public_url::PublicUrl;
 pub use error::ApiError;
 
 use crate::app::catalog::CatalogService;
+use crate::app::hooks::HookService;
 use crate::app::plugins::PluginService;
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::connections::{self, BodyTimeout};
@@ -67,6 +68,8 @@ pub struct AppState {
     pub plugins: Arc<PluginService>,
     /// Adding and changing catalogue events.
     pub catalog_service: Arc<CatalogService>,
+    /// Subscribing, changing and unsubscribing hooks, rotating secrets.
+    pub hooks: Arc<HookService>,
     /// The current catalogue snapshot; replaced whole when events are added.
     pub catalog: Arc<SharedCatalog>,
     /// sha256 of the bootstrap superadmin token (`WASMHOOK_ADMIN_TOKEN`).

@@ -7,9 +7,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{HookScope, QueryParams};
-use super::hooks::is_slug;
 use super::{ApiError, AppState};
 use crate::model::Scope;
+use crate::names::is_slug;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -19,7 +19,7 @@ const MAX_NAME: usize = 200;
 fn validate(new: NewToken) -> Result<(String, Role), ApiError> {
     check_name(&new.name, MAX_NAME).map_err(|why| ApiError::validation(format!("name {why}")))?;
     let role = match (new.role, new.academy) {
-        (RoleName::Academy, Some(academy)) if super::hooks::is_slug(&academy) => Role::Academy { academy },
+        (RoleName::Academy, Some(academy)) if crate::names::is_slug(&academy) => Role::Academy { academy },
         (RoleName::Academy, Some(academy)) => {
             return Err(ApiError::validation(format!("{academy:?} is not an academy slug")));
         }

@@ -7,10 +7,13 @@
 //!   plugins, and every fetch of component bytes, compiled once;
 //! - [`catalog`]: adding and changing catalogue events, under the rule
 //!   that an event names only a loaded serializer;
+//! - [`hooks`]: subscribing, changing and unsubscribing hooks, under the
+//!   rules of their settings and academy;
 //! - [`replay`]: a delivery queued again;
 //! - [`follow`]: what other engines write to a shared store, followed.
 
 pub mod catalog;
 pub mod follow;
+pub mod hooks;
 pub mod plugins;
 pub mod replay;

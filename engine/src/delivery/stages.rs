@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::Dispatcher;
 use super::claims::HookSlot;
-use super::headers::{check_sent_header, engine_sets};
 use super::policy::Answer;
 use super::signing::sign_with_each;
+use crate::headers::{check_sent_header, engine_sets};
 use crate::model::Hook;
 use crate::model::{
     Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, Payload, SIGNATURE_HEADER, log_headers,
