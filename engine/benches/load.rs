@@ -154,24 +154,38 @@ async fn main() {
     let receiver_url = format!("{}/hook", receiver.url);
 
     let service = Arc::new(engine.client(&token(&admin, json!({"name": "bench", "role": "service"})).await));
+    // `LOAD_BENCH_RAW_BYTES=N`: events of a catalogue event without a
+    // serializer, with N bytes of data, delivered as posted (issue 14's
+    // shape), instead of the marketing serializer's `form_entry.added`.
+    let raw_bytes: Option<usize> = std::env::var("LOAD_BENCH_RAW_BYTES").ok().map(|n| n.parse().expect("a size"));
+    let (event_name, data) = match raw_bytes {
+        Some(bytes) => {
+            let spec = json!({"name": "bench.raw", "action": "bench.Raw.posted+", "description": "bench"});
+            assert_eq!(admin.post("/v1/catalog/events", &spec).await.status, 201);
+            ("bench.raw", json!({"id": 1, "text": "x".repeat(bytes.saturating_sub(20))}))
+        }
+        None => {
+            let fixture: Value = serde_json::from_str(
+                &std::fs::read_to_string(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../plugins/marketing/fixtures/form_entry.added.json"
+                ))
+                .unwrap(),
+            )
+            .unwrap();
+            ("form_entry.added", fixture["source"].clone())
+        }
+    };
     let hook = admin
         .post(
             "/v1/notify/hook/subscribe",
-            &json!({"event": "form_entry.added", "target": receiver_url, "academy": "downtown-campus", "is_active": false}),
+            &json!({"event": event_name, "target": receiver_url, "academy": "downtown-campus", "is_active": false}),
         )
         .await;
     assert_eq!(hook.status, 201);
     let hook_path = format!("/v1/notify/hook/subscribe/{}", hook.body["id"]);
-    let fixture: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../plugins/marketing/fixtures/form_entry.added.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let event = Arc::new(json!({"event": "form_entry.added", "academy": "downtown-campus", "data": fixture["source"]}));
-    println!("payload: form_entry.added, {} bytes of source object, 1 hook", fixture["source"].to_string().len());
+    println!("payload: {event_name}, {} bytes of data, 1 hook", data.to_string().len());
+    let event = Arc::new(json!({"event": event_name, "academy": "downtown-campus", "data": data}));
 
     // 1. Single-event ingest, 256 clients.
     let before = admin.get("/healthz").await.body;
