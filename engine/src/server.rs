@@ -122,7 +122,7 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
     let hooks = Arc::new(HookService::new(
         store.clone(),
         catalog.clone(),
-        targets.clone(),
+        targets,
         quotas.stored,
         config.signing_secret_overlap,
     ));
@@ -138,11 +138,9 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
         ingest,
         ready: Arc::new(AtomicBool::new(false)),
         metrics,
-        targets,
         quotas: quotas.stored,
         limits: Arc::new(RequestLimits::new(&quotas)),
         public_url: config.public_url.clone(),
-        signing_secret_overlap: config.signing_secret_overlap,
     };
     Ok((state, dispatcher))
 }

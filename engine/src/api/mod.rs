@@ -53,7 +53,6 @@ use crate::ingest::parked::Retrier;
 use crate::quota::RequestLimits;
 use crate::runtime::Runtime;
 use crate::store::{Quotas, Store};
-use crate::targets::TargetPolicy;
 use crate::units::format_duration;
 
 /// Largest request body accepted, in bytes.
@@ -82,16 +81,12 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Renders `/metrics` (the process's recorder, `crate::metrics::install`).
     pub metrics: PrometheusHandle,
-    /// Where hooks may deliver: literal-IP targets are checked at subscribe.
-    pub targets: Arc<TargetPolicy>,
     /// Per-academy quotas, which the store checks when hooks change.
     pub quotas: Quotas,
     /// Rate limits and upload bounds, checked as requests arrive.
     pub limits: Arc<RequestLimits>,
     /// Where clients reach the API: links start with it (relative without).
     pub public_url: Option<PublicUrl>,
-    /// How long a rotated-out signing secret keeps signing.
-    pub signing_secret_overlap: Duration,
 }
 
 impl AppState {
