@@ -9,18 +9,18 @@
 //! with `_` for `.` (`WASMHOOK_TARGETS_REQUIRE_HTTPS`); its flag, where it has
 //! one, is `--` and the key with `-` for `_`.
 //!
-//! Each section's type belongs to the module it configures
-//! (`targets::Targets`, `connections::Http`, `store::space::Storage`,
-//! `quota::QuotaSettings` and `quota::RateLimitSettings`), so that a module
-//! changes its settings without touching the others; this module only
-//! layers them and composes them into [`Config`], and hands each module its
-//! part (e.g. [`Config::delivery`]). Nothing below the composition root
+//! Each section's type belongs to the module it configures, with its
+//! defaults and its checks (`targets::Targets`, `connections::Http`,
+//! `store::space::Storage`, `quota::QuotaSettings` and
+//! `quota::RateLimitSettings`; `delivery::DeliverySettings` and
+//! `runtime::PluginSettings`, whose keys are flat at the top level), so
+//! that a module changes its settings without touching the others; this
+//! module only layers them and composes them into [`Config`]. Nothing below the composition root
 //! (`server`) imports it (`engine/tests/layers.rs` checks).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,14 +30,14 @@ use serde_json::{Map, Value};
 
 use crate::catalog::CatalogMode;
 use crate::connections::Http;
-use crate::delivery::{DeliveryConfig, RetryPolicy};
+use crate::delivery::{DeliveryConfig, DeliverySettings};
 use crate::public_url::PublicUrl;
 use crate::quota::{QuotaSettings, RateLimitSettings};
-use crate::runtime::{BreakerConfig, Limits};
+use crate::runtime::PluginSettings;
 use crate::secrets::{REDACTED, SecretKey};
 use crate::store::space::Storage;
 use crate::targets::{TargetPolicy, Targets};
-use crate::units::{duration, schedule};
+use crate::units::duration;
 
 /// The prefix of the environment variables that are settings.
 pub const ENV_PREFIX: &str = "WASMHOOK_";
@@ -55,8 +55,12 @@ fn is_setting_var(name: &str) -> bool {
 
 /// Every setting of `wasmhook serve`. The README's configuration reference
 /// documents each key (a test checks it lists them all).
+///
+/// Unknown keys are refused by the layering, which sets only the keys the
+/// defaults have; serde's `deny_unknown_fields` cannot be used with the
+/// flattened sections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Config {
     /// Address the API listens on (port 0: any free port).
     pub listen: SocketAddr,
@@ -68,32 +72,17 @@ pub struct Config {
     pub catalog: Option<PathBuf>,
     /// Whether `catalog` extends or replaces the built-in catalogue.
     pub catalog_mode: CatalogMode,
-    /// Deliveries in flight at once.
-    pub delivery_concurrency: usize,
-    /// Deliveries in flight at once to one hook, for hooks without their
-    /// own `max_in_flight`.
-    pub delivery_max_in_flight_per_hook: NonZeroUsize,
-    /// Delays before each retry of a failed delivery.
-    #[serde(with = "schedule")]
-    pub retry_schedule: Vec<Duration>,
-    /// Timeout of a delivery for hooks without their own `timeout`.
-    #[serde(with = "duration")]
-    pub default_timeout: Duration,
+    /// How deliveries run (`delivery_*`, `retry_schedule`,
+    /// `default_timeout`: flat keys).
+    #[serde(flatten)]
+    pub delivery: DeliverySettings,
     /// Record events but deliver nothing (global pause).
     pub disable_webhooks: bool,
     /// Days events, delivery attempts and hook errors are kept.
     pub retention_days: u32,
-    /// The longest deadline a plugin's own limits may set, in ms.
-    pub plugin_max_deadline_ms: u64,
-    /// The most linear memory a plugin's own limits may set, in bytes.
-    pub plugin_max_memory: u64,
-    /// The largest input and output a plugin's own limits may set, in bytes.
-    pub plugin_max_io: usize,
-    /// Consecutive faults of a serializer version that open its circuit
-    /// breaker (0: never).
-    pub plugin_breaker_failures: u32,
-    /// How long an open breaker refuses calls, in seconds.
-    pub plugin_breaker_cooldown_secs: u64,
+    /// What plugins may be given (`plugin_*`: flat keys).
+    #[serde(flatten)]
+    pub plugins: PluginSettings,
     /// How log lines are written on standard error.
     pub log_format: LogFormat,
     /// How long a shutdown waits for requests and deliveries in flight.
@@ -127,26 +116,16 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let delivery = DeliveryConfig::default();
-        let maxima = Limits::default_maxima();
-        let breaker = BreakerConfig::default();
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./wasmhook-data"),
             admin_token: None,
             catalog: None,
             catalog_mode: CatalogMode::Extend,
-            delivery_concurrency: delivery.concurrency,
-            delivery_max_in_flight_per_hook: delivery.max_in_flight_per_hook,
-            retry_schedule: delivery.retry.schedule,
-            default_timeout: delivery.default_timeout,
+            delivery: DeliverySettings::default(),
             disable_webhooks: false,
             retention_days: 30,
-            plugin_max_deadline_ms: u64::try_from(maxima.deadline.as_millis()).unwrap_or(u64::MAX),
-            plugin_max_memory: maxima.max_memory,
-            plugin_max_io: maxima.max_input,
-            plugin_breaker_failures: breaker.failures,
-            plugin_breaker_cooldown_secs: breaker.cool_down.as_secs(),
+            plugins: PluginSettings::default(),
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_secs(10),
             public_url: None,
@@ -268,59 +247,19 @@ impl Config {
     /// How deliveries run: the delivery settings, and the target policy
     /// of the `[targets]` section.
     pub fn delivery(&self) -> DeliveryConfig {
-        DeliveryConfig {
-            concurrency: self.delivery_concurrency,
-            max_in_flight_per_hook: self.delivery_max_in_flight_per_hook,
-            retry: RetryPolicy { schedule: self.retry_schedule.clone(), ..RetryPolicy::default() },
-            default_timeout: self.default_timeout,
-            targets: Arc::new(TargetPolicy::new(self.targets.clone())),
-            ..DeliveryConfig::default()
-        }
+        self.delivery.config(Arc::new(TargetPolicy::new(self.targets.clone())))
     }
 
-    /// The most a plugin's own limits may ask for.
-    pub fn plugin_max_limits(&self) -> Limits {
-        Limits {
-            deadline: Duration::from_millis(self.plugin_max_deadline_ms),
-            max_memory: self.plugin_max_memory,
-            max_input: self.plugin_max_io,
-            max_output: self.plugin_max_io,
-            ..Limits::default_maxima()
-        }
-    }
-
-    /// When a serializer version's circuit breaker opens.
-    pub fn breaker(&self) -> BreakerConfig {
-        BreakerConfig {
-            failures: self.plugin_breaker_failures,
-            cool_down: Duration::from_secs(self.plugin_breaker_cooldown_secs),
-        }
-    }
-
-    /// What the types alone do not check.
+    /// What the types alone do not check: each section's own checks, then
+    /// those of the top-level keys.
     fn validate(&self) -> Result<(), String> {
-        if self.delivery_concurrency == 0 {
-            return Err("must be at least 1".into());
-        }
-        let durations =
-            [self.default_timeout, self.http.header_timeout, self.http.keepalive_timeout, self.http.body_timeout];
-        if durations.iter().any(Duration::is_zero) {
-            return Err("must be longer than 0 ms".into());
-        }
-        if self.http.max_connections == 0 {
-            return Err("must be at least 1".into());
-        }
-        if self.plugin_max_deadline_ms == 0 {
-            return Err("must be at least 1".into());
-        }
-        if self.storage.min_free_percent > 100 {
-            return Err("must be at most 100".into());
-        }
+        self.delivery.check()?;
+        self.plugins.check()?;
+        self.http.check()?;
+        self.storage.check()?;
+        self.rate_limits.check()?;
         if self.admin_token.as_ref().is_some_and(|token| token.expose().is_empty()) {
             return Err("must not be empty (leave it out instead)".into());
-        }
-        if self.rate_limits.ingest_burst == 0 || self.rate_limits.api_writes_burst == 0 {
-            return Err("must be at least 1 (a rate of 0 switches the limit off)".into());
         }
         Ok(())
     }
@@ -569,9 +508,9 @@ mod tests {
         flags.insert("retention_days".into(), Value::from(11));
         flags.insert("retry_schedule".into(), Value::from("5ms,1h"));
         let config = Config::load(Some(&path), vars, &flags).unwrap();
-        assert_eq!(config.delivery_concurrency, 8, "file");
+        assert_eq!(config.delivery.concurrency, 8, "file");
         assert_eq!(config.retention_days, 11, "flag over env over file");
-        assert_eq!(config.retry_schedule, [Duration::from_millis(5), Duration::from_secs(3600)]);
+        assert_eq!(config.delivery.retry_schedule, [Duration::from_millis(5), Duration::from_secs(3600)]);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.targets.allowed_networks, ["10.0.0.0/8".parse::<IpNet>().unwrap()]);
         assert_eq!(config.targets.denied_networks.len(), 2);

@@ -84,8 +84,8 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
     let started = Instant::now();
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(config.data_dir.join("plugin-cache")),
-        max_limits: config.plugin_max_limits(),
-        breaker: config.breaker(),
+        max_limits: config.plugins.max_limits(),
+        breaker: config.plugins.breaker(),
         observe_calls: Some(crate::metrics::PluginSeries::observer),
         ..RuntimeConfig::default()
     })?;
@@ -178,7 +178,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         .await
         .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
-    let listener = connections::guarded(listener, &config.http, config.delivery_concurrency);
+    let listener = connections::guarded(listener, &config.http, config.delivery.concurrency);
     let (store, ready) = (state.store.clone(), state.ready.clone());
     let delivering = tokio::spawn(dispatcher.clone().run());
     let pruning = tokio::spawn(crate::retention::prune_forever(store.clone(), config.retention_days));

@@ -46,8 +46,10 @@ const STALLS: [Stall; 4] = [Stall::Silent, Stall::Head, Stall::Body, Stall::Kept
 #[derive(Debug)]
 struct Cut {
     stall: Stall,
-    /// From the connect (from the answer, kept alive) to the engine's close;
-    /// `None`: still open when the client gave up.
+    /// From the connect (kept alive: from its request, sent whole; the
+    /// engine's idle timer starts later, at its answer, which the client
+    /// reads later still) to the engine's close; `None`: still open when
+    /// the client gave up.
     after: Option<Duration>,
     /// Everything the engine sent.
     answer: String,
@@ -65,26 +67,24 @@ async fn stall(mut stream: TcpStream, opened: Instant, stall: Stall, token: Stri
         Stall::KeptAlive => "GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n".to_owned(),
     };
     stream.write_all(start.as_bytes()).await.expect("send the start");
+    let sent = Instant::now();
     let mut dripping = matches!(stall, Stall::Head | Stall::Body);
     let mut drip = tokio::time::interval_at(tokio::time::Instant::now() + TRICKLE, TRICKLE);
     let give_up = tokio::time::sleep(HEADER.max(IDLE).max(BODY) + Duration::from_secs(30));
     tokio::pin!(give_up);
-    let (mut answer, mut answered) = (Vec::new(), None);
+    let mut answer = Vec::new();
     let mut buffer = [0; 4096];
     loop {
         tokio::select! {
             read = stream.read(&mut buffer) => match read {
                 Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    answer.extend_from_slice(&buffer[..n]);
-                    answered.get_or_insert_with(Instant::now);
-                }
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
             },
             _ = drip.tick(), if dripping => dripping = stream.write_all(b" ").await.is_ok(),
             () = &mut give_up => return Cut { stall, after: None, answer: String::from_utf8_lossy(&answer).into() },
         }
     }
-    let since = if stall == Stall::KeptAlive { answered.unwrap_or(opened) } else { opened };
+    let since = if stall == Stall::KeptAlive { sent } else { opened };
     Cut { stall, after: Some(since.elapsed()), answer: String::from_utf8_lossy(&answer).into() }
 }
 

@@ -13,7 +13,9 @@ use std::time::Duration;
 use crate::auth::generate_secret;
 use crate::catalog::SharedCatalog;
 use crate::headers::check_hook_header;
-use crate::model::{Hook, HookChanges, HookSelector, HookSettings, HttpMethod, NewHook, Rotation, Scope};
+use crate::model::{
+    Hook, HookChanges, HookSelector, HookSettings, HttpMethod, MAX_TIMEOUT_SECS, NewHook, Rotation, Scope,
+};
 use crate::names::{check_name, is_slug};
 use crate::store::{Quotas, Store, StoreError};
 use crate::targets::{TargetError, TargetPolicy};
@@ -163,7 +165,7 @@ impl HookService {
             check_headers(headers)?;
         }
         check_range("max_retries", request.max_retries, 0, 20)?;
-        check_range("timeout", request.timeout, 1, 300)?;
+        check_range("timeout", request.timeout, 1, MAX_TIMEOUT_SECS)?;
         check_range("auto_disable_after_failures", request.auto_disable_after_failures, 1, 1000)?;
         check_range("max_in_flight", request.max_in_flight, 1, 1000)?;
         Ok(HookChanges {

@@ -57,6 +57,19 @@ impl Default for Http {
     }
 }
 
+impl Http {
+    /// What the types alone do not check.
+    pub fn check(&self) -> Result<(), String> {
+        if [self.header_timeout, self.keepalive_timeout, self.body_timeout].iter().any(Duration::is_zero) {
+            return Err("must be longer than 0 ms".into());
+        }
+        if self.max_connections == 0 {
+            return Err("must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// The deadlines a connection enforces itself (the body's is the
 /// middleware's).
 #[derive(Debug, Clone, Copy)]

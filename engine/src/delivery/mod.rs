@@ -12,6 +12,7 @@ pub mod headers;
 mod outage;
 pub mod policy;
 pub mod retry;
+mod settings;
 pub mod signing;
 mod stages;
 
@@ -24,8 +25,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use retry::RetryPolicy;
+pub use settings::DeliverySettings;
 
 use crate::app::plugins::PluginService;
+use crate::model::MAX_TIMEOUT_SECS;
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
 use crate::targets::TargetPolicy;
@@ -47,16 +50,23 @@ pub struct DeliveryConfig {
     pub targets: Arc<TargetPolicy>,
 }
 
+impl DeliveryConfig {
+    /// Bytes of a receiver's answer kept in the attempt log.
+    pub const MAX_RESPONSE_BODY: usize = 4096;
+
+    /// How long a claim on a job lasts: the longest an attempt may wait for
+    /// its receiver, whether the hook's timeout or the default, with a
+    /// minute for its plugin call and its record.
+    pub fn claim_lease(&self) -> Duration {
+        let longest = Duration::from_secs(MAX_TIMEOUT_SECS.into()).max(self.default_timeout);
+        longest + Duration::from_secs(60)
+    }
+}
+
 impl Default for DeliveryConfig {
+    /// The default settings, to any target.
     fn default() -> Self {
-        DeliveryConfig {
-            concurrency: 64,
-            max_in_flight_per_hook: NonZeroUsize::new(4).expect("4 is not 0"),
-            retry: RetryPolicy::default(),
-            default_timeout: Duration::from_secs(30),
-            max_response_body: 4096,
-            targets: Arc::default(),
-        }
+        DeliverySettings::default().config(Arc::default())
     }
 }
 
@@ -131,7 +141,10 @@ impl Dispatcher {
                 continue;
             }
             let now = crate::time::now_ms();
-            let due = self.in_flight.select(&*self.store, self.config.max_in_flight_per_hook, now, free).await;
+            let due = self
+                .in_flight
+                .select(&*self.store, self.config.max_in_flight_per_hook, now, free, self.config.claim_lease())
+                .await;
             let due = match due {
                 Ok(due) => due,
                 Err(error) => {

@@ -103,8 +103,16 @@ async fn an_event_is_queued_for_the_active_hooks_of_its_academy_and_for_superadm
     }
     let records = ingest.ingest(vec![event(&ingest, "hostile.echo", None, r#"{"n":1}"#)]).await.unwrap();
     assert_eq!(records[0].deliveries, 2);
-    let due =
-        store.due_jobs(ClaimRequest { now_ms: u64::MAX, limit: 10, room: &|_| 10, claimed: &|_| false }).await.unwrap();
+    let due = store
+        .due_jobs(ClaimRequest {
+            now_ms: u64::MAX,
+            limit: 10,
+            lease: std::time::Duration::ZERO,
+            room: &|_| 10,
+            claimed: &|_| false,
+        })
+        .await
+        .unwrap();
     let mut hooks: Vec<u64> = due.jobs.iter().map(|job| job.hook_id).collect();
     hooks.sort();
     assert_eq!(hooks, [ids[0], ids[3]], "its academy's active hook and the superadmin's");

@@ -152,6 +152,11 @@ impl Hook {
     }
 }
 
+/// The longest a hook may wait for its receiver, in seconds: it bounds how
+/// long an attempt holds its claim on a job (see
+/// `DeliveryConfig::claim_lease`).
+pub const MAX_TIMEOUT_SECS: u32 = 300;
+
 /// What the hook's owner chooses: the subscription and how it is delivered.
 /// `S` holds the custom header values, as in [`Hook`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,7 +170,8 @@ pub struct HookSettings<S = String> {
     pub is_active: bool,
     /// Retries after the first attempt; `None`: the engine's default.
     pub max_retries: Option<u32>,
-    /// Seconds to wait for the receiver; `None`: the engine's default.
+    /// Seconds to wait for the receiver, at most [`MAX_TIMEOUT_SECS`];
+    /// `None`: the engine's default.
     pub timeout: Option<u32>,
     /// Consecutive failures that deactivate the hook; `None`: never.
     pub auto_disable_after_failures: Option<u32>,

@@ -26,8 +26,8 @@ pub use delivery::{
 };
 pub use event::{EventOutcome, EventRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, Seen, Sha256, StoredEvent};
 pub use hook::{
-    AttachedTransformer, Hook, HookChanges, HookSelector, HookSettings, HookStats, HttpMethod, NewHook, Place,
-    PreviousSecret, Rotation,
+    AttachedTransformer, Hook, HookChanges, HookSelector, HookSettings, HookStats, HttpMethod, MAX_TIMEOUT_SECS,
+    NewHook, Place, PreviousSecret, Rotation,
 };
 pub use hook_index::HookIndex;
 pub use payload::{Payload, PayloadId};

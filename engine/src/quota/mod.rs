@@ -113,6 +113,14 @@ impl Default for RateLimitSettings {
 }
 
 impl RateLimitSettings {
+    /// What the types alone do not check.
+    pub fn check(&self) -> Result<(), String> {
+        if self.ingest_burst == 0 || self.api_writes_burst == 0 {
+            return Err("must be at least 1 (a rate of 0 switches the limit off)".into());
+        }
+        Ok(())
+    }
+
     fn limit(per_second: u32, burst: u32) -> Option<RateLimit> {
         (per_second > 0).then_some(RateLimit { per_second, burst })
     }

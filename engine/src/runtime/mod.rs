@@ -24,6 +24,7 @@ mod limits;
 mod log;
 mod metrics;
 mod plugin;
+mod settings;
 mod state;
 mod versions;
 mod warm;
@@ -44,6 +45,7 @@ pub use limits::{LimitError, Limits};
 pub use log::{LogLevel, LogLine};
 pub use metrics::{BUCKETS_US, Bucket, CallObserver, MetricsView, ObserveCalls};
 pub use plugin::{Digest, PluginInfo, SerializerPlugin, TransformerPlugin, World};
+pub use settings::PluginSettings;
 pub use versions::VersionHealth;
 
 use crate::model::LimitOverrides;

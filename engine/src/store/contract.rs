@@ -28,6 +28,7 @@
 //! data it reads does not compile.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
@@ -210,6 +211,12 @@ pub struct ClaimRequest<'a> {
     pub now_ms: u64,
     /// Jobs at most (the free workers).
     pub limit: usize,
+    /// How long the jobs taken stay this engine's: a store shared by
+    /// several engines gives them to no other before then, so a job whose
+    /// engine died is attempted again once its lease is over. A store with
+    /// one engine (redb, memory) has no other to keep them from, and a
+    /// crash ends every claim with the process.
+    pub lease: Duration,
     /// How many more of a hook's jobs may be taken (0: none, and its jobs
     /// are not read).
     pub room: &'a (dyn Fn(u64) -> usize + Send + Sync),

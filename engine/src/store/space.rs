@@ -26,6 +26,14 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// What the types alone do not check.
+    pub fn check(&self) -> Result<(), String> {
+        if self.min_free_percent > 100 {
+            return Err("must be at most 100".into());
+        }
+        Ok(())
+    }
+
     /// The floor these settings set.
     pub fn floor(&self) -> SpaceFloor {
         SpaceFloor { percent: self.min_free_percent, bytes: self.min_free_bytes }

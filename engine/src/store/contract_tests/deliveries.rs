@@ -20,7 +20,10 @@ async fn due_skipping(
     claimed: &[u64],
 ) -> DueJobs {
     let claimed = |id: u64| claimed.contains(&id);
-    store.due_jobs(ClaimRequest { now_ms, limit, room: &room, claimed: &claimed }).await.unwrap()
+    store
+        .due_jobs(ClaimRequest { now_ms, limit, lease: std::time::Duration::ZERO, room: &room, claimed: &claimed })
+        .await
+        .unwrap()
 }
 
 fn ids(jobs: &[Job]) -> Vec<u64> {

@@ -241,7 +241,13 @@ pub(super) mod tests {
     /// Every queued job, due or not.
     async fn queued(store: &Redb) -> Vec<Job> {
         let all = |_| usize::MAX;
-        let request = crate::store::ClaimRequest { now_ms: u64::MAX, limit: 64, room: &all, claimed: &|_| false };
+        let request = crate::store::ClaimRequest {
+            now_ms: u64::MAX,
+            limit: 64,
+            lease: std::time::Duration::ZERO,
+            room: &all,
+            claimed: &|_| false,
+        };
         store.due_jobs(request).await.unwrap().jobs
     }
 }
