@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::catalog::CatalogMode;
@@ -34,7 +34,7 @@ use crate::delivery::{DeliveryConfig, DeliverySettings};
 use crate::public_url::PublicUrl;
 use crate::quota::{QuotaSettings, RateLimitSettings};
 use crate::runtime::PluginSettings;
-use crate::secrets::{REDACTED, SecretKey};
+use crate::secrets::{Secret, SecretKey};
 use crate::store::space::Storage;
 use crate::targets::{TargetPolicy, Targets};
 use crate::units::duration;
@@ -150,37 +150,6 @@ pub enum LogFormat {
     Human,
     /// One JSON object per line.
     Json,
-}
-
-/// A secret setting: shown as `<redacted>` by `Debug` and when serialized,
-/// so printing a configuration never reveals it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub const REDACTED: &str = REDACTED;
-
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Secret::REDACTED)
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(Secret::REDACTED)
-    }
 }
 
 /// A refused setting: where it came from, which key, and why. Displayed

@@ -14,11 +14,13 @@ mod key;
 pub mod keyfile;
 mod keyring;
 mod sealed;
+mod setting;
 
 pub use key::{BadKey, KeyId, SecretKey};
 pub use keyfile::{KEY_FILE, KeyFileError, LoadedKeys};
 pub use keyring::{Keyring, OpenError};
 pub use sealed::{AtRest, Sealed};
+pub use setting::Secret;
 
 /// What is shown instead of a secret: in `config show`, and in attempt
 /// logs instead of a custom header's value.
