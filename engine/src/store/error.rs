@@ -18,6 +18,10 @@ pub enum StoreError {
     InUse { path: PathBuf },
     #[error("{path} has store schema version {found}, this wasmhook reads version {expected}")]
     SchemaVersion { path: PathBuf, found: u32, expected: u32 },
+    /// A PostgreSQL database migrated by a newer engine: this one would
+    /// misread it, so it refuses to start (`postgres/migrate.rs`).
+    #[error("the database is at schema {found}, this binary knows up to {known}")]
+    DatabaseNewer { found: u32, known: u32 },
     #[error("cannot open the store {path}: {message}")]
     Open { path: PathBuf, message: String },
     #[error(transparent)]
@@ -51,6 +55,11 @@ pub enum Unavailable {
     /// the engine is stopping.
     #[error("the store is closed (re-opening after a storage failure, or shutting down)")]
     Closed,
+    /// The database server cannot be reached (refused, reset or timed-out
+    /// connections, no connection free in the pool): a networked store's
+    /// outage, which heals when the server answers again.
+    #[error("the database server cannot be reached: {0}")]
+    Unreachable(#[source] Source),
     /// The disk-space guard: free space under the data directory is below
     /// the configured floor, so writes that grow the store are refused
     /// before the disk fills up.
@@ -64,7 +73,7 @@ impl Unavailable {
     /// by someone first.
     pub fn retry_after(&self) -> Duration {
         match self {
-            Unavailable::Io(_) | Unavailable::Closed => Duration::from_secs(5),
+            Unavailable::Io(_) | Unavailable::Closed | Unavailable::Unreachable(_) => Duration::from_secs(5),
             Unavailable::LowSpace(_) => Duration::from_secs(30),
         }
     }

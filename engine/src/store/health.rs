@@ -4,7 +4,6 @@
 //! state is a plain [`HealthView`] that the metrics read when scraped (the
 //! store knows no exporter); `/readyz` and every refused write say why.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -14,8 +13,9 @@ use super::space::{LowSpace, Space};
 
 /// The store's health, shared by everyone who writes.
 pub struct Health {
-    /// The store's file, for the log lines.
-    path: PathBuf,
+    /// Where the store is, for the log lines: redb's file, or the
+    /// PostgreSQL server and database (never its password).
+    location: String,
     /// Read on every write without taking the lock: whether there is no
     /// outage and no shortage of space.
     clear: AtomicBool,
@@ -54,9 +54,9 @@ struct Outage {
 }
 
 impl Health {
-    pub(super) fn new(path: PathBuf) -> Health {
+    pub(super) fn new(location: impl Into<String>) -> Health {
         Health {
-            path,
+            location: location.into(),
             clear: AtomicBool::new(true),
             failed_commits: AtomicU64::new(0),
             state: Mutex::default(),
@@ -71,7 +71,7 @@ impl Health {
             return;
         }
         tracing::error!(
-            store = %self.path.display(), reason = %why,
+            store = %self.location, reason = %why,
             "the store refuses writes: writes answer 503 storage-unavailable and deliveries pause until it is re-opened"
         );
         state.outage = Some(Outage { since: Instant::now(), why: why.clone() });
@@ -83,7 +83,7 @@ impl Health {
         let mut state = self.lock();
         let Some(outage) = state.outage.take() else { return };
         tracing::info!(
-            store = %self.path.display(), reason = %outage.why, outage_ms = outage.since.elapsed().as_millis() as u64,
+            store = %self.location, reason = %outage.why, outage_ms = outage.since.elapsed().as_millis() as u64,
             "the store takes writes again"
         );
         self.clear.store(state.low_space.is_none(), Ordering::Release);
@@ -103,11 +103,11 @@ impl Health {
         state.free = Some(space.free);
         match (&state.low_space, &low_space) {
             (None, Some(low)) => tracing::warn!(
-                store = %self.path.display(), free_bytes = low.free, floor_bytes = low.floor,
+                store = %self.location, free_bytes = low.free, floor_bytes = low.floor,
                 "free space is below the floor: ingest and other writes that grow the store answer 503 storage-unavailable"
             ),
             (Some(_), None) => tracing::info!(
-                store = %self.path.display(), free_bytes = space.free,
+                store = %self.location, free_bytes = space.free,
                 "free space is back above the floor: writes that grow the store are accepted again"
             ),
             _ => {}
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn an_outage_refuses_every_write_and_low_space_only_growth() {
-        let health = Health::new("store.redb".into());
+        let health = Health::new("store.redb");
         assert!(health.outage().is_none() && health.refusal().is_none());
 
         let low = LowSpace { free: 1, floor: 2 };

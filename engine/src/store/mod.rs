@@ -22,14 +22,18 @@ mod health;
 mod judging;
 #[cfg(test)]
 pub(crate) mod memory;
+pub mod postgres;
 mod records;
 pub mod redb;
+mod sealing;
 pub mod space;
+mod token_cache;
 
 pub use contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
 pub use error::{Source, StoreError, Unavailable};
 pub use health::{Health, HealthView};
 pub use records::{AttemptCounts, ComponentTotals, DueJobs, Pruned, QueueSummary, Quotas, RecentOutcomes, Usage};
+pub use postgres::Postgres;
 pub use redb::{REOPEN_HEADROOM, Redb, RedbStore, watch};
 
 #[cfg(test)]

@@ -84,3 +84,21 @@ mod on_redb {
     }
     every_contract_test!(on_redb);
 }
+
+/// The contract's tests on a PostgreSQL database of their own (skipped
+/// with a notice when no server is given, see `postgres/testing.rs`).
+mod on_postgres {
+    macro_rules! on_postgres {
+        ($($module:ident :: $name:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $name() {
+                let Some(database) = crate::store::postgres::testing::database().await else { return };
+                let store = database.open().await;
+                super::$module::$name(&store).await;
+                drop(store);
+                database.remove().await;
+            }
+        )*};
+    }
+    every_contract_test!(on_postgres);
+}

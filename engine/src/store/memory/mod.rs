@@ -14,7 +14,6 @@ mod hooks;
 mod plugins;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -92,7 +91,7 @@ impl Memory {
     pub(crate) fn new() -> Memory {
         Memory {
             state: Mutex::default(),
-            health: Health::new(PathBuf::from("memory")),
+            health: Health::new("memory"),
             changes: broadcast::Sender::new(16),
         }
     }

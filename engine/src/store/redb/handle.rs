@@ -46,7 +46,7 @@ impl Handle {
         Ok(Handle {
             current: RwLock::new(Some(open(path)?)),
             path: path.to_owned(),
-            health: Health::new(path.to_owned()),
+            health: Health::new(path.display().to_string()),
         })
     }
 

@@ -55,7 +55,7 @@ pub struct RedbStore {
     path: PathBuf,
     /// Tokens already checked, by hash: every API request authenticates, and
     /// a read transaction each time showed in the profile.
-    tokens: tokens::TokenCache,
+    tokens: crate::store::token_cache::TokenCache,
     /// Every hook, in memory (see `hook_index.rs`).
     hooks: hook_index::HookCache,
     /// Seals the hooks' confidential values when written, opens them when
@@ -84,7 +84,7 @@ impl RedbStore {
             other => open_error(other.to_string()),
         })?;
         let mut store =
-            RedbStore { db, path, tokens: tokens::TokenCache::default(), hooks: Default::default(), keyring };
+            RedbStore { db, path, tokens: Default::default(), hooks: Default::default(), keyring };
         store.check_schema()?;
         reseal::run(&mut store.db, &store.keyring)?;
         store.reload_hooks()?;

@@ -1,9 +1,6 @@
-//! Hook records as stored: every confidential value (signing secrets,
-//! custom header values) sealed with the current key, bound to its hook
-//! and field (see `crate::secrets`). Only this module turns a [`Hook`]
-//! into bytes or back.
-
-use std::convert::Infallible;
+//! Hook records as redb stores them: the sealed record (`store/sealing.rs`)
+//! encoded with the table's codec. Only this module turns a [`Hook`] into
+//! bytes or back.
 
 use super::StoreError;
 use super::codec::{decode, encode};
@@ -12,12 +9,7 @@ use crate::secrets::{Keyring, Sealed};
 
 /// The record of `hook`, its confidential values sealed.
 pub(super) fn seal(hook: &Hook, keyring: &Keyring) -> Vec<u8> {
-    let id = hook.id;
-    let sealed = hook
-        .clone()
-        .try_map_confidential(|place, plaintext| Ok::<_, Infallible>(keyring.seal(&plaintext, &place.label(id))));
-    let Ok(sealed) = sealed;
-    encode(&sealed)
+    encode(&crate::store::sealing::seal(hook, keyring))
 }
 
 /// A record as stored, without opening it: for changes that do not touch
@@ -38,14 +30,7 @@ pub(super) fn open(bytes: &[u8], keyring: &Keyring) -> Result<Hook, StoreError> 
 }
 
 pub(super) fn open_record(record: Hook<Sealed>, keyring: &Keyring) -> Result<Hook, StoreError> {
-    let id = record.id;
-    record.try_map_confidential(|place, sealed| {
-        keyring.open(&sealed, &place.label(id)).map_err(|source| StoreError::Sealing {
-            hook: id,
-            place: place.to_string(),
-            source,
-        })
-    })
+    crate::store::sealing::open(record, keyring)
 }
 
 #[cfg(test)]

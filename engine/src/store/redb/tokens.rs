@@ -1,8 +1,5 @@
 //! API tokens, stored by their sha256: a stolen store file yields no token.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-
 use redb::ReadableTable;
 
 use super::codec::{decode, encode};
@@ -10,25 +7,6 @@ use super::tables::{TOKENS, meta};
 use super::{RedbStore, StoreError, next_id};
 use crate::model::{Role, TokenRecord};
 use crate::time::Time;
-
-/// Valid tokens seen so far. Only hits are cached, so unknown tokens cannot
-/// grow it; a revocation empties it.
-#[derive(Default)]
-pub(crate) struct TokenCache(RwLock<HashMap<[u8; 32], TokenRecord>>);
-
-impl TokenCache {
-    fn get(&self, hash: &[u8; 32]) -> Option<TokenRecord> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
-    }
-
-    fn insert(&self, hash: [u8; 32], record: TokenRecord) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(hash, record);
-    }
-
-    pub(super) fn clear(&self) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-}
 
 impl RedbStore {
     /// Stores a token by its hash.

@@ -1,0 +1,371 @@
+//! The delivery queue and its log: due jobs served fairly, attempts and
+//! what follows them, replays, hook errors, the status reads and pruning.
+//!
+//! The dispatcher's pass reads one head per hook with queued jobs (the
+//! due time of its earliest), walking `jobs_by_hook` from hook to hook
+//! rather than the whole queue, then each served hook's due jobs up to its
+//! room: a backlog of a hook at its cap is not read (redb keeps a table of
+//! heads for the same reason, `redb/queue.rs`).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::{Json, ToSql};
+
+use super::super::contract::{ClaimRequest, Deliveries, Hooks};
+use super::super::{AttemptCounts, DueJobs, Pruned, QueueSummary, RecentOutcomes, StoreError};
+use super::hooks::{put_stats, scope_academy, stats};
+use super::rows::{self, ATTEMPT_BODIES, ATTEMPT_COLUMNS, JOB_COLUMNS, get, json, unsigned, uuid};
+use super::{Postgres, events, payloads};
+use crate::model::{
+    Attempt, AttemptOutcome, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, Scope,
+};
+use crate::secrets::Sealed;
+use crate::time::Time;
+
+/// Queues `jobs` under new delivery ids (their payloads stored already),
+/// in one statement; the ids, in order.
+pub(super) async fn insert_jobs(txn: &impl GenericClient, jobs: &[&Job]) -> Result<Vec<u64>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The ids first, so each job's is known whatever order rows are
+    // inserted in.
+    let sql = "SELECT nextval('jobs_id_seq') AS id FROM generate_series(1, $1::bigint)";
+    let rows = txn.query(&txn.prepare_cached(sql).await?, &[&rows::count(jobs.len())]).await?;
+    let ids = rows.iter().map(|row| unsigned(row, "id", "job id")).collect::<Result<Vec<u64>, _>>()?;
+    let id_column: Vec<i64> = ids.iter().map(|&id| rows::id(id)).collect();
+    let hooks: Vec<i64> = jobs.iter().map(|job| rows::id(job.hook_id)).collect();
+    let due: Vec<i64> = jobs.iter().map(|job| rows::id(job.due_ms)).collect();
+    let event_ids: Vec<&str> = jobs.iter().map(|job| job.event_id.as_str()).collect();
+    let events: Vec<&str> = jobs.iter().map(|job| job.event.as_str()).collect();
+    let webhook_ids: Vec<&str> = jobs.iter().map(|job| job.webhook_id.as_str()).collect();
+    let payload_ids: Vec<uuid::Uuid> = jobs.iter().map(|job| uuid(job.payload.id())).collect();
+    let attempts: Vec<i32> = jobs.iter().map(|job| i32::try_from(job.attempts).unwrap_or(i32::MAX)).collect();
+    let sql = "INSERT INTO jobs (id, hook_id, due_ms, event_id, event, webhook_id, payload_id, attempts) \
+               SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
+               $7::uuid[], $8::integer[])";
+    let params: [&(dyn ToSql + Sync); 8] =
+        [&id_column, &hooks, &due, &event_ids, &events, &webhook_ids, &payload_ids, &attempts];
+    txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
+    Ok(ids)
+}
+
+/// Takes job (`id`, due at `due_ms`) off the queue; its payload's id, if
+/// it was queued (under that due time: a job moved since is not this one).
+async fn remove_job(txn: &impl GenericClient, job: &Job) -> Result<Option<uuid::Uuid>, StoreError> {
+    let sql = "DELETE FROM jobs WHERE id = $1 AND due_ms = $2 RETURNING payload_id";
+    let row = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(job.id), &rows::id(job.due_ms)]).await?;
+    row.map(|row| get(&row, "payload_id", "job")).transpose()
+}
+
+/// Records `attempt` (its payloads stored already); its id.
+async fn insert_attempt(txn: &impl GenericClient, attempt: &Attempt) -> Result<u64, StoreError> {
+    let sql = "INSERT INTO attempts (delivery_id, hook_id, event_id, event, webhook_id, attempt, scheduled_at, \
+               sent_at, request_headers, payload_id, transformed_id, response_status, response_body, duration_ms, \
+               error, outcome, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::bigint), \
+               to_timestamp($8::bigint), $9, $10, $11, $12, $13, $14, $15, $16, to_timestamp($17::bigint)) RETURNING id";
+    let params: [&(dyn ToSql + Sync); 17] = [
+        &rows::id(attempt.delivery_id),
+        &rows::id(attempt.hook_id),
+        &attempt.event_id,
+        &attempt.event,
+        &attempt.webhook_id,
+        &i32::try_from(attempt.attempt).unwrap_or(i32::MAX),
+        &rows::seconds(attempt.scheduled_at),
+        &rows::seconds(attempt.sent_at),
+        &Json(&attempt.request_headers),
+        &uuid(attempt.payload.id()),
+        &attempt.transformed.as_ref().map(|payload| uuid(payload.id())),
+        &attempt.response_status.map(i32::from),
+        &attempt.response_body,
+        &rows::count(attempt.duration_ms),
+        &attempt.error,
+        &rows::outcome(attempt.outcome),
+        &attempt.next_attempt_at.map(rows::seconds),
+    ];
+    let row = txn.query_one(&txn.prepare_cached(sql).await?, &params).await?;
+    unsigned(&row, "id", "attempt")
+}
+
+/// Each of `hooks` (visible in a scope, from the index: as redb's status
+/// reads, a hook's own record) with what its attempts folded to, nothing
+/// folded for one without attempts.
+fn per_hook<T: Default>(hooks: Vec<Hook>, mut folded: HashMap<u64, T>) -> Vec<(Hook, T)> {
+    hooks
+        .into_iter()
+        .map(|hook| {
+            let value = folded.remove(&hook.id).unwrap_or_default();
+            (hook, value)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Deliveries for Postgres {
+    async fn due_jobs(&self, request: ClaimRequest<'_>) -> Result<DueJobs, StoreError> {
+        let client = self.client().await?;
+        let now = rows::id(request.now_ms);
+        // One row per hook with queued jobs, its earliest due time: a walk
+        // of `jobs_by_hook` from each hook to the next.
+        let heads = "WITH RECURSIVE heads (hook_id, due_ms) AS ( \
+                       (SELECT hook_id, due_ms FROM jobs ORDER BY hook_id, due_ms, id LIMIT 1) \
+                       UNION ALL \
+                       SELECT n.hook_id, n.due_ms FROM heads, LATERAL ( \
+                         SELECT hook_id, due_ms FROM jobs WHERE jobs.hook_id > heads.hook_id \
+                         ORDER BY hook_id, due_ms, id LIMIT 1) AS n) \
+                     SELECT hook_id, due_ms FROM heads ORDER BY due_ms, hook_id";
+        let heads = client.query(&client.prepare_cached(heads).await?, &[]).await?;
+        let page_sql = "SELECT id, due_ms FROM jobs WHERE hook_id = $1 AND due_ms <= $2 AND (due_ms, id) > ($3, $4) \
+                        ORDER BY due_ms, id LIMIT $5";
+        let page_statement = client.prepare_cached(page_sql).await?;
+        let mut due = DueJobs::default();
+        let mut chosen: Vec<i64> = Vec::new();
+        for head in &heads {
+            if chosen.len() == request.limit {
+                break;
+            }
+            let (hook_id, head_due): (i64, i64) = (get(head, "hook_id", "job")?, get(head, "due_ms", "job")?);
+            if head_due > now {
+                due.next_due_ms = Some(unsigned(head, "due_ms", "job")?);
+                break;
+            }
+            let wanted = (request.room)(unsigned(head, "hook_id", "job")?).min(request.limit - chosen.len());
+            // The hook's due jobs in pages, skipping those being attempted.
+            let (mut taken, mut after) = (0, (i64::MIN, i64::MIN));
+            while taken < wanted {
+                let page_size = rows::count(wanted - taken + 16);
+                let params: [&(dyn ToSql + Sync); 5] = [&hook_id, &now, &after.0, &after.1, &page_size];
+                let page = client.query(&page_statement, &params).await?;
+                for row in &page {
+                    let (id, due_ms): (i64, i64) = (get(row, "id", "job")?, get(row, "due_ms", "job")?);
+                    after = (due_ms, id);
+                    if taken < wanted && !(request.claimed)(unsigned(row, "id", "job")?) {
+                        chosen.push(id);
+                        taken += 1;
+                    }
+                }
+                if rows::count(page.len()) < page_size {
+                    break;
+                }
+            }
+        }
+        if chosen.is_empty() {
+            return Ok(due);
+        }
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN payloads p ON p.id = j.payload_id WHERE j.id = ANY($1)");
+        let rows = client.query(&client.prepare_cached(&sql).await?, &[&chosen]).await?;
+        let mut jobs: HashMap<u64, Job> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let job = rows::job(row)?;
+            jobs.insert(job.id, job);
+        }
+        // In the order the hooks were served.
+        due.jobs = chosen.iter().filter_map(|&id| jobs.remove(&(id as u64))).collect();
+        Ok(due)
+    }
+
+    async fn record_attempt(
+        &self,
+        job: Job,
+        mut attempt: Attempt,
+        mut next: NextStep,
+        rule: Deactivation,
+    ) -> Result<HookEffect, StoreError> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        let queued = remove_job(&txn, &job).await?;
+        let mut dropped: Vec<uuid::Uuid> = queued.into_iter().collect();
+        // The hook locked: attempts recorded concurrently count in order.
+        let sql = "SELECT record FROM hooks WHERE id = $1 FOR NO KEY UPDATE";
+        let Some(hook) = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(job.hook_id)]).await? else {
+            // Deleted meanwhile: nothing to record.
+            payloads::free(&txn, &dropped).await?;
+            txn.commit().await?;
+            return Ok(HookEffect::None);
+        };
+        // The record stays sealed: neither change needs the secrets.
+        let mut hook: Hook<Sealed> = json(&hook, "record", "hook")?;
+        let effect = match attempt.outcome {
+            AttemptOutcome::Cancelled => HookEffect::None, // counts for nothing
+            _ => {
+                let mut counted = stats(&txn, job.hook_id).await?.unwrap_or_default();
+                let effect = counted.count(&attempt, rule);
+                put_stats(&txn, job.hook_id, &counted).await?;
+                effect
+            }
+        };
+        if effect == HookEffect::Deactivate {
+            next = NextStep::Finish;
+            attempt.end_by_deactivation(rule);
+            hook.settings.is_active = false;
+            let sql = "UPDATE hooks SET record = $2 WHERE id = $1";
+            txn.execute(&txn.prepare_cached(sql).await?, &[&rows::id(hook.id), &Json(&hook)]).await?;
+        }
+        // The job's payload is stored while its job was queued; a body its
+        // transformer made is new.
+        let stored = queued == Some(uuid(attempt.payload.id()));
+        let new = [(!stored).then_some(&attempt.payload), attempt.transformed.as_ref()];
+        payloads::store(&txn, new.into_iter().flatten()).await?;
+        if let NextStep::Retry { due_ms } = next {
+            let sql = "INSERT INTO jobs (id, hook_id, due_ms, event_id, event, webhook_id, payload_id, attempts) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+            let params: [&(dyn ToSql + Sync); 8] = [
+                &rows::id(job.id),
+                &rows::id(job.hook_id),
+                &rows::id(due_ms),
+                &job.event_id,
+                &job.event,
+                &job.webhook_id,
+                &uuid(job.payload.id()),
+                &i32::try_from(job.attempts + 1).unwrap_or(i32::MAX),
+            ];
+            txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
+        }
+        attempt.id = insert_attempt(&txn, &attempt).await?;
+        match attempt.outcome {
+            AttemptOutcome::Succeeded => {
+                let sql = "WITH old AS (SELECT payload_id FROM hook_samples WHERE hook_id = $1 FOR UPDATE) \
+                           INSERT INTO hook_samples (hook_id, payload_id) VALUES ($1, $2) \
+                           ON CONFLICT (hook_id) DO UPDATE SET payload_id = EXCLUDED.payload_id \
+                           RETURNING (SELECT payload_id FROM old) AS old";
+                let params: [&(dyn ToSql + Sync); 2] = [&rows::id(job.hook_id), &uuid(attempt.sent().id())];
+                let row = txn.query_one(&txn.prepare_cached(sql).await?, &params).await?;
+                dropped.extend(get::<Option<uuid::Uuid>>(&row, "old", "hook sample")?);
+            }
+            AttemptOutcome::Failed => {
+                events::insert_hook_errors(&txn, &[attempt.hook_error(&job, hook.academy.clone())]).await?;
+            }
+            AttemptOutcome::Cancelled => {}
+        }
+        payloads::free(&txn, &dropped).await?;
+        txn.commit().await?;
+        tracing::debug!(store = %self.location, hook = job.hook_id, delivery = job.id, attempt = attempt.id, outcome = rows::outcome(attempt.outcome), "attempt recorded");
+        if effect == HookEffect::Deactivate {
+            tracing::info!(store = %self.location, hook = job.hook_id, "hook deactivated by its deliveries");
+            self.reload_hooks(&client).await?;
+        }
+        Ok(effect)
+    }
+
+    async fn drop_job(&self, job: Job) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        let dropped: Vec<uuid::Uuid> = remove_job(&txn, &job).await?.into_iter().collect();
+        payloads::free(&txn, &dropped).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn enqueue(&self, jobs: Vec<Job>) -> Result<Vec<u64>, StoreError> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        payloads::store(&txn, jobs.iter().map(|job| &job.payload)).await?;
+        let ids = insert_jobs(&txn, &jobs.iter().collect::<Vec<_>>()).await?;
+        txn.commit().await?;
+        Ok(ids)
+    }
+
+    async fn attempts(&self, hook_id: u64) -> Result<Vec<Attempt>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {ATTEMPT_COLUMNS}, {ATTEMPT_BODIES} FROM attempts a JOIN payloads p ON p.id = a.payload_id \
+             LEFT JOIN payloads t ON t.id = a.transformed_id WHERE a.hook_id = $1 ORDER BY a.id DESC"
+        );
+        let rows = client.query(&client.prepare_cached(&sql).await?, &[&rows::id(hook_id)]).await?;
+        rows.iter().map(|row| rows::attempt(row, rows::attempt_body)).collect()
+    }
+
+    async fn hook_errors(&self, scope: &Scope) -> Result<Vec<HookErrorRecord>, StoreError> {
+        const WHAT: &str = "hook error";
+        let client = self.client().await?;
+        let sql = "SELECT id, extract(epoch FROM at)::bigint AS at, message, event, event_id, hook_id, academy \
+                   FROM hook_errors WHERE ($1::text IS NULL OR academy = $1) ORDER BY at DESC, id DESC";
+        let rows = client.query(&client.prepare_cached(sql).await?, &[&scope_academy(scope)]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HookErrorRecord {
+                    id: unsigned(row, "id", WHAT)?,
+                    at: rows::time(row, "at", WHAT)?,
+                    message: get(row, "message", WHAT)?,
+                    event: get(row, "event", WHAT)?,
+                    event_id: get(row, "event_id", WHAT)?,
+                    hook_id: get::<Option<i64>>(row, "hook_id", WHAT)?.map(|id| id as u64),
+                    academy: get(row, "academy", WHAT)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
+        let client = self.client().await?;
+        let sql = "SELECT count(*) AS depth, min(due_ms) AS first_due_ms FROM jobs";
+        let row = client.query_one(&client.prepare_cached(sql).await?, &[]).await?;
+        let first_due_ms = get::<Option<i64>>(&row, "first_due_ms", "queue")?.map(|due| due as u64);
+        Ok(QueueSummary { depth: unsigned(&row, "depth", "queue")?, first_due_ms })
+    }
+
+    async fn recent_outcomes(&self, scope: &Scope, window: usize) -> Result<Vec<(Hook, RecentOutcomes)>, StoreError> {
+        let hooks = self.hooks(scope);
+        let ids: Vec<i64> = hooks.iter().map(|hook| rows::id(hook.id)).collect();
+        let client = self.client().await?;
+        // As redb's: a window of 0 takes every attempt; a cancelled one did
+        // not call the receiver and is left out.
+        let sql = "SELECT hook_id, count(*) AS attempts, count(*) FILTER (WHERE outcome = 'succeeded') AS successes \
+                   FROM (SELECT hook_id, outcome, row_number() OVER (PARTITION BY hook_id ORDER BY id DESC) AS n \
+                         FROM attempts WHERE hook_id = ANY($1) AND outcome <> 'cancelled') AS recent \
+                   WHERE $2::bigint = 0 OR n <= $2::bigint GROUP BY hook_id";
+        let rows = client.query(&client.prepare_cached(sql).await?, &[&ids, &rows::count(window)]).await?;
+        let mut folded = HashMap::new();
+        for row in &rows {
+            let recent = RecentOutcomes {
+                attempts: unsigned(row, "attempts", "attempt")?,
+                successes: unsigned(row, "successes", "attempt")?,
+            };
+            folded.insert(unsigned(row, "hook_id", "attempt")?, recent);
+        }
+        Ok(per_hook(hooks, folded))
+    }
+
+    async fn attempt_counts(&self, scope: &Scope, since: Time) -> Result<Vec<(Hook, AttemptCounts)>, StoreError> {
+        let hooks = self.hooks(scope);
+        let ids: Vec<i64> = hooks.iter().map(|hook| rows::id(hook.id)).collect();
+        let client = self.client().await?;
+        // Counted by the rule every backend shares (`AttemptCounts::count`).
+        let sql = format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.hook_id = ANY($1) AND a.sent_at >= to_timestamp($2::bigint)"
+        );
+        let rows = client.query(&client.prepare_cached(&sql).await?, &[&ids, &rows::seconds(since)]).await?;
+        let mut folded: HashMap<u64, AttemptCounts> = HashMap::new();
+        for row in &rows {
+            let attempt = rows::attempt(row, |_, _| Ok(()))?;
+            folded.entry(attempt.hook_id).or_default().count(&attempt);
+        }
+        Ok(per_hook(hooks, folded))
+    }
+
+    async fn prune(&self, cutoff: Time) -> Result<Pruned, StoreError> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        let cutoff = rows::seconds(cutoff);
+        let sql = "DELETE FROM events WHERE received_at < to_timestamp($1::bigint)";
+        let events = txn.execute(&txn.prepare_cached(sql).await?, &[&cutoff]).await?;
+        let sql = "DELETE FROM attempts WHERE sent_at < to_timestamp($1::bigint) RETURNING payload_id, transformed_id";
+        let attempts = txn.query(&txn.prepare_cached(sql).await?, &[&cutoff]).await?;
+        let mut dropped = Vec::with_capacity(attempts.len());
+        for row in &attempts {
+            dropped.push(get::<uuid::Uuid>(row, "payload_id", "attempt")?);
+            dropped.extend(get::<Option<uuid::Uuid>>(row, "transformed_id", "attempt")?);
+        }
+        dropped.sort_unstable();
+        dropped.dedup();
+        payloads::free(&txn, &dropped).await?;
+        let sql = "DELETE FROM hook_errors WHERE at < to_timestamp($1::bigint)";
+        let hook_errors = txn.execute(&txn.prepare_cached(sql).await?, &[&cutoff]).await?;
+        txn.commit().await?;
+        let pruned = Pruned { events: events as usize, attempts: attempts.len(), hook_errors: hook_errors as usize };
+        tracing::info!(store = %self.location, events = pruned.events, attempts = pruned.attempts, hook_errors = pruned.hook_errors, "pruned");
+        Ok(pruned)
+    }
+}

@@ -1,0 +1,336 @@
+//! Hooks, their stats and samples, the components their transformers use,
+//! and what each academy holds against its quotas: derived from the hooks
+//! in the transaction that changes them, under the academy's advisory
+//! lock, so two racing requests cannot both slip under a quota (redb keeps
+//! a ledger for the same reason, `redb/usage.rs`).
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::Json;
+
+use super::super::contract::{Hooks, Store};
+use super::super::records::check;
+use super::super::{Quotas, StoreError, Usage, sealing};
+use super::rows::{self, get, json, unsigned, unsigned32};
+use super::{Lock, Postgres, payloads, plugins};
+use crate::model::{AttachedTransformer, Hook, HookChanges, HookIndex, HookSelector, HookStats, NewHook, Scope};
+use crate::secrets::Sealed;
+use crate::time::Time;
+
+/// The hook index, and the lock that orders its rebuilds: a rebuild reads
+/// the hooks after taking it, so the last one reflects every commit made
+/// before it started.
+#[derive(Default)]
+pub(super) struct HookCache {
+    current: RwLock<Arc<HookIndex>>,
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
+/// The academy a scope restricts reads to (`None`: every hook).
+pub(super) fn scope_academy(scope: &Scope) -> Option<&str> {
+    match scope {
+        Scope::All => None,
+        Scope::Academy(academy) => Some(academy),
+    }
+}
+
+/// What `academy`'s hooks hold now, in `txn`: its hooks, and the bytes of
+/// the components their transformers use, each counted once.
+async fn usage(txn: &impl GenericClient, academy: &str) -> Result<Usage, StoreError> {
+    let sql = "SELECT count(*) AS hooks, coalesce((SELECT sum(c.size) FROM components c WHERE c.sha256 IN \
+               (SELECT transformer_sha256 FROM hooks WHERE academy = $1)), 0)::bigint AS transformer_bytes \
+               FROM hooks WHERE academy = $1";
+    let row = txn.query_one(&txn.prepare_cached(sql).await?, &[&academy]).await?;
+    Ok(Usage {
+        hooks: unsigned(&row, "hooks", "academy usage")?,
+        transformer_bytes: unsigned(&row, "transformer_bytes", "academy usage")?,
+    })
+}
+
+/// Writes `hook` (a new one, or over the record of its id), its
+/// confidential values sealed.
+async fn put(txn: &impl GenericClient, hook: &Hook, sealed: &Hook<Sealed>) -> Result<(), StoreError> {
+    let sql = "INSERT INTO hooks (id, academy, transformer_sha256, record) VALUES ($1, $2, $3, $4) \
+               ON CONFLICT (id) DO UPDATE SET academy = EXCLUDED.academy, \
+               transformer_sha256 = EXCLUDED.transformer_sha256, record = EXCLUDED.record";
+    let transformer = hook.transformer.as_ref().map(|t| t.sha256.as_str());
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&rows::id(hook.id), &hook.academy, &transformer, &Json(sealed)];
+    txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
+    Ok(())
+}
+
+/// Hook `id` as stored, sealed, locked until `txn` ends, if it is visible
+/// in `scope`.
+pub(super) async fn locked(
+    txn: &impl GenericClient,
+    scope: &Scope,
+    id: u64,
+) -> Result<Option<Hook<Sealed>>, StoreError> {
+    let sql = "SELECT record FROM hooks WHERE id = $1 FOR UPDATE";
+    let row = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(id)]).await?;
+    let hook = row.map(|row| json::<Hook<Sealed>>(&row, "record", "hook")).transpose()?;
+    Ok(hook.filter(|hook| scope.sees(hook.academy.as_deref())))
+}
+
+impl Postgres {
+    /// Rebuilds the hook index from the hooks table, their confidential
+    /// values opened (deliveries sign with them; they stay in memory): after
+    /// every write of this node that changed a hook, on the connection it
+    /// committed on (a pool of one connection must not wait for a second).
+    pub(super) async fn reload_hooks(&self, client: &impl GenericClient) -> Result<(), StoreError> {
+        let _one_at_a_time = self.hooks.rebuilding.lock().await;
+        let rows = client.query(&client.prepare_cached("SELECT record FROM hooks ORDER BY id").await?, &[]).await?;
+        let hooks = rows.iter().map(|row| sealing::open(json(row, "record", "hook")?, &self.keyring));
+        let index = Arc::new(HookIndex::new(hooks.collect::<Result<Vec<Hook>, StoreError>>()?));
+        tracing::debug!(store = %self.location, hooks = rows.len(), "hook index rebuilt");
+        *self.hooks.current.write().unwrap_or_else(|e| e.into_inner()) = index;
+        Ok(())
+    }
+
+    /// Seals again with the current key every hook value sealed with a
+    /// previous one (a key rotation), in one transaction at open, so the
+    /// previous key is no longer needed (as redb does, `redb/reseal.rs`);
+    /// how many hooks.
+    pub(super) async fn reseal(&self, client: &mut deadpool_postgres::Client) -> Result<usize, StoreError> {
+        let txn = client.transaction().await?;
+        let rows = txn.query(&txn.prepare_cached("SELECT record FROM hooks ORDER BY id FOR UPDATE").await?, &[]).await?;
+        let current = self.keyring.current();
+        let mut resealed = 0;
+        for row in &rows {
+            let record: Hook<Sealed> = json(row, "record", "hook")?;
+            let mut stale = false;
+            let record = record.try_map_confidential(|_, sealed| {
+                stale |= sealed.key() != current;
+                Ok::<_, std::convert::Infallible>(sealed)
+            });
+            let Ok(record) = record;
+            if stale {
+                let hook = sealing::open(record, &self.keyring)?;
+                put(&txn, &hook, &sealing::seal(&hook, &self.keyring)).await?;
+                resealed += 1;
+            }
+        }
+        txn.commit().await?;
+        if resealed > 0 {
+            tracing::warn!(store = %self.location, hooks = resealed, key_id = %current, "sealed the hooks' secrets and header values with the current key");
+        }
+        Ok(resealed)
+    }
+
+    /// Writes `after` over hook `before` (both of `scope`), its
+    /// transformer's component stored unless it is, the one it replaces
+    /// freed if nothing uses it any more; refused when its academy grows
+    /// past `quotas`.
+    async fn change_hook(
+        &self,
+        txn: &impl GenericClient,
+        before: &Hook,
+        after: &Hook,
+        bytes: Option<&[u8]>,
+        quotas: Quotas,
+    ) -> Result<(), StoreError> {
+        let academy = after.academy.as_deref();
+        let start = match academy {
+            Some(academy) => {
+                Lock::Quotas.take(txn, &[academy]).await?;
+                Some(usage(txn, academy).await?)
+            }
+            None => None,
+        };
+        if let (Some(transformer), Some(bytes)) = (&after.transformer, bytes) {
+            plugins::store_component(txn, &transformer.sha256, bytes).await?;
+        }
+        put(txn, after, &sealing::seal(after, &self.keyring)).await?;
+        if let Some(replaced) = &before.transformer {
+            plugins::free_components(txn, &[replaced.sha256.as_str()]).await?;
+        }
+        if let (Some(academy), Some(start)) = (academy, start) {
+            check(&quotas, academy, start, usage(txn, academy).await?)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Hooks for Postgres {
+    fn hook_index(&self) -> Arc<HookIndex> {
+        self.hooks.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    async fn create_hook(&self, new: NewHook, quotas: Quotas) -> Result<Hook, StoreError> {
+        self.room()?;
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        // Checked before the id is taken: a refusal takes none. A new hook
+        // has no transformer: it adds one hook and no bytes.
+        if let Some(academy) = new.academy.as_deref() {
+            Lock::Quotas.take(&txn, &[academy]).await?;
+            let start = usage(&txn, academy).await?;
+            check(&quotas, academy, start, Usage { hooks: start.hooks + 1, ..start })?;
+        }
+        // The id first: the seal is bound to it.
+        let row = txn.query_one(&txn.prepare_cached("SELECT nextval('hooks_id_seq') AS id").await?, &[]).await?;
+        let hook = new.into_hook(unsigned(&row, "id", "hook id")?, Time::now());
+        put(&txn, &hook, &sealing::seal(&hook, &self.keyring)).await?;
+        txn.commit().await?;
+        tracing::info!(store = %self.location, hook = hook.id, academy = ?hook.academy, "hook created");
+        self.reload_hooks(&client).await?;
+        Ok(hook)
+    }
+
+    async fn update_hook(&self, scope: &Scope, id: u64, changes: HookChanges) -> Result<Option<Hook>, StoreError> {
+        self.room()?;
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        let Some(sealed) = locked(&txn, scope, id).await? else { return Ok(None) };
+        let mut hook = sealing::open(sealed, &self.keyring)?;
+        changes.apply(&mut hook);
+        put(&txn, &hook, &sealing::seal(&hook, &self.keyring)).await?;
+        txn.commit().await?;
+        self.reload_hooks(&client).await?;
+        Ok(Some(hook))
+    }
+
+    async fn set_transformer(
+        &self,
+        scope: &Scope,
+        id: u64,
+        transformer: Option<(AttachedTransformer, Vec<u8>)>,
+        quotas: Quotas,
+    ) -> Result<Option<Hook>, StoreError> {
+        if transformer.is_some() {
+            self.room()?;
+        }
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        let Some(sealed) = locked(&txn, scope, id).await? else { return Ok(None) };
+        let before = sealing::open(sealed, &self.keyring)?;
+        let (attached, bytes) = transformer.map_or((None, None), |(attached, bytes)| (Some(attached), Some(bytes)));
+        let after = Hook { transformer: attached, updated_at: Time::now(), ..before.clone() };
+        // A refusal drops the transaction: nothing written.
+        self.change_hook(&txn, &before, &after, bytes.as_deref(), quotas).await?;
+        txn.commit().await?;
+        self.reload_hooks(&client).await?;
+        Ok(Some(after))
+    }
+
+    async fn delete_hooks(&self, scope: &Scope, selector: &HookSelector) -> Result<usize, StoreError> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        let sql = "SELECT record FROM hooks WHERE ($1::text IS NULL OR academy = $1) ORDER BY id FOR UPDATE";
+        let rows = txn.query(&txn.prepare_cached(sql).await?, &[&scope_academy(scope)]).await?;
+        let mut doomed = Vec::new();
+        for row in &rows {
+            // The selector reads the settings as stored: no need to open them.
+            let hook: Hook<Sealed> = json(row, "record", "hook")?;
+            if scope.sees(hook.academy.as_deref()) && selector.takes(&hook) {
+                doomed.push(rows::id(hook.id));
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        let sql = "DELETE FROM hook_samples WHERE hook_id = ANY($1) RETURNING payload_id";
+        let samples = txn.query(&txn.prepare_cached(sql).await?, &[&doomed]).await?;
+        let samples = samples.iter().map(|row| get(row, "payload_id", "hook sample")).collect::<Result<Vec<_>, _>>()?;
+        // Their stats go with them (ON DELETE CASCADE).
+        let sql = "DELETE FROM hooks WHERE id = ANY($1) RETURNING transformer_sha256";
+        let deleted = txn.query(&txn.prepare_cached(sql).await?, &[&doomed]).await?;
+        let mut components = Vec::new();
+        for row in &deleted {
+            components.extend(get::<Option<String>>(row, "transformer_sha256", "hook")?);
+        }
+        payloads::free(&txn, &samples).await?;
+        plugins::free_components(&txn, &components.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        txn.commit().await?;
+        tracing::info!(store = %self.location, hooks = deleted.len(), "hooks deleted");
+        self.reload_hooks(&client).await?;
+        Ok(deleted.len())
+    }
+
+    async fn hook_stats(&self, id: u64) -> Result<HookStats, StoreError> {
+        let client = self.client().await?;
+        Ok(stats(&client, id).await?.unwrap_or_default())
+    }
+
+    async fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
+        let client = self.client().await?;
+        let sql = "SELECT p.body FROM hook_samples s JOIN payloads p ON p.id = s.payload_id WHERE s.hook_id = $1";
+        let row = client.query_opt(&client.prepare_cached(sql).await?, &[&rows::id(id)]).await?;
+        row.map(|row| get(&row, "body", "hook sample")).transpose()
+    }
+
+    async fn academy_usage(&self, academy: &str) -> Result<Usage, StoreError> {
+        usage(&self.client().await?, academy).await
+    }
+}
+
+/// Hook `id`'s stats, if its deliveries made any.
+pub(super) async fn stats(txn: &impl GenericClient, id: u64) -> Result<Option<HookStats>, StoreError> {
+    const WHAT: &str = "hook stats";
+    let sql = "SELECT total_calls, successes, consecutive_failures, \
+               extract(epoch FROM last_call_at)::bigint AS last_call_at, last_response_code \
+               FROM hook_stats WHERE hook_id = $1";
+    let Some(row) = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(id)]).await? else { return Ok(None) };
+    Ok(Some(HookStats {
+        total_calls: unsigned(&row, "total_calls", WHAT)?,
+        successes: unsigned(&row, "successes", WHAT)?,
+        consecutive_failures: unsigned32(&row, "consecutive_failures", WHAT)?,
+        last_call_at: rows::optional_time(&row, "last_call_at", WHAT)?,
+        last_response_code: get::<Option<i32>>(&row, "last_response_code", WHAT)?.and_then(|c| u16::try_from(c).ok()),
+    }))
+}
+
+/// Writes hook `id`'s stats.
+pub(super) async fn put_stats(txn: &impl GenericClient, id: u64, stats: &HookStats) -> Result<(), StoreError> {
+    let sql = "INSERT INTO hook_stats (hook_id, total_calls, successes, consecutive_failures, last_call_at, \
+               last_response_code) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), $6) \
+               ON CONFLICT (hook_id) DO UPDATE SET total_calls = EXCLUDED.total_calls, \
+               successes = EXCLUDED.successes, consecutive_failures = EXCLUDED.consecutive_failures, \
+               last_call_at = EXCLUDED.last_call_at, last_response_code = EXCLUDED.last_response_code";
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+        &rows::id(id),
+        &rows::count(stats.total_calls),
+        &rows::count(stats.successes),
+        &i32::try_from(stats.consecutive_failures).unwrap_or(i32::MAX),
+        &stats.last_call_at.map(rows::seconds),
+        &stats.last_response_code.map(i32::from),
+    ];
+    txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::model::Scope;
+    use crate::secrets::{Keyring, SecretKey};
+    use crate::store::Hooks;
+    use crate::store::contract_tests::hook;
+    use crate::store::postgres::testing;
+
+    #[tokio::test]
+    async fn hooks_are_sealed_again_with_the_current_key_at_open() {
+        let Some(database) = testing::database().await else { return };
+        let (old, new) = (SecretKey::generate(), SecretKey::generate());
+        let store = database.open_with(Arc::new(Keyring::new(&old, &[]))).await;
+        let id = hook(&store, Some("a")).await.id;
+        let client = store.client().await.unwrap();
+        let row = client.query_one("SELECT record::text AS record FROM hooks", &[]).await.unwrap();
+        let record: String = row.get("record");
+        assert!(!record.contains("whsec_x"), "sealed: {record}");
+        drop((client, store));
+
+        let rotated = database.open_with(Arc::new(Keyring::new(&new, &[old]))).await;
+        assert_eq!(rotated.hook(&Scope::All, id).unwrap().secret, "whsec_x");
+        drop(rotated);
+        let store = database.open_with(Arc::new(Keyring::new(&new, &[]))).await;
+        assert_eq!(store.hook(&Scope::All, id).unwrap().secret, "whsec_x", "the previous key is no longer needed");
+        drop(store);
+        database.remove().await;
+    }
+}

@@ -1,0 +1,219 @@
+//! The PostgreSQL store (issue 12, step 1): every concern of the contract
+//! (`contract.rs`) over tables modelled on Svix's and Hook0's
+//! (`migrations/`), through a pool of `tokio-postgres` clients.
+//!
+//! Each call is one transaction, or one statement, on a pooled
+//! connection: PostgreSQL batches the fsyncs of concurrent commits itself,
+//! and the calls write several rows at once where they can (an ingest's
+//! events, jobs and hook errors). As in redb, the hook index and the token
+//! cache are in memory, loaded at open and updated by this node's writes
+//! when they return.
+//!
+//! What several engines on one database need comes next, and has its
+//! place here already: jobs carry `claimed_by` / `claimed_until` for
+//! leases (step 2), and [`Store::changes`] will carry what other nodes
+//! write, from `LISTEN/NOTIFY` (step 3).
+//!
+//! Uniqueness is kept by the database, and what must be judged against the
+//! stored state is judged under a transaction-scoped advisory lock
+//! ([`Lock`]): the client ids of an ingest, an academy's quotas, a plugin
+//! name's version numbers, a plugin's park cap.
+
+mod catalog;
+mod deliveries;
+mod errors;
+mod events;
+mod hooks;
+mod migrate;
+mod payloads;
+mod plugins;
+mod rows;
+#[cfg(test)]
+pub(crate) mod testing;
+mod tokens;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::broadcast;
+
+use super::contract::{Change, Store};
+use super::token_cache::TokenCache;
+use super::{Health, StoreError};
+use crate::secrets::Keyring;
+
+/// How long a call waits for a free connection, or for a new one to be
+/// made, before it is answered "unavailable".
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// The store on a PostgreSQL database. Cheap to share behind an `Arc`.
+pub struct Postgres {
+    pool: Pool,
+    /// The server and database, without the password: for the log and
+    /// `/health`.
+    location: String,
+    health: Health,
+    /// Seals the hooks' confidential values when written, opens them when
+    /// read (`store/sealing.rs`).
+    keyring: Arc<Keyring>,
+    hooks: hooks::HookCache,
+    tokens: TokenCache,
+    /// Never sent on yet: step 3 of issue 12 feeds it from `LISTEN/NOTIFY`.
+    changes: broadcast::Sender<Change>,
+}
+
+impl Postgres {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`)
+    /// with at most `pool_size` connections, each statement cancelled after
+    /// `statement_timeout`; applies the migrations this binary has that the
+    /// database lacks (refusing a database migrated by a newer engine);
+    /// loads the hooks, whose confidential values `keyring` opens. A server
+    /// that cannot be reached is [`Unavailable`](super::Unavailable).
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        statement_timeout: Duration,
+        keyring: Arc<Keyring>,
+    ) -> Result<Postgres, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Storage(Arc::new(e)))?;
+        config.options(format!("-c statement_timeout={}", statement_timeout.as_millis()));
+        config.application_name("wasmhook");
+        let location = location(&config);
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| StoreError::Storage(Arc::new(e)))?;
+        let schema = migrate::run(&mut pool.get().await?, &location).await?;
+        let store = Postgres {
+            pool,
+            health: Health::new(location.clone()),
+            location,
+            keyring,
+            hooks: Default::default(),
+            tokens: Default::default(),
+            changes: broadcast::Sender::new(16),
+        };
+        let mut client = store.client().await?;
+        store.reseal(&mut client).await?;
+        store.reload_hooks(&client).await?;
+        drop(client);
+        tracing::info!(store = %store.location, schema, pool_size, "the PostgreSQL store is open");
+        Ok(store)
+    }
+
+    /// A connection from the pool.
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// Where `config` points, without its password: `postgres://user@host:port/db`.
+fn location(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(host, port)| match host {
+            tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+            tokio_postgres::config::Host::Unix(path) => format!("{}:{port}", path.display()),
+        })
+        .collect();
+    let user = config.get_user().map(|user| format!("{user}@")).unwrap_or_default();
+    format!("postgres://{user}{}/{}", hosts.join(","), config.get_dbname().unwrap_or(""))
+}
+
+/// The transaction-scoped advisory locks this store takes, each in its own
+/// class (the first key of `pg_advisory_xact_lock(int, int)`), so that two
+/// kinds never wait on each other by a hash collision.
+#[derive(Debug, Clone, Copy)]
+#[repr(i32)]
+enum Lock {
+    /// An academy's hooks, while its quotas are checked.
+    Quotas = 1,
+    /// A client event id of an academy, while its stored record is judged.
+    EventId = 2,
+    /// A plugin name, while its next version number is taken.
+    PluginName = 3,
+    /// A plugin's parked events, while its cap is checked.
+    Parking = 4,
+}
+
+impl Lock {
+    /// Takes this lock on each of `keys` (hashed), in one order whatever
+    /// the order given, so two transactions never wait on each other.
+    async fn take(self, txn: &impl GenericClient, keys: &[&str]) -> Result<(), StoreError> {
+        let sql = "SELECT pg_advisory_xact_lock($1, k) \
+                   FROM (SELECT DISTINCT hashtext(key) AS k FROM unnest($2::text[]) AS key ORDER BY 1) AS keys";
+        txn.execute(&txn.prepare_cached(sql).await?, &[&(self as i32), &keys]).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for Postgres {
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn health(&self) -> &Health {
+        &self.health
+    }
+
+    async fn check_readable(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.query_one(&client.prepare_cached("SELECT max(version) FROM schema_migrations").await?, &[]).await?;
+        Ok(())
+    }
+
+    /// Every call returns once its transaction is committed: there is
+    /// nothing waiting to be made durable.
+    async fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// No group commit of its own (PostgreSQL groups concurrent commits'
+    /// fsyncs).
+    fn commit_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
+
+    /// Nothing arrives on it yet: the next step of issue 12 announces
+    /// other nodes' writes with `LISTEN/NOTIFY` and sends them here.
+    fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_location_names_the_server_and_never_the_password() {
+        let config = tokio_postgres::Config::from_str("postgres://hooks:s3cret@db.internal:6543/wasmhook").unwrap();
+        assert_eq!(location(&config), "postgres://hooks@db.internal:6543/wasmhook");
+        let config = tokio_postgres::Config::from_str("postgres://db.internal/wasmhook").unwrap();
+        assert_eq!(location(&config), "postgres://db.internal:5432/wasmhook");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable() {
+        // A port nothing listens on (the discard port).
+        let url = "postgres://nobody@127.0.0.1:9/none";
+        let error = Postgres::connect(url, 1, Duration::from_secs(1), crate::store::tests::keyring()).await.err();
+        let error = error.expect("nothing listens there");
+        assert!(matches!(error.unavailable(), Some(crate::store::Unavailable::Unreachable(_))), "{error:?}");
+        assert!(std::error::Error::source(&error).is_some(), "the source is kept");
+    }
+}
