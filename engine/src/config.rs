@@ -36,6 +36,7 @@ use crate::quota::{QuotaSettings, RateLimitSettings};
 use crate::runtime::PluginSettings;
 use crate::secrets::{Secret, SecretKey};
 use crate::store::space::Storage;
+use crate::store::{Backend, PostgresSettings};
 use crate::targets::{TargetPolicy, Targets};
 use crate::units::duration;
 
@@ -47,10 +48,14 @@ pub const ENV_PREFIX: &str = "WASMHOOK_";
 /// other unknown `WASMHOOK_*` variable is refused (a misspelt setting).
 pub const NOT_SETTINGS: &[&str] = &["WASMHOOK_CONFIG", "WASMHOOK_TOKEN", "WASMHOOK_URL"];
 
+/// The prefix of the test suite's variables (`WASMHOOK_TEST_POSTGRES_URL`,
+/// …), left alone too: a shell that runs the tests can run the engine.
+const TEST_PREFIX: &str = "WASMHOOK_TEST_";
+
 /// Whether `name` is the environment variable of a setting (or of a
 /// misspelt one).
 fn is_setting_var(name: &str) -> bool {
-    name.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&name)
+    name.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&name) && !name.starts_with(TEST_PREFIX)
 }
 
 /// Every setting of `wasmhook serve`. The README's configuration reference
@@ -64,8 +69,13 @@ fn is_setting_var(name: &str) -> bool {
 pub struct Config {
     /// Address the API listens on (port 0: any free port).
     pub listen: SocketAddr,
-    /// Directory of the store and the plugin cache.
+    /// Directory of the store (`redb`) and the plugin cache.
     pub data_dir: PathBuf,
+    /// Which backend keeps the engine's data: `redb` (a file in
+    /// `data_dir`) or `postgres` (`[postgres]`).
+    pub store: Backend,
+    /// The PostgreSQL database, when `store = "postgres"`.
+    pub postgres: PostgresSettings,
     /// The bootstrap superadmin token. Never printed.
     pub admin_token: Option<Secret>,
     /// An operator's catalogue file (TOML, like the built-in one).
@@ -119,6 +129,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./wasmhook-data"),
+            store: Backend::Redb,
+            postgres: PostgresSettings::default(),
             admin_token: None,
             catalog: None,
             catalog_mode: CatalogMode::Extend,
@@ -226,6 +238,7 @@ impl Config {
         self.plugins.check()?;
         self.http.check()?;
         self.storage.check()?;
+        self.postgres.check()?;
         self.rate_limits.check()?;
         if self.admin_token.as_ref().is_some_and(|token| token.expose().is_empty()) {
             return Err("must not be empty (leave it out instead)".into());
@@ -470,6 +483,7 @@ mod tests {
             ("WASMHOOK_PUBLIC_URL", "https://hooks.example.com/"),
             ("WASMHOOK_ADMIN_TOKEN", "s3cret"),
             ("WASMHOOK_TOKEN", "the plugin client's"),
+            ("WASMHOOK_TEST_POSTGRES_URL", "the test suite's"),
             ("WASMHOOK_CATALOG", ""),
             ("HOME", "/root"),
         ]);

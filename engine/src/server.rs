@@ -30,7 +30,7 @@ use crate::ingest::parked::Retrier;
 use crate::quota::{self, RequestLimits};
 use crate::runtime::{Runtime, RuntimeConfig, SetupError};
 use crate::secrets::{KeyFileError, KeyId, LoadedKeys, OpenError};
-use crate::store::{Redb, RedbStore, Store, StoreError};
+use crate::store::{Backend, Postgres, Redb, RedbStore, Store, StoreError};
 
 /// Why the server could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,14 @@ pub enum ServeError {
         key_file.display()
     )]
     MissingKey { key_id: KeyId, key_file: PathBuf },
+    #[error(
+        "the database's secrets are sealed with key {key_id}, but no key is configured (secret_key, \
+         WASMHOOK_SECRET_KEY): every engine on one database needs the key it was sealed with; set \
+         WASMHOOK_SECRET_KEY to it (the key of the engine that first used the database)"
+    )]
+    MissingDatabaseKey { key_id: KeyId },
+    #[error("store = \"postgres\" needs the database's address: set postgres.url (WASMHOOK_POSTGRES_URL)")]
+    NoPostgresUrl,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("catalogue")]
@@ -150,16 +158,31 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
 fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     crate::data_dir::prepare(&config.data_dir)?;
     let keys = LoadedKeys::load(config.secret_key.as_ref(), &config.previous_secret_keys, &config.data_dir)?;
-    match RedbStore::open(&config.data_dir, keys.keyring.clone()) {
-        Ok(file) => {
-            keys.announce_generated();
+    let opened: Result<Arc<dyn Store>, StoreError> = match config.store {
+        Backend::Redb => RedbStore::open(&config.data_dir, keys.keyring.clone()).map(|file| {
             let store = Redb::new(file);
             crate::store::watch(store.file(), config.storage.floor());
-            Ok(Arc::new(store))
+            Arc::new(store) as Arc<dyn Store>
+        }),
+        Backend::Postgres => {
+            let settings = &config.postgres;
+            let url = settings.url.as_ref().ok_or(ServeError::NoPostgresUrl)?;
+            let connecting =
+                Postgres::connect(url.expose(), settings.pool_size, settings.statement_timeout, keys.keyring.clone());
+            tokio::runtime::Handle::current().block_on(connecting).map(|store| Arc::new(store) as Arc<dyn Store>)
+        }
+    };
+    match opened {
+        Ok(store) => {
+            keys.announce_generated();
+            Ok(store)
         }
         Err(StoreError::Sealing { source: OpenError::UnknownKey { sealed_with, .. }, .. }) if keys.generated() => {
             let key_file = keys.forget_generated().unwrap_or_default();
-            Err(ServeError::MissingKey { key_id: sealed_with, key_file })
+            Err(match config.store {
+                Backend::Redb => ServeError::MissingKey { key_id: sealed_with, key_file },
+                Backend::Postgres => ServeError::MissingDatabaseKey { key_id: sealed_with },
+            })
         }
         Err(error) => Err(error.into()),
     }

@@ -56,15 +56,7 @@ mod tests {
 
         let a = Scope::Academy("a".into());
         let id = replay(store.as_ref(), &a, hook.id, job.id).await.unwrap();
-        let all = |_| usize::MAX;
-        let claim = crate::store::ClaimRequest {
-            now_ms: u64::MAX,
-            limit: 8,
-            lease: std::time::Duration::ZERO,
-            room: &all,
-            claimed: &|_| false,
-        };
-        let queue = store.due_jobs(claim).await.unwrap().jobs;
+        let queue = crate::store::tests::queued_jobs(store.as_ref()).await;
         assert_eq!(queue.len(), 1);
         let replayed = &queue[0];
         assert_eq!((replayed.id, &replayed.webhook_id, replayed.attempts), (id, &job.webhook_id, 0));

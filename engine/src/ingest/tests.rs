@@ -14,8 +14,8 @@ use crate::catalog::{Catalog, EventDef, SharedCatalog};
 use crate::model::{EventOutcome, EventSpec, Scope};
 use crate::names::EventId;
 use crate::runtime::{Runtime, RuntimeConfig};
+use crate::store::Store;
 use crate::store::tests::{memory, new_hook};
-use crate::store::{ClaimRequest, Store};
 
 const ACADEMY: &str = "downtown";
 
@@ -103,20 +103,11 @@ async fn an_event_is_queued_for_the_active_hooks_of_its_academy_and_for_superadm
     }
     let records = ingest.ingest(vec![event(&ingest, "hostile.echo", None, r#"{"n":1}"#)]).await.unwrap();
     assert_eq!(records[0].deliveries, 2);
-    let due = store
-        .due_jobs(ClaimRequest {
-            now_ms: u64::MAX,
-            limit: 10,
-            lease: std::time::Duration::ZERO,
-            room: &|_| 10,
-            claimed: &|_| false,
-        })
-        .await
-        .unwrap();
-    let mut hooks: Vec<u64> = due.jobs.iter().map(|job| job.hook_id).collect();
+    let due = crate::store::tests::queued_jobs(store.as_ref()).await;
+    let mut hooks: Vec<u64> = due.iter().map(|job| job.hook_id).collect();
     hooks.sort();
     assert_eq!(hooks, [ids[0], ids[3]], "its academy's active hook and the superadmin's");
-    assert!(due.jobs.iter().all(|job| job.payload.body() == r#"{"n":1}"#));
+    assert!(due.iter().all(|job| job.payload.body() == r#"{"n":1}"#));
 }
 
 #[tokio::test]

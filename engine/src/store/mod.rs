@@ -26,15 +26,17 @@ pub mod postgres;
 mod records;
 pub mod redb;
 mod sealing;
+mod settings;
 pub mod space;
 mod token_cache;
 
 pub use contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
 pub use error::{Source, StoreError, Unavailable};
 pub use health::{Health, HealthView};
-pub use records::{AttemptCounts, ComponentTotals, DueJobs, Pruned, QueueSummary, Quotas, RecentOutcomes, Usage};
 pub use postgres::Postgres;
+pub use records::{AttemptCounts, ComponentTotals, DueJobs, Pruned, QueueSummary, Quotas, RecentOutcomes, Usage};
 pub use redb::{REOPEN_HEADROOM, Redb, RedbStore, watch};
+pub use settings::{Backend, PostgresSettings};
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -87,6 +89,19 @@ pub(crate) mod tests {
             outcome,
             next_attempt_at: None,
         }
+    }
+
+    /// Every job queued in `store`, due or not (64 at most), as a claim
+    /// with room for all would take them.
+    pub(crate) async fn queued_jobs(store: &dyn super::Store) -> Vec<Job> {
+        let request = super::ClaimRequest {
+            now_ms: u64::MAX,
+            limit: 64,
+            lease: std::time::Duration::ZERO,
+            room: &|_| usize::MAX,
+            claimed: &|_| false,
+        };
+        store.due_jobs(request).await.unwrap().jobs
     }
 
     /// A keyring of a new random key, for stores in tests.

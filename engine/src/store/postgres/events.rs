@@ -98,7 +98,8 @@ enum Parking {
 async fn park(txn: &impl GenericClient, event: &ParkedEvent, cap: u64) -> Result<Parking, StoreError> {
     Lock::Parking.take(txn, &[event.plugin.as_str()]).await?;
     let sql = "SELECT count(*) AS parked FROM parked_events WHERE plugin = $1";
-    let parked: u64 = unsigned(&txn.query_one(&txn.prepare_cached(sql).await?, &[&event.plugin]).await?, "parked", "parked")?;
+    let parked: u64 =
+        unsigned(&txn.query_one(&txn.prepare_cached(sql).await?, &[&event.plugin]).await?, "parked", "parked")?;
     // Past the cap only a new entry is refused: a known one counts one
     // more failure.
     let sql = "INSERT INTO parked_events (plugin, academy, event_id, event, data, error, parked_at, failures) \
@@ -157,17 +158,18 @@ impl Events for Postgres {
         let lock_keys: Vec<String> = keys.iter().map(|(academy, id)| id_key(academy, id)).collect();
         Lock::EventId.take(&txn, &lock_keys.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         let stored = stored(&txn, &keys).await?;
-        let lookup = |academy: &str, id: &str| {
-            Ok::<_, StoreError>(stored.get(&(academy.to_owned(), id.to_owned())).cloned())
-        };
+        let lookup =
+            |academy: &str, id: &str| Ok::<_, StoreError>(stored.get(&(academy.to_owned(), id.to_owned())).cloned());
         let checked = match judge_items(items, judge, lookup)? {
             Ok(checked) => checked,
             Err(conflict) => return Ok(Err(conflict)),
         };
 
         let new: Vec<&IngestItem> = checked.iter().filter_map(|item| item.as_ref().ok()).collect();
-        let events: Vec<&StoredEvent> = new.iter().flat_map(|item| item.events.iter().map(|(event, _)| event)).collect();
-        let jobs: Vec<&crate::model::Job> = new.iter().flat_map(|item| item.events.iter().flat_map(|(_, jobs)| jobs)).collect();
+        let events: Vec<&StoredEvent> =
+            new.iter().flat_map(|item| item.events.iter().map(|(event, _)| event)).collect();
+        let jobs: Vec<&crate::model::Job> =
+            new.iter().flat_map(|item| item.events.iter().flat_map(|(_, jobs)| jobs)).collect();
         let errors: Vec<HookErrorRecord> = new.iter().flat_map(|item| item.errors.iter().cloned()).collect();
         if !events.is_empty() {
             insert_events(&txn, &events).await?;
@@ -230,7 +232,8 @@ impl Events for Postgres {
         let client = self.client().await?;
         let academies: Vec<&str> = done.iter().map(|(key, _)| key.academy.as_str()).collect();
         let ids: Vec<&str> = done.iter().map(|(key, _)| key.event_id.as_str()).collect();
-        let failures: Vec<i32> = done.iter().map(|(_, failures)| i32::try_from(*failures).unwrap_or(i32::MAX)).collect();
+        let failures: Vec<i32> =
+            done.iter().map(|(_, failures)| i32::try_from(*failures).unwrap_or(i32::MAX)).collect();
         // One that failed again since it was read (more failures) stays.
         let sql = "DELETE FROM parked_events p USING unnest($2::text[], $3::text[], $4::integer[]) AS d (a, i, f) \
                    WHERE p.plugin = $1 AND p.academy = d.a AND p.event_id = d.i AND p.failures = d.f";

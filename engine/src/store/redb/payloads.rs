@@ -167,6 +167,7 @@ pub(super) mod tests {
     use crate::model::{AttemptOutcome, Deactivation, HookSelector, NextStep, Scope};
     use crate::store::contract_tests::events::{item, judge};
     use crate::store::contract_tests::{attempt, hook};
+    use crate::store::tests::queued_jobs;
     use crate::store::{Deliveries, Events, Hooks, Redb, RedbStore};
     use crate::time::Time;
 
@@ -204,7 +205,7 @@ pub(super) mod tests {
 
         // Hook 0 gets it; hook 1 gets what its transformer made of it;
         // hook 2 fails and will retry.
-        let mut jobs = queued(&store).await;
+        let mut jobs = queued_jobs(&store).await;
         jobs.sort_by_key(|job| job.hook_id);
         let now = Time::now();
         let ok = attempt(&jobs[0], AttemptOutcome::Succeeded, Some(200), now);
@@ -231,23 +232,10 @@ pub(super) mod tests {
         let later = Time::from_second(now.as_second() + 60);
         assert_eq!(store.prune(later).await.unwrap().attempts, 4);
         assert_eq!(stored(store.file()), [(p.clone(), 1), (q.clone(), 1), (t.clone(), 1)], "the samples and the retry");
-        let retrying = queued(&store).await.remove(0);
+        let retrying = queued_jobs(&store).await.remove(0);
         store.drop_job(retrying).await.unwrap();
         assert_eq!(stored(store.file()), [(q, 1), (t, 1)], "the samples; p is deleted with its last reference");
         store.delete_hooks(&Scope::All, &HookSelector::default()).await.unwrap();
         assert_eq!(stored(store.file()), [], "nothing refers to them any more");
-    }
-
-    /// Every queued job, due or not.
-    async fn queued(store: &Redb) -> Vec<Job> {
-        let all = |_| usize::MAX;
-        let request = crate::store::ClaimRequest {
-            now_ms: u64::MAX,
-            limit: 64,
-            lease: std::time::Duration::ZERO,
-            room: &all,
-            claimed: &|_| false,
-        };
-        store.due_jobs(request).await.unwrap().jobs
     }
 }

@@ -1,0 +1,202 @@
+//! The real binary on PostgreSQL (`store = "postgres"`): deliveries signed
+//! and sent from a database, by whichever engine has its key; nothing
+//! acknowledged lost to a `kill -9`; the refusals an operator meets at
+//! start (no URL, another key, a database migrated by a newer engine).
+//!
+//! Each test gets a database of its own on the server named by
+//! `WASMHOOK_TEST_POSTGRES_URL` (`scripts/postgres-test-cluster` starts a
+//! throwaway one). Without it a test is skipped with a notice, unless
+//! `WASMHOOK_TEST_REQUIRE_POSTGRES=1` (CI), which fails it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use wasmhook_testkit::receiver::{Receiver, verify};
+use wasmhook_testkit::{ADMIN, Client, Engine, Tenants, start_failing_with, start_with, token};
+
+const URL: &str = "WASMHOOK_TEST_POSTGRES_URL";
+const REQUIRE: &str = "WASMHOOK_TEST_REQUIRE_POSTGRES";
+
+/// A database of this test: its URL, or `None` (with a notice) when no
+/// server is given and none is required.
+async fn database() -> Option<String> {
+    let Ok(server) = std::env::var(URL) else {
+        if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
+            panic!("{REQUIRE}=1 but {URL} is not set: start a server with scripts/postgres-test-cluster");
+        }
+        eprintln!("skipped: {URL} is not set (scripts/postgres-test-cluster starts a server)");
+        return None;
+    };
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!("wasmhook_e2e_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    // One statement per call: PostgreSQL creates no database in a
+    // transaction, which several statements at once would be.
+    sql(&server, &format!("DROP DATABASE IF EXISTS {name}")).await;
+    sql(&server, &format!("CREATE DATABASE {name}")).await;
+    let mut url = url::Url::parse(&server).unwrap_or_else(|e| panic!("{URL}={server}: {e}"));
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+/// Runs `statements` on the database at `url`.
+async fn sql(url: &str, statements: &str) {
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    let connection = tokio::spawn(connection);
+    client.batch_execute(statements).await.unwrap_or_else(|e| panic!("{statements}: {e}"));
+    drop(client);
+    let _ = connection.await;
+}
+
+/// The settings of an engine on the database at `url`.
+fn on(url: &str) -> [(&'static str, &str); 2] {
+    [("WASMHOOK_STORE", "postgres"), ("WASMHOOK_POSTGRES_URL", url)]
+}
+
+/// An engine on `url`, with `dir` for its plugin cache and key file.
+fn engine(dir: &tempfile::TempDir, url: &str, args: &[&str]) -> Engine {
+    start_with(dir.path(), args, &on(url), false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_delivered_signed_from_postgres_by_any_engine_with_its_key() {
+    let Some(url) = database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = engine(&dir, &url, &[]);
+    let Tenants { a, service, .. } = Tenants::of(&engine).await;
+    let hook = a
+        .post(
+            "/v1/notify/hook/subscribe",
+            &json!({"event": "asset.asset_status_updated", "target": format!("{}/pg", receiver.url)}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{hook:?}");
+    let event =
+        json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 7}, "id": "e-1"});
+    let posted = service.post("/v1/events", &event).await;
+    assert_eq!(posted.status, 202, "{posted:?}");
+    let delivered = receiver.wait_for("/pg", 1).await.remove(0);
+    verify(hook.body["secret"].as_str().unwrap(), &delivered);
+    assert_eq!(delivered.header("webhook-id"), format!("msg_e-1_{}", hook.body["id"]));
+    let log = format!("/v1/notify/hook/{}/deliveries", hook.body["id"]);
+    a.poll(&log, |page| page["results"][0]["outcome"] == "succeeded").await;
+
+    // Another engine, with a data directory of its own, on the same
+    // database: it needs the key the first one sealed the hook's secret
+    // with, and then sees the hook, its log and the event's id (the same id
+    // is answered, not delivered again).
+    drop(engine);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let refused = start_failing_with(elsewhere.path(), &[], &on(&url));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("every engine on one database needs the key"), "{stderr}");
+    let key = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
+    let [store, database] = on(&url);
+    let engine = start_with(elsewhere.path(), &[], &[store, database, ("WASMHOOK_SECRET_KEY", key.trim())], false);
+    let (a, service) = (Client::rebind(&a, &engine), Client::rebind(&service, &engine));
+    assert_eq!(a.get(&log).await.body["results"].as_array().map(Vec::len), Some(1));
+    assert_eq!(service.post("/v1/events", &event).await.status, 202);
+    let again =
+        json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": 8}, "id": "e-2"});
+    assert_eq!(service.post("/v1/events", &again).await.status, 202);
+    let received = receiver.wait_for("/pg", 2).await;
+    assert_eq!(received[1].header("webhook-id"), format!("msg_e-2_{}", hook.body["id"]));
+    verify(hook.body["secret"].as_str().unwrap(), &received[1]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.count("/pg"), 2, "e-1 was delivered once");
+}
+
+/// `kill -9` while events are ingested and delivered: every acknowledged
+/// event is delivered by the next engine on the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nothing_acknowledged_is_lost_to_a_kill_9_on_postgres() {
+    let Some(url) = database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A slow receiver and few workers before the kill, so deliveries are
+    // pending when it comes; a fast one after.
+    let slow = Arc::new(AtomicBool::new(true));
+    let is_slow = slow.clone();
+    let receiver = Receiver::scripted(Arc::new(move |_, _| {
+        let delay = if is_slow.load(Ordering::Relaxed) { 100 } else { 1 };
+        (StatusCode::OK, Duration::from_millis(delay))
+    }))
+    .await;
+    let engine = engine(&dir, &url, &["--retry-schedule", "50ms", "--delivery-concurrency", "2"]);
+    let admin = engine.client(ADMIN);
+    let service = token(&admin, json!({"name": "app", "role": "service"})).await;
+    let academy =
+        engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
+    let hook = academy
+        .post(
+            "/v1/notify/hook/subscribe",
+            &json!({"event": "asset.asset_status_updated", "target": format!("{}/k", receiver.url)}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{hook:?}");
+
+    // 8 producers post until the engine dies; the ids they got 202 for
+    // are the acknowledged ones.
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut producers = Vec::new();
+    for producer in 0..8 {
+        let client = engine.client(&service);
+        let acknowledged = acknowledged.clone();
+        producers.push(tokio::spawn(async move {
+            for n in 0..10_000 {
+                let id = format!("p{producer}-{n}");
+                let body = json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": n}, "id": id});
+                match tokio::time::timeout(Duration::from_secs(5), client.try_post("/v1/events", &body)).await {
+                    Ok(Some(202)) => acknowledged.lock().unwrap().push(id),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    engine.kill9();
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() > 50, "the test must kill the engine mid-traffic: {} acknowledged", acknowledged.len());
+    let delivered_before = receiver.count("/k");
+    assert!(delivered_before < acknowledged.len(), "deliveries were pending at the kill ({delivered_before})");
+
+    slow.store(false, Ordering::Relaxed);
+    let _engine = self::engine(&dir, &url, &["--retry-schedule", "50ms"]);
+    for _ in 0..600 {
+        let delivered: HashSet<String> = receiver.on("/k").iter().map(|r| r.header("webhook-id").to_owned()).collect();
+        let missing = acknowledged.iter().filter(|id| !delivered.iter().any(|w| w.starts_with(&format!("msg_{id}_"))));
+        if missing.count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("acknowledged events were never delivered");
+}
+
+#[tokio::test]
+async fn an_operator_is_told_what_is_missing_or_too_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = start_failing_with(dir.path(), &[], &[("WASMHOOK_STORE", "postgres")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("postgres.url") && stderr.contains("WASMHOOK_POSTGRES_URL"), "{stderr}");
+
+    let Some(url) = database().await else { return };
+    // A database an engine of a later schema migrated.
+    let first = engine(&dir, &url, &[]);
+    drop(first);
+    sql(&url, "INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')").await;
+    let output = start_failing_with(dir.path(), &[], &on(&url));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("999"), "the database's schema is named: {stderr}");
+    assert!(!stderr.contains("password"), "{stderr}");
+}
