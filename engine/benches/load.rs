@@ -15,7 +15,9 @@
 //! 4. end-to-end latency (post → received) at a fixed 1,000 events/s;
 //! 5. the engine's peak RSS.
 //!
-//! Every loop is bounded in time; only 127.0.0.1 is contacted.
+//! Every loop is bounded in time; only 127.0.0.1 is contacted. With
+//! `LOAD_BENCH_POSTGRES_URL`, the engine runs on that PostgreSQL database;
+//! with `LOAD_BENCH_RAW_BYTES`, on raw events of that size (see `main`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -143,12 +145,14 @@ fn event_id(webhook_id: &str) -> Option<&str> {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = start_with(
-        dir.path(),
-        &["--delivery-concurrency", "256", "--retry-schedule", "1s"],
-        &[("RUST_LOG", "error")],
-        false,
-    );
+    // `LOAD_BENCH_POSTGRES_URL=postgres://…`: the engine keeps its data in
+    // that (empty) database instead of a redb file.
+    let postgres = std::env::var("LOAD_BENCH_POSTGRES_URL").ok();
+    let mut envs = vec![("RUST_LOG", "error")];
+    if let Some(url) = &postgres {
+        envs.extend([("WASMHOOK_STORE", "postgres"), ("WASMHOOK_POSTGRES_URL", url.as_str())]);
+    }
+    let engine = start_with(dir.path(), &["--delivery-concurrency", "256", "--retry-schedule", "1s"], &envs, false);
     let admin = engine.client(ADMIN);
     let receiver = CountingReceiver::start().await;
     let receiver_url = format!("{}/hook", receiver.url);
