@@ -89,11 +89,7 @@ impl State {
 
 impl Memory {
     pub(crate) fn new() -> Memory {
-        Memory {
-            state: Mutex::default(),
-            health: Health::new("memory"),
-            changes: broadcast::Sender::new(16),
-        }
+        Memory { state: Mutex::default(), health: Health::new("memory"), changes: broadcast::Sender::new(16) }
     }
 
     /// Announces `change` as if another engine sharing this store had

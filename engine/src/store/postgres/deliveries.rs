@@ -18,9 +18,7 @@ use super::super::{AttemptCounts, DueJobs, Pruned, QueueSummary, RecentOutcomes,
 use super::hooks::{put_stats, scope_academy, stats};
 use super::rows::{self, ATTEMPT_BODIES, ATTEMPT_COLUMNS, JOB_COLUMNS, get, json, unsigned, uuid};
 use super::{Postgres, events, payloads};
-use crate::model::{
-    Attempt, AttemptOutcome, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, Scope,
-};
+use crate::model::{Attempt, AttemptOutcome, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, Scope};
 use crate::secrets::Sealed;
 use crate::time::Time;
 
@@ -154,7 +152,8 @@ impl Deliveries for Postgres {
         if chosen.is_empty() {
             return Ok(due);
         }
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN payloads p ON p.id = j.payload_id WHERE j.id = ANY($1)");
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN payloads p ON p.id = j.payload_id WHERE j.id = ANY($1)");
         let rows = client.query(&client.prepare_cached(&sql).await?, &[&chosen]).await?;
         let mut jobs: HashMap<u64, Job> = HashMap::with_capacity(rows.len());
         for row in &rows {

@@ -20,8 +20,7 @@ impl From<tokio_postgres::Error> for StoreError {
                 // Class 08: connection exceptions; 57P0x: the server is
                 // going down or starting; 53300: too many connections.
                 code.code().starts_with("08")
-                    || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW]
-                        .contains(code)
+                    || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW].contains(code)
                     || *code == SqlState::TOO_MANY_CONNECTIONS
             }
             // No answer from the server: a connection closed, or an I/O

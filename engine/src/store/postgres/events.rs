@@ -30,6 +30,9 @@ async fn stored(
     txn: &impl GenericClient,
     keys: &[(String, String)],
 ) -> Result<HashMap<(String, String), StoredEvent>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
     let (academies, ids): (Vec<&str>, Vec<&str>) = keys.iter().map(|(a, i)| (a.as_str(), i.as_str())).unzip();
     let sql = "SELECT e.academy, e.event_id, e.record FROM events e \
                JOIN unnest($1::text[], $2::text[]) AS k (academy, event_id) \
@@ -98,7 +101,8 @@ enum Parking {
 async fn park(txn: &impl GenericClient, event: &ParkedEvent, cap: u64) -> Result<Parking, StoreError> {
     Lock::Parking.take(txn, &[event.plugin.as_str()]).await?;
     let sql = "SELECT count(*) AS parked FROM parked_events WHERE plugin = $1";
-    let parked: u64 = unsigned(&txn.query_one(&txn.prepare_cached(sql).await?, &[&event.plugin]).await?, "parked", "parked")?;
+    let parked: u64 =
+        unsigned(&txn.query_one(&txn.prepare_cached(sql).await?, &[&event.plugin]).await?, "parked", "parked")?;
     // Past the cap only a new entry is refused: a known one counts one
     // more failure.
     let sql = "INSERT INTO parked_events (plugin, academy, event_id, event, data, error, parked_at, failures) \
@@ -157,17 +161,18 @@ impl Events for Postgres {
         let lock_keys: Vec<String> = keys.iter().map(|(academy, id)| id_key(academy, id)).collect();
         Lock::EventId.take(&txn, &lock_keys.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         let stored = stored(&txn, &keys).await?;
-        let lookup = |academy: &str, id: &str| {
-            Ok::<_, StoreError>(stored.get(&(academy.to_owned(), id.to_owned())).cloned())
-        };
+        let lookup =
+            |academy: &str, id: &str| Ok::<_, StoreError>(stored.get(&(academy.to_owned(), id.to_owned())).cloned());
         let checked = match judge_items(items, judge, lookup)? {
             Ok(checked) => checked,
             Err(conflict) => return Ok(Err(conflict)),
         };
 
         let new: Vec<&IngestItem> = checked.iter().filter_map(|item| item.as_ref().ok()).collect();
-        let events: Vec<&StoredEvent> = new.iter().flat_map(|item| item.events.iter().map(|(event, _)| event)).collect();
-        let jobs: Vec<&crate::model::Job> = new.iter().flat_map(|item| item.events.iter().flat_map(|(_, jobs)| jobs)).collect();
+        let events: Vec<&StoredEvent> =
+            new.iter().flat_map(|item| item.events.iter().map(|(event, _)| event)).collect();
+        let jobs: Vec<&crate::model::Job> =
+            new.iter().flat_map(|item| item.events.iter().flat_map(|(_, jobs)| jobs)).collect();
         let errors: Vec<HookErrorRecord> = new.iter().flat_map(|item| item.errors.iter().cloned()).collect();
         if !events.is_empty() {
             insert_events(&txn, &events).await?;
@@ -230,7 +235,8 @@ impl Events for Postgres {
         let client = self.client().await?;
         let academies: Vec<&str> = done.iter().map(|(key, _)| key.academy.as_str()).collect();
         let ids: Vec<&str> = done.iter().map(|(key, _)| key.event_id.as_str()).collect();
-        let failures: Vec<i32> = done.iter().map(|(_, failures)| i32::try_from(*failures).unwrap_or(i32::MAX)).collect();
+        let failures: Vec<i32> =
+            done.iter().map(|(_, failures)| i32::try_from(*failures).unwrap_or(i32::MAX)).collect();
         // One that failed again since it was read (more failures) stays.
         let sql = "DELETE FROM parked_events p USING unnest($2::text[], $3::text[], $4::integer[]) AS d (a, i, f) \
                    WHERE p.plugin = $1 AND p.academy = d.a AND p.event_id = d.i AND p.failures = d.f";
@@ -238,5 +244,39 @@ impl Events for Postgres {
         let removed = client.execute(&client.prepare_cached(sql).await?, &params).await?;
         tracing::debug!(store = %self.location, %plugin, removed, "parked events unparked");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::store::contract_tests::events::{item, judge};
+    use crate::store::postgres::testing;
+    use crate::store::{Deliveries, Events};
+
+    /// Requests carrying one client id at once, each on its own connection:
+    /// the id's lock makes one of them new and the others retries of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_ingests_of_one_id_write_it_once() {
+        let Some(database) = testing::database().await else { return };
+        let store = Arc::new(database.open().await);
+        let requests: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(
+                    async move { store.record_ingest(vec![item(0, "same", 1, Vec::new())], judge(), 10).await },
+                )
+            })
+            .collect();
+        let mut records = Vec::new();
+        for request in requests {
+            records.push(request.await.unwrap().unwrap().unwrap().remove(0));
+        }
+        let stored = store.event("a", "same").await.unwrap().unwrap().record;
+        assert!(records.iter().all(|record| *record == stored), "every request answered the one record");
+        assert_eq!(store.queue_summary().await.unwrap().depth, 1, "its job queued once");
+        drop(store);
+        database.remove().await;
     }
 }

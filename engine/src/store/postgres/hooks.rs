@@ -96,7 +96,8 @@ impl Postgres {
     /// how many hooks.
     pub(super) async fn reseal(&self, client: &mut deadpool_postgres::Client) -> Result<usize, StoreError> {
         let txn = client.transaction().await?;
-        let rows = txn.query(&txn.prepare_cached("SELECT record FROM hooks ORDER BY id FOR UPDATE").await?, &[]).await?;
+        let rows =
+            txn.query(&txn.prepare_cached("SELECT record FROM hooks ORDER BY id FOR UPDATE").await?, &[]).await?;
         let current = self.keyring.current();
         let mut resealed = 0;
         for row in &rows {

@@ -34,7 +34,8 @@ pub(super) async fn free_components(txn: &impl GenericClient, sha256s: &[&str]) 
     Ok(())
 }
 
-const VERSION_COLUMNS: &str = "name, version, sha256, size, extract(epoch FROM uploaded_at)::bigint AS uploaded_at, active";
+const VERSION_COLUMNS: &str =
+    "name, version, sha256, size, extract(epoch FROM uploaded_at)::bigint AS uploaded_at, active";
 
 fn version(row: &Row) -> Result<PluginVersion, StoreError> {
     const WHAT: &str = "plugin version";
@@ -68,7 +69,8 @@ impl Plugins for Postgres {
         // Two uploads of one name at once take successive numbers.
         Lock::PluginName.take(&txn, &[name]).await?;
         let sql = "SELECT max(version) AS last FROM plugin_versions WHERE name = $1";
-        let last: Option<i32> = get(&txn.query_one(&txn.prepare_cached(sql).await?, &[&name]).await?, "last", "plugin")?;
+        let last: Option<i32> =
+            get(&txn.query_one(&txn.prepare_cached(sql).await?, &[&name]).await?, "last", "plugin")?;
         let last = last.map(|v| u32::try_from(v).unwrap_or(0));
         let record = PluginVersion::upload(name, last, sha256, bytes.len());
         store_component(&txn, &record.sha256, &bytes).await?;
@@ -158,7 +160,10 @@ impl Plugins for Postgres {
         let rows = client.query(&client.prepare_cached(sql).await?, &[]).await?;
         rows.iter()
             .map(|row| {
-                Ok(PluginLimits { name: get(row, "name", "plugin limits")?, limits: json(row, "limits", "plugin limits")? })
+                Ok(PluginLimits {
+                    name: get(row, "name", "plugin limits")?,
+                    limits: json(row, "limits", "plugin limits")?,
+                })
             })
             .collect()
     }

@@ -8,8 +8,8 @@ use tokio_postgres::types::Json;
 
 use super::super::StoreError;
 use super::super::contract::Tokens;
-use super::rows::{self, get, json, unsigned};
 use super::Postgres;
+use super::rows::{self, get, json, unsigned};
 use crate::model::{Role, TokenRecord};
 use crate::time::Time;
 

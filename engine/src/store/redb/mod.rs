@@ -83,8 +83,7 @@ impl RedbStore {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: data_dir.to_owned() },
             other => open_error(other.to_string()),
         })?;
-        let mut store =
-            RedbStore { db, path, tokens: Default::default(), hooks: Default::default(), keyring };
+        let mut store = RedbStore { db, path, tokens: Default::default(), hooks: Default::default(), keyring };
         store.check_schema()?;
         reseal::run(&mut store.db, &store.keyring)?;
         store.reload_hooks()?;
