@@ -1,6 +1,6 @@
 //! What the engine asks of a store, said by intent: the seam between the
 //! engine and its backends (`redb`, the default embedded file; `memory`,
-//! for unit tests of policy; PostgreSQL next).
+//! for unit tests of policy; `postgres`, a PostgreSQL database).
 //!
 //! Each trait is one concern; [`Store`] is all of them plus the store's
 //! health. Callers hold an `Arc<dyn Store>` and never see a table, a

@@ -4,15 +4,17 @@
 //! - [`redb`]: the default, one embedded file in the data directory (one
 //!   node, group commit);
 //! - `memory`: plain collections, for unit tests of policy;
-//! - the next (PostgreSQL, N nodes) implements the same traits.
+//! - [`postgres`]: a PostgreSQL database (issue 12: several engines on one
+//!   store; step 1, one engine, is what is here).
 //!
 //! Shared by every backend: the errors, the health (whether the store takes
 //! writes, and why not), the free-space guard of the data directory, the
 //! types the calls answer and the rules applied the same way everywhere
-//! (`records.rs`, `judging.rs`). `contract_tests/` runs the contract's
-//! tests on each backend. Reads of tenant data take a
-//! [`Scope`](crate::model::Scope), so a lookup that forgets whose data it
-//! reads does not compile.
+//! (`records.rs`, `judging.rs`); by the persistent ones, the sealing of
+//! hooks' secrets (`sealing.rs`) and the token cache (`token_cache.rs`).
+//! `contract_tests/` runs the contract's tests on each backend. Reads of
+//! tenant data take a [`Scope`](crate::model::Scope), so a lookup that
+//! forgets whose data it reads does not compile.
 
 mod contract;
 #[cfg(test)]

@@ -5,7 +5,10 @@
 //! due time of its earliest), walking `jobs_by_hook` from hook to hook
 //! rather than the whole queue, then each served hook's due jobs up to its
 //! room: a backlog of a hook at its cap is not read (redb keeps a table of
-//! heads for the same reason, `redb/queue.rs`).
+//! heads for the same reason, `redb/queue.rs`). With 100,000 jobs of one
+//! hook and 1,000 of 50 others, reading the 51 heads took 0.7 ms and a page
+//! of one hook's due jobs 0.1 ms (`EXPLAIN ANALYZE`, PostgreSQL 15 on this
+//! machine), both index-only scans of `jobs_by_hook`.
 
 use std::collections::HashMap;
 
@@ -50,8 +53,8 @@ pub(super) async fn insert_jobs(txn: &impl GenericClient, jobs: &[&Job]) -> Resu
     Ok(ids)
 }
 
-/// Takes job (`id`, due at `due_ms`) off the queue; its payload's id, if
-/// it was queued (under that due time: a job moved since is not this one).
+/// Takes `job` off the queue; its payload's id, if it was queued (under
+/// its due time: a job moved since is not this one).
 async fn remove_job(txn: &impl GenericClient, job: &Job) -> Result<Option<uuid::Uuid>, StoreError> {
     let sql = "DELETE FROM jobs WHERE id = $1 AND due_ms = $2 RETURNING payload_id";
     let row = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(job.id), &rows::id(job.due_ms)]).await?;

@@ -30,6 +30,9 @@ async fn stored(
     txn: &impl GenericClient,
     keys: &[(String, String)],
 ) -> Result<HashMap<(String, String), StoredEvent>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
     let (academies, ids): (Vec<&str>, Vec<&str>) = keys.iter().map(|(a, i)| (a.as_str(), i.as_str())).unzip();
     let sql = "SELECT e.academy, e.event_id, e.record FROM events e \
                JOIN unnest($1::text[], $2::text[]) AS k (academy, event_id) \
@@ -241,5 +244,39 @@ impl Events for Postgres {
         let removed = client.execute(&client.prepare_cached(sql).await?, &params).await?;
         tracing::debug!(store = %self.location, %plugin, removed, "parked events unparked");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::store::contract_tests::events::{item, judge};
+    use crate::store::postgres::testing;
+    use crate::store::{Deliveries, Events};
+
+    /// Requests carrying one client id at once, each on its own connection:
+    /// the id's lock makes one of them new and the others retries of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_ingests_of_one_id_write_it_once() {
+        let Some(database) = testing::database().await else { return };
+        let store = Arc::new(database.open().await);
+        let requests: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(
+                    async move { store.record_ingest(vec![item(0, "same", 1, Vec::new())], judge(), 10).await },
+                )
+            })
+            .collect();
+        let mut records = Vec::new();
+        for request in requests {
+            records.push(request.await.unwrap().unwrap().unwrap().remove(0));
+        }
+        let stored = store.event("a", "same").await.unwrap().unwrap().record;
+        assert!(records.iter().all(|record| *record == stored), "every request answered the one record");
+        assert_eq!(store.queue_summary().await.unwrap().depth, 1, "its job queued once");
+        drop(store);
+        database.remove().await;
     }
 }

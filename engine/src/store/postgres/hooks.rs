@@ -310,9 +310,36 @@ mod tests {
 
     use crate::model::Scope;
     use crate::secrets::{Keyring, SecretKey};
-    use crate::store::Hooks;
     use crate::store::contract_tests::hook;
     use crate::store::postgres::testing;
+    use crate::store::tests::new_hook;
+    use crate::store::{Hooks, Quotas, StoreError};
+
+    /// Creations racing for an academy's last places, each on its own
+    /// connection: its quota lock lets exactly the quota through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_creations_do_not_slip_under_a_quota() {
+        let Some(database) = testing::database().await else { return };
+        let store = Arc::new(database.open().await);
+        let quotas = Quotas { max_hooks: Some(2), max_transformer_bytes: None };
+        let creations: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.create_hook(new_hook(Some("a")), quotas).await })
+            })
+            .collect();
+        let mut created = 0;
+        for creation in creations {
+            match creation.await.unwrap() {
+                Ok(_) => created += 1,
+                Err(error) => assert!(matches!(error, StoreError::Refused(_)), "{error}"),
+            }
+        }
+        assert_eq!(created, 2);
+        assert_eq!(store.academy_usage("a").await.unwrap().hooks, 2);
+        drop(store);
+        database.remove().await;
+    }
 
     #[tokio::test]
     async fn hooks_are_sealed_again_with_the_current_key_at_open() {

@@ -14,6 +14,12 @@
 //! leases (step 2), and [`Store::changes`] will carry what other nodes
 //! write, from `LISTEN/NOTIFY` (step 3).
 //!
+//! Its [`Health`] has no outage to latch, unlike redb's file: a call that
+//! finds the server unreachable fails alone ([`Unavailable::Unreachable`](super::Unavailable),
+//! 503), and the pool connects again by itself when the server is back.
+//! Connections are made without TLS for now (`NoTls`): a server that
+//! requires it is refused until the wiring chooses a TLS connector.
+//!
 //! Uniqueness is kept by the database, and what must be judged against the
 //! stored state is judged under a transaction-scoped advisory lock
 //! ([`Lock`]): the client ids of an ingest, an academy's quotas, a plugin
@@ -82,6 +88,9 @@ impl Postgres {
         config.options(format!("-c statement_timeout={}", statement_timeout.as_millis()));
         config.application_name("wasmhook");
         let location = location(&config);
+        // A connection the server closed is dropped when it comes back to
+        // the pool (`Fast` checks that, without a query per checkout): the
+        // call that met it failed as unreachable, the next gets a new one.
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -153,6 +162,9 @@ impl Lock {
     /// Takes this lock on each of `keys` (hashed), in one order whatever
     /// the order given, so two transactions never wait on each other.
     async fn take(self, txn: &impl GenericClient, keys: &[&str]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         let sql = "SELECT pg_advisory_xact_lock($1, k) \
                    FROM (SELECT DISTINCT hashtext(key) AS k FROM unnest($2::text[]) AS key ORDER BY 1) AS keys";
         txn.execute(&txn.prepare_cached(sql).await?, &[&(self as i32), &keys]).await?;

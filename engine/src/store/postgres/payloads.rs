@@ -81,8 +81,8 @@ mod tests {
         let job = |hook_id| Job { hook_id, payload: payload.clone(), ..event.events[0].1[0].clone() };
         event.events[0].1 = hooks.iter().map(|hook| job(hook.id)).collect();
         store.record_ingest(vec![event], judge(), 10).await.unwrap().unwrap();
-        let p = payload.body().to_owned();
-        assert_eq!(stored(&store).await, std::slice::from_ref(&p), "one body for both jobs");
+        let p = payload.body();
+        assert_eq!(stored(&store).await, [p], "one body for both jobs");
 
         let mut jobs = queued_jobs(&store).await;
         jobs.sort_by_key(|job| job.hook_id);
@@ -92,13 +92,13 @@ mod tests {
         let failed = attempt(&jobs[1], AttemptOutcome::Failed, Some(500), Time::now());
         let retry = NextStep::Retry { due_ms: 5000 };
         store.record_attempt(jobs[1].clone(), failed, retry, Deactivation::NEVER).await.unwrap();
-        let t = r#"{"made":1}"#.to_owned();
-        assert_eq!(stored(&store).await, [p.clone(), t.clone()]);
+        let t = r#"{"made":1}"#;
+        assert_eq!(stored(&store).await, [p, t]);
 
         // The attempts pruned: the sample (t) and the retry (p) keep theirs.
         let later = Time::from_second(Time::now().as_second() + 60);
         assert_eq!(store.prune(later).await.unwrap().attempts, 2);
-        assert_eq!(stored(&store).await, [p.clone(), t.clone()]);
+        assert_eq!(stored(&store).await, [p, t]);
         let retrying = queued_jobs(&store).await.remove(0);
         store.drop_job(retrying).await.unwrap();
         assert_eq!(stored(&store).await, [t], "p is deleted with its last reference");
