@@ -34,6 +34,7 @@ mod migrate;
 mod payloads;
 mod plugins;
 mod rows;
+mod tenure;
 #[cfg(test)]
 pub(crate) mod testing;
 mod tokens;
@@ -69,6 +70,8 @@ pub struct Postgres {
     tokens: TokenCache,
     /// Never sent on yet: step 3 of issue 12 feeds it from `LISTEN/NOTIFY`.
     changes: broadcast::Sender<Change>,
+    /// Keeps other engines off the database while this one runs.
+    _tenure: tenure::Tenure,
 }
 
 impl Postgres {
@@ -88,6 +91,7 @@ impl Postgres {
         config.options(format!("-c statement_timeout={}", statement_timeout.as_millis()));
         config.application_name("wasmhook");
         let location = location(&config);
+        let tenure = tenure::Tenure::take(&config, &location).await?;
         // A connection the server closed is dropped when it comes back to
         // the pool (`Fast` checks that, without a query per checkout): the
         // call that met it failed as unreachable, the next gets a new one.
@@ -112,6 +116,7 @@ impl Postgres {
             hooks: Default::default(),
             tokens: Default::default(),
             changes: broadcast::Sender::new(16),
+            _tenure: tenure,
         };
         let mut client = store.client().await?;
         store.reseal(&mut client).await?;
@@ -156,6 +161,9 @@ enum Lock {
     PluginName = 3,
     /// A plugin's parked events, while its cap is checked.
     Parking = 4,
+    /// The database, held by the engine using it for its life (a session
+    /// lock: `tenure.rs`).
+    Engine = 5,
 }
 
 impl Lock {
