@@ -21,9 +21,9 @@ use wasmhook_testkit::{ADMIN, Client, Engine, Tenants, start_failing_with, start
 const URL: &str = "WASMHOOK_TEST_POSTGRES_URL";
 const REQUIRE: &str = "WASMHOOK_TEST_REQUIRE_POSTGRES";
 
-/// A database of this test: its URL, or `None` (with a notice) when no
-/// server is given and none is required.
-async fn database() -> Option<String> {
+/// The server the tests are given, or `None` (with a notice) when none is
+/// given and none is required.
+fn server() -> Option<String> {
     let Ok(server) = std::env::var(URL) else {
         if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
             panic!("{REQUIRE}=1 but {URL} is not set: start a server with scripts/postgres-test-cluster");
@@ -31,6 +31,12 @@ async fn database() -> Option<String> {
         eprintln!("skipped: {URL} is not set (scripts/postgres-test-cluster starts a server)");
         return None;
     };
+    Some(server)
+}
+
+/// A database of this test: its URL, or `None` (see [`server`]).
+async fn database() -> Option<String> {
+    let server = server()?;
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!("wasmhook_e2e_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     // One statement per call: PostgreSQL creates no database in a
@@ -199,4 +205,89 @@ async fn an_operator_is_told_what_is_missing_or_too_new() {
     assert!(!output.status.success());
     assert!(stderr.contains("999"), "the database's schema is named: {stderr}");
     assert!(!stderr.contains("password"), "{stderr}");
+}
+
+/// A cluster of one test's own, which it may stop and start
+/// (`scripts/postgres-test-cluster`); removed when dropped.
+struct Cluster {
+    url: String,
+    /// `pg_ctl -D …` on it, as its owner.
+    ctl: String,
+    stop: String,
+}
+
+impl Cluster {
+    /// A new cluster, when the tests are given a server (so PostgreSQL is
+    /// installed); `None` as [`server`] says.
+    fn start() -> Option<Cluster> {
+        server()?;
+        let script = wasmhook_testkit::workspace_root().join("scripts/postgres-test-cluster");
+        let output = std::process::Command::new("bash").arg(script).output().expect("run postgres-test-cluster");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let exports = String::from_utf8(output.stdout).unwrap();
+        let value = |name: &str| {
+            let prefix = format!("export {name}='");
+            let line = exports.lines().find_map(|line| line.strip_prefix(&prefix)).expect(name);
+            line.strip_suffix('\'').expect("quoted").to_owned()
+        };
+        Some(Cluster {
+            url: value(URL),
+            ctl: value("WASMHOOK_TEST_POSTGRES_CTL"),
+            stop: value("WASMHOOK_TEST_POSTGRES_STOP"),
+        })
+    }
+
+    fn pg_ctl(&self, args: &str) {
+        let status = std::process::Command::new("sh").arg("-c").arg(format!("{} {args}", self.ctl)).status().unwrap();
+        assert!(status.success(), "pg_ctl {args}");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("sh").arg("-c").arg(&self.stop).status();
+    }
+}
+
+/// The server stopped under a running engine: writes answer 503 with a
+/// `Retry-After` and `/readyz` says not ready; once it is back, the engine
+/// takes events and delivers again, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_goes_away_is_answered_503_and_healed_without_a_restart() {
+    let Some(cluster) = Cluster::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::ok().await;
+    let engine = engine(&dir, &cluster.url, &["--retry-schedule", "50ms"]);
+    let Tenants { a, service, .. } = Tenants::of(&engine).await;
+    let target = format!("{}/back", receiver.url);
+    let hook =
+        a.post("/v1/notify/hook/subscribe", &json!({"event": "asset.asset_status_updated", "target": target})).await;
+    assert_eq!(hook.status, 201, "{hook:?}");
+    let event =
+        |id: &str| json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {}, "id": id});
+    assert_eq!(service.post("/v1/events", &event("before")).await.status, 202);
+    receiver.wait_for("/back", 1).await;
+
+    cluster.pg_ctl("-m fast -w stop >/dev/null");
+    let refused = service.post("/v1/events", &event("during")).await;
+    assert_eq!((refused.status, refused.body["slug"].as_str()), (503, Some("storage-unavailable")), "{refused:?}");
+    let readyz = reqwest::get(format!("{}/readyz", engine.url)).await.unwrap();
+    assert_eq!(readyz.status(), 503);
+
+    // The log in the cluster's own directory, which its owner may write.
+    let data = cluster.ctl.rsplit_once("-D ").expect("pg_ctl -D DIR").1.to_owned();
+    cluster.pg_ctl(&format!("-l {data}/restart.log -w start >/dev/null"));
+    let mut status = 0;
+    for _ in 0..100 {
+        status = service.post("/v1/events", &event("after")).await.status;
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 202, "the engine takes events again once the server is back");
+    let received = receiver.wait_for("/back", 2).await;
+    assert!(received[1].header("webhook-id").starts_with("msg_after_"), "{:?}", received[1].header("webhook-id"));
+    let readyz = reqwest::get(format!("{}/readyz", engine.url)).await.unwrap();
+    assert_eq!(readyz.status(), 200);
 }
