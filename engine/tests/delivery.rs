@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use wasmhook_testkit::receiver::{Receiver, verify};
+use wasmhook_testkit::traffic::{Producers, slow_receiver};
 use wasmhook_testkit::{ADMIN, Client, Engine, Tenants, start, token};
 
 struct Setup {
@@ -471,13 +472,7 @@ async fn nothing_acknowledged_is_lost_to_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     // A slow receiver and few workers before the kill, so deliveries are
     // pending when it comes; a fast one after.
-    let slow = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let is_slow = slow.clone();
-    let receiver = Receiver::scripted(Arc::new(move |_, _| {
-        let delay = if is_slow.load(std::sync::atomic::Ordering::Relaxed) { 100 } else { 1 };
-        (StatusCode::OK, Duration::from_millis(delay))
-    }))
-    .await;
+    let (receiver, slow) = slow_receiver().await;
     let engine = start(dir.path(), &["--retry-schedule", "50ms", "--delivery-concurrency", "2"]);
     let admin = engine.client(ADMIN);
     let service_token = token(&admin, json!({"name": "app", "role": "service"})).await;
@@ -487,30 +482,12 @@ async fn nothing_acknowledged_is_lost_to_a_kill_9() {
     )
     .await;
 
-    // 8 producers post until the engine dies; the ids they got 202 for
+    // The producers post until the engine dies; the ids they got 202 for
     // are the acknowledged ones.
-    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut producers = Vec::new();
-    for producer in 0..8 {
-        let client = engine.client(&service_token);
-        let acknowledged = acknowledged.clone();
-        producers.push(tokio::spawn(async move {
-            for n in 0..10_000 {
-                let id = format!("p{producer}-{n}");
-                let body = json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": n}, "id": id});
-                match tokio::time::timeout(Duration::from_secs(5), client.try_post("/v1/events", &body)).await {
-                    Ok(Some(202)) => acknowledged.lock().unwrap().push(id),
-                    _ => break,
-                }
-            }
-        }));
-    }
+    let producers = Producers::start(&engine, &service_token, "asset.asset_status_updated", "downtown-campus");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     engine.kill9();
-    for producer in producers {
-        producer.await.unwrap();
-    }
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = producers.acknowledged().await;
     assert!(acknowledged.len() > 50, "the test must kill the engine mid-traffic: {} acknowledged", acknowledged.len());
     let delivered_before = receiver.on("/k").len();
     assert!(
@@ -521,15 +498,5 @@ async fn nothing_acknowledged_is_lost_to_a_kill_9() {
 
     slow.store(false, std::sync::atomic::Ordering::Relaxed);
     let _engine = start(dir.path(), FAST);
-    for _ in 0..600 {
-        let delivered: std::collections::HashSet<String> =
-            receiver.on("/k").iter().map(|r| r.header("webhook-id").to_owned()).collect();
-        let missing: Vec<&String> =
-            acknowledged.iter().filter(|id| !delivered.iter().any(|w| w.starts_with(&format!("msg_{id}_")))).collect();
-        if missing.is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("acknowledged events were never delivered");
+    receiver.wait_for_events("/k", &acknowledged).await;
 }

@@ -8,15 +8,13 @@
 //! throwaway one). Without it a test is skipped with a notice, unless
 //! `WASMHOOK_TEST_REQUIRE_POSTGRES=1` (CI), which fails it.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use serde_json::json;
 use wasmhook_testkit::receiver::{Receiver, verify};
-use wasmhook_testkit::{ADMIN, Client, Engine, Tenants, start_failing_with, start_with, token};
+use wasmhook_testkit::traffic::{Producers, slow_receiver};
+use wasmhook_testkit::{Client, Engine, Tenants, start_failing_with, start_with};
 
 const URL: &str = "WASMHOOK_TEST_POSTGRES_URL";
 const REQUIRE: &str = "WASMHOOK_TEST_REQUIRE_POSTGRES";
@@ -126,65 +124,25 @@ async fn nothing_acknowledged_is_lost_to_a_kill_9_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     // A slow receiver and few workers before the kill, so deliveries are
     // pending when it comes; a fast one after.
-    let slow = Arc::new(AtomicBool::new(true));
-    let is_slow = slow.clone();
-    let receiver = Receiver::scripted(Arc::new(move |_, _| {
-        let delay = if is_slow.load(Ordering::Relaxed) { 100 } else { 1 };
-        (StatusCode::OK, Duration::from_millis(delay))
-    }))
-    .await;
+    let (receiver, slow) = slow_receiver().await;
     let engine = engine(&dir, &url, &["--retry-schedule", "50ms", "--delivery-concurrency", "2"]);
-    let admin = engine.client(ADMIN);
-    let service = token(&admin, json!({"name": "app", "role": "service"})).await;
-    let academy =
-        engine.client(&token(&admin, json!({"name": "a", "role": "academy", "academy": "downtown-campus"})).await);
-    let hook = academy
-        .post(
-            "/v1/notify/hook/subscribe",
-            &json!({"event": "asset.asset_status_updated", "target": format!("{}/k", receiver.url)}),
-        )
-        .await;
+    let Tenants { a, service, .. } = Tenants::of(&engine).await;
+    let target = format!("{}/k", receiver.url);
+    let hook =
+        a.post("/v1/notify/hook/subscribe", &json!({"event": "asset.asset_status_updated", "target": target})).await;
     assert_eq!(hook.status, 201, "{hook:?}");
 
-    // 8 producers post until the engine dies; the ids they got 202 for
-    // are the acknowledged ones.
-    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut producers = Vec::new();
-    for producer in 0..8 {
-        let client = engine.client(&service);
-        let acknowledged = acknowledged.clone();
-        producers.push(tokio::spawn(async move {
-            for n in 0..10_000 {
-                let id = format!("p{producer}-{n}");
-                let body = json!({"event": "asset.asset_status_updated", "academy": "downtown-campus", "data": {"id": n}, "id": id});
-                match tokio::time::timeout(Duration::from_secs(5), client.try_post("/v1/events", &body)).await {
-                    Ok(Some(202)) => acknowledged.lock().unwrap().push(id),
-                    _ => break,
-                }
-            }
-        }));
-    }
+    let producers = Producers::start(&engine, service.token(), "asset.asset_status_updated", "downtown-campus");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     engine.kill9();
-    for producer in producers {
-        producer.await.unwrap();
-    }
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = producers.acknowledged().await;
     assert!(acknowledged.len() > 50, "the test must kill the engine mid-traffic: {} acknowledged", acknowledged.len());
     let delivered_before = receiver.count("/k");
     assert!(delivered_before < acknowledged.len(), "deliveries were pending at the kill ({delivered_before})");
 
     slow.store(false, Ordering::Relaxed);
     let _engine = self::engine(&dir, &url, &["--retry-schedule", "50ms"]);
-    for _ in 0..600 {
-        let delivered: HashSet<String> = receiver.on("/k").iter().map(|r| r.header("webhook-id").to_owned()).collect();
-        let missing = acknowledged.iter().filter(|id| !delivered.iter().any(|w| w.starts_with(&format!("msg_{id}_"))));
-        if missing.count() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("acknowledged events were never delivered");
+    receiver.wait_for_events("/k", &acknowledged).await;
 }
 
 #[tokio::test]
@@ -251,7 +209,8 @@ impl Drop for Cluster {
 
 /// The server stopped under a running engine: writes answer 503 with a
 /// `Retry-After` and `/readyz` says not ready; once it is back, the engine
-/// takes events and delivers again, without a restart.
+/// takes events and delivers again, without a restart, and holds the
+/// database against a second engine again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_goes_away_is_answered_503_and_healed_without_a_restart() {
     let Some(cluster) = Cluster::start() else { return };
@@ -290,4 +249,14 @@ async fn a_database_that_goes_away_is_answered_503_and_healed_without_a_restart(
     assert!(received[1].header("webhook-id").starts_with("msg_after_"), "{:?}", received[1].header("webhook-id"));
     let readyz = reqwest::get(format!("{}/readyz", engine.url)).await.unwrap();
     assert_eq!(readyz.status(), 200);
+
+    // The restart ended the engine's hold on the database; it took it
+    // again, so a second engine is still refused.
+    let key = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
+    let [store, database] = on(&cluster.url);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let second = start_failing_with(elsewhere.path(), &[], &[store, database, ("WASMHOOK_SECRET_KEY", key.trim())]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(stderr.contains("one engine per database"), "{stderr}");
 }

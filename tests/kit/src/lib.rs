@@ -13,6 +13,7 @@
 pub mod counting;
 pub mod files;
 pub mod receiver;
+pub mod traffic;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -213,6 +214,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// The token it sends.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// The same credentials against another (restarted) engine.
     pub fn rebind(client: &Client, engine: &Engine) -> Client {
         engine.client(&client.token)
