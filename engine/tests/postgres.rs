@@ -216,7 +216,9 @@ async fn a_database_that_goes_away_is_answered_503_and_healed_without_a_restart(
     let Some(cluster) = Cluster::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
-    let engine = engine(&dir, &cluster.url, &["--retry-schedule", "50ms"]);
+    // Its log is kept: it says when the engine holds the database again.
+    let [store, database] = on(&cluster.url);
+    let engine = start_with(dir.path(), &["--retry-schedule", "50ms"], &[store, database, ("RUST_LOG", "info")], true);
     let Tenants { a, service, .. } = Tenants::of(&engine).await;
     let target = format!("{}/back", receiver.url);
     let hook =
@@ -250,10 +252,11 @@ async fn a_database_that_goes_away_is_answered_503_and_healed_without_a_restart(
     let readyz = reqwest::get(format!("{}/readyz", engine.url)).await.unwrap();
     assert_eq!(readyz.status(), 200);
 
-    // The restart ended the engine's hold on the database; it took it
-    // again, so a second engine is still refused.
+    // The restart ended the engine's hold on the database; once it took it
+    // again, a second engine is refused.
+    let again = "holds the database again";
+    assert!(engine.logs_once(again).await.iter().any(|line| line.contains(again)), "{:?}", engine.logs());
     let key = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
-    let [store, database] = on(&cluster.url);
     let elsewhere = tempfile::tempdir().unwrap();
     let second = start_failing_with(elsewhere.path(), &[], &[store, database, ("WASMHOOK_SECRET_KEY", key.trim())]);
     let stderr = String::from_utf8_lossy(&second.stderr);

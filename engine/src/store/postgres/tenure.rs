@@ -18,8 +18,9 @@ use super::Lock;
 /// moment ago may not have ended yet on the server.
 const WAIT: Duration = Duration::from_secs(5);
 
-/// How often a lost hold is tried again.
-const RETRY: Duration = Duration::from_secs(1);
+/// How often a lost hold is tried again: soon, since another engine could
+/// take the database meanwhile.
+const RETRY: Duration = Duration::from_millis(250);
 
 /// The engine's hold on its database, kept by a task that takes it again
 /// when its connection is lost (a server restart ends every session);
