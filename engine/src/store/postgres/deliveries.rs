@@ -14,15 +14,15 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::types::ToSql;
 
 use super::super::contract::{ClaimRequest, Deliveries, Hooks};
 use super::super::{AttemptCounts, DueJobs, Pruned, QueueSummary, RecentOutcomes, StoreError};
-use super::hooks::{put_stats, scope_academy, stats};
-use super::rows::{self, ATTEMPT_BODIES, ATTEMPT_COLUMNS, JOB_COLUMNS, get, json, unsigned, uuid};
-use super::{Postgres, events, payloads};
-use crate::model::{Attempt, AttemptOutcome, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, Scope};
-use crate::secrets::Sealed;
+use super::hooks::scope_academy;
+use super::recorder::Recording;
+use super::rows::{self, ATTEMPT_BODIES, ATTEMPT_COLUMNS, JOB_COLUMNS, get, unsigned, uuid};
+use super::{Postgres, payloads};
+use crate::model::{Attempt, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, Scope};
 use crate::time::Time;
 
 /// Queues `jobs` under new delivery ids (their payloads stored already),
@@ -36,21 +36,31 @@ pub(super) async fn insert_jobs(txn: &impl GenericClient, jobs: &[&Job]) -> Resu
     let sql = "SELECT nextval('jobs_id_seq') AS id FROM generate_series(1, $1::bigint)";
     let rows = txn.query(&txn.prepare_cached(sql).await?, &[&rows::count(jobs.len())]).await?;
     let ids = rows.iter().map(|row| unsigned(row, "id", "job id")).collect::<Result<Vec<u64>, _>>()?;
-    let id_column: Vec<i64> = ids.iter().map(|&id| rows::id(id)).collect();
-    let hooks: Vec<i64> = jobs.iter().map(|job| rows::id(job.hook_id)).collect();
-    let due: Vec<i64> = jobs.iter().map(|job| rows::id(job.due_ms)).collect();
-    let event_ids: Vec<&str> = jobs.iter().map(|job| job.event_id.as_str()).collect();
-    let events: Vec<&str> = jobs.iter().map(|job| job.event.as_str()).collect();
-    let webhook_ids: Vec<&str> = jobs.iter().map(|job| job.webhook_id.as_str()).collect();
-    let payload_ids: Vec<uuid::Uuid> = jobs.iter().map(|job| uuid(job.payload.id())).collect();
-    let attempts: Vec<i32> = jobs.iter().map(|job| i32::try_from(job.attempts).unwrap_or(i32::MAX)).collect();
+    put_jobs(txn, &ids.iter().copied().zip(jobs.iter().copied()).collect::<Vec<_>>()).await?;
+    Ok(ids)
+}
+
+/// Queues each of `jobs` under the id given with it (its payload stored
+/// already), in one statement.
+pub(super) async fn put_jobs(txn: &impl GenericClient, jobs: &[(u64, &Job)]) -> Result<(), StoreError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = jobs.iter().map(|&(id, _)| rows::id(id)).collect();
+    let hooks: Vec<i64> = jobs.iter().map(|(_, job)| rows::id(job.hook_id)).collect();
+    let due: Vec<i64> = jobs.iter().map(|(_, job)| rows::id(job.due_ms)).collect();
+    let event_ids: Vec<&str> = jobs.iter().map(|(_, job)| job.event_id.as_str()).collect();
+    let events: Vec<&str> = jobs.iter().map(|(_, job)| job.event.as_str()).collect();
+    let webhook_ids: Vec<&str> = jobs.iter().map(|(_, job)| job.webhook_id.as_str()).collect();
+    let payload_ids: Vec<uuid::Uuid> = jobs.iter().map(|(_, job)| uuid(job.payload.id())).collect();
+    let attempts: Vec<i32> = jobs.iter().map(|(_, job)| i32::try_from(job.attempts).unwrap_or(i32::MAX)).collect();
     let sql = "INSERT INTO jobs (id, hook_id, due_ms, event_id, event, webhook_id, payload_id, attempts) \
                SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
                $7::uuid[], $8::integer[])";
     let params: [&(dyn ToSql + Sync); 8] =
-        [&id_column, &hooks, &due, &event_ids, &events, &webhook_ids, &payload_ids, &attempts];
+        [&ids, &hooks, &due, &event_ids, &events, &webhook_ids, &payload_ids, &attempts];
     txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
-    Ok(ids)
+    Ok(())
 }
 
 /// Takes `job` off the queue; its payload's id, if it was queued (under
@@ -59,35 +69,6 @@ async fn remove_job(txn: &impl GenericClient, job: &Job) -> Result<Option<uuid::
     let sql = "DELETE FROM jobs WHERE id = $1 AND due_ms = $2 RETURNING payload_id";
     let row = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(job.id), &rows::id(job.due_ms)]).await?;
     row.map(|row| get(&row, "payload_id", "job")).transpose()
-}
-
-/// Records `attempt` (its payloads stored already); its id.
-async fn insert_attempt(txn: &impl GenericClient, attempt: &Attempt) -> Result<u64, StoreError> {
-    let sql = "INSERT INTO attempts (delivery_id, hook_id, event_id, event, webhook_id, attempt, scheduled_at, \
-               sent_at, request_headers, payload_id, transformed_id, response_status, response_body, duration_ms, \
-               error, outcome, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::bigint), \
-               to_timestamp($8::bigint), $9, $10, $11, $12, $13, $14, $15, $16, to_timestamp($17::bigint)) RETURNING id";
-    let params: [&(dyn ToSql + Sync); 17] = [
-        &rows::id(attempt.delivery_id),
-        &rows::id(attempt.hook_id),
-        &attempt.event_id,
-        &attempt.event,
-        &attempt.webhook_id,
-        &i32::try_from(attempt.attempt).unwrap_or(i32::MAX),
-        &rows::seconds(attempt.scheduled_at),
-        &rows::seconds(attempt.sent_at),
-        &Json(&attempt.request_headers),
-        &uuid(attempt.payload.id()),
-        &attempt.transformed.as_ref().map(|payload| uuid(payload.id())),
-        &attempt.response_status.map(i32::from),
-        &attempt.response_body,
-        &rows::count(attempt.duration_ms),
-        &attempt.error,
-        &rows::outcome(attempt.outcome),
-        &attempt.next_attempt_at.map(rows::seconds),
-    ];
-    let row = txn.query_one(&txn.prepare_cached(sql).await?, &params).await?;
-    unsigned(&row, "id", "attempt")
 }
 
 /// Each of `hooks` (visible in a scope, from the index: as redb's status
@@ -168,85 +149,20 @@ impl Deliveries for Postgres {
         Ok(due)
     }
 
+    /// Recorded with the other attempts waiting, in one transaction
+    /// (`recorder.rs`).
     async fn record_attempt(
         &self,
         job: Job,
-        mut attempt: Attempt,
-        mut next: NextStep,
+        attempt: Attempt,
+        next: NextStep,
         rule: Deactivation,
     ) -> Result<HookEffect, StoreError> {
-        let mut client = self.client().await?;
-        let txn = client.transaction().await?;
-        let queued = remove_job(&txn, &job).await?;
-        let mut dropped: Vec<uuid::Uuid> = queued.into_iter().collect();
-        // The hook locked: attempts recorded concurrently count in order.
-        let sql = "SELECT record FROM hooks WHERE id = $1 FOR NO KEY UPDATE";
-        let Some(hook) = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(job.hook_id)]).await? else {
-            // Deleted meanwhile: nothing to record.
-            payloads::free(&txn, &dropped).await?;
-            txn.commit().await?;
-            return Ok(HookEffect::None);
-        };
-        // The record stays sealed: neither change needs the secrets.
-        let mut hook: Hook<Sealed> = json(&hook, "record", "hook")?;
-        let effect = match attempt.outcome {
-            AttemptOutcome::Cancelled => HookEffect::None, // counts for nothing
-            _ => {
-                let mut counted = stats(&txn, job.hook_id).await?.unwrap_or_default();
-                let effect = counted.count(&attempt, rule);
-                put_stats(&txn, job.hook_id, &counted).await?;
-                effect
-            }
-        };
+        let hook = job.hook_id;
+        let effect = self.recorder.record(Recording { job, attempt, next, rule }).await?;
         if effect == HookEffect::Deactivate {
-            next = NextStep::Finish;
-            attempt.end_by_deactivation(rule);
-            hook.settings.is_active = false;
-            let sql = "UPDATE hooks SET record = $2 WHERE id = $1";
-            txn.execute(&txn.prepare_cached(sql).await?, &[&rows::id(hook.id), &Json(&hook)]).await?;
-        }
-        // The job's payload is stored while its job was queued; a body its
-        // transformer made is new.
-        let stored = queued == Some(uuid(attempt.payload.id()));
-        let new = [(!stored).then_some(&attempt.payload), attempt.transformed.as_ref()];
-        payloads::store(&txn, new.into_iter().flatten()).await?;
-        if let NextStep::Retry { due_ms } = next {
-            let sql = "INSERT INTO jobs (id, hook_id, due_ms, event_id, event, webhook_id, payload_id, attempts) \
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-            let params: [&(dyn ToSql + Sync); 8] = [
-                &rows::id(job.id),
-                &rows::id(job.hook_id),
-                &rows::id(due_ms),
-                &job.event_id,
-                &job.event,
-                &job.webhook_id,
-                &uuid(job.payload.id()),
-                &i32::try_from(job.attempts + 1).unwrap_or(i32::MAX),
-            ];
-            txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
-        }
-        attempt.id = insert_attempt(&txn, &attempt).await?;
-        match attempt.outcome {
-            AttemptOutcome::Succeeded => {
-                let sql = "WITH old AS (SELECT payload_id FROM hook_samples WHERE hook_id = $1 FOR UPDATE) \
-                           INSERT INTO hook_samples (hook_id, payload_id) VALUES ($1, $2) \
-                           ON CONFLICT (hook_id) DO UPDATE SET payload_id = EXCLUDED.payload_id \
-                           RETURNING (SELECT payload_id FROM old) AS old";
-                let params: [&(dyn ToSql + Sync); 2] = [&rows::id(job.hook_id), &uuid(attempt.sent().id())];
-                let row = txn.query_one(&txn.prepare_cached(sql).await?, &params).await?;
-                dropped.extend(get::<Option<uuid::Uuid>>(&row, "old", "hook sample")?);
-            }
-            AttemptOutcome::Failed => {
-                events::insert_hook_errors(&txn, &[attempt.hook_error(&job, hook.academy.clone())]).await?;
-            }
-            AttemptOutcome::Cancelled => {}
-        }
-        payloads::free(&txn, &dropped).await?;
-        txn.commit().await?;
-        tracing::debug!(store = %self.location, hook = job.hook_id, delivery = job.id, attempt = attempt.id, outcome = rows::outcome(attempt.outcome), "attempt recorded");
-        if effect == HookEffect::Deactivate {
-            tracing::info!(store = %self.location, hook = job.hook_id, "hook deactivated by its deliveries");
-            self.reload_hooks(&client).await?;
+            tracing::info!(store = %self.location, hook, "hook deactivated by its deliveries");
+            self.reload_hooks(&self.client().await?).await?;
         }
         Ok(effect)
     }

@@ -4,6 +4,7 @@
 //! lock, so two racing requests cannot both slip under a quota (redb keeps
 //! a ledger for the same reason, `redb/usage.rs`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -254,7 +255,7 @@ impl Hooks for Postgres {
 
     async fn hook_stats(&self, id: u64) -> Result<HookStats, StoreError> {
         let client = self.client().await?;
-        Ok(stats(&client, id).await?.unwrap_or_default())
+        Ok(stats(&client, &[rows::id(id)]).await?.remove(&id).unwrap_or_default())
     }
 
     async fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
@@ -269,37 +270,52 @@ impl Hooks for Postgres {
     }
 }
 
-/// Hook `id`'s stats, if its deliveries made any.
-pub(super) async fn stats(txn: &impl GenericClient, id: u64) -> Result<Option<HookStats>, StoreError> {
+/// The stats of those of hooks `ids` whose deliveries made any.
+pub(super) async fn stats(txn: &impl GenericClient, ids: &[i64]) -> Result<HashMap<u64, HookStats>, StoreError> {
     const WHAT: &str = "hook stats";
-    let sql = "SELECT total_calls, successes, consecutive_failures, \
+    let sql = "SELECT hook_id, total_calls, successes, consecutive_failures, \
                extract(epoch FROM last_call_at)::bigint AS last_call_at, last_response_code \
-               FROM hook_stats WHERE hook_id = $1";
-    let Some(row) = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(id)]).await? else { return Ok(None) };
-    Ok(Some(HookStats {
-        total_calls: unsigned(&row, "total_calls", WHAT)?,
-        successes: unsigned(&row, "successes", WHAT)?,
-        consecutive_failures: unsigned32(&row, "consecutive_failures", WHAT)?,
-        last_call_at: rows::optional_time(&row, "last_call_at", WHAT)?,
-        last_response_code: get::<Option<i32>>(&row, "last_response_code", WHAT)?.and_then(|c| u16::try_from(c).ok()),
-    }))
+               FROM hook_stats WHERE hook_id = ANY($1)";
+    let rows = txn.query(&txn.prepare_cached(sql).await?, &[&ids]).await?;
+    rows.iter()
+        .map(|row| {
+            let stats = HookStats {
+                total_calls: unsigned(row, "total_calls", WHAT)?,
+                successes: unsigned(row, "successes", WHAT)?,
+                consecutive_failures: unsigned32(row, "consecutive_failures", WHAT)?,
+                last_call_at: rows::optional_time(row, "last_call_at", WHAT)?,
+                last_response_code: get::<Option<i32>>(row, "last_response_code", WHAT)?
+                    .and_then(|c| u16::try_from(c).ok()),
+            };
+            Ok((unsigned(row, "hook_id", WHAT)?, stats))
+        })
+        .collect()
 }
 
-/// Writes hook `id`'s stats.
-pub(super) async fn put_stats(txn: &impl GenericClient, id: u64, stats: &HookStats) -> Result<(), StoreError> {
+/// Writes the stats of each hook in `stats` (by hook id), in one statement.
+pub(super) async fn put_stats(txn: &impl GenericClient, stats: &HashMap<u64, HookStats>) -> Result<(), StoreError> {
+    if stats.is_empty() {
+        return Ok(());
+    }
+    let (mut ids, mut calls, mut successes, mut failures, mut last_at, mut last_code) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (&id, stats) in stats {
+        ids.push(rows::id(id));
+        calls.push(rows::count(stats.total_calls));
+        successes.push(rows::count(stats.successes));
+        failures.push(i32::try_from(stats.consecutive_failures).unwrap_or(i32::MAX));
+        last_at.push(stats.last_call_at.map(rows::seconds));
+        last_code.push(stats.last_response_code.map(i32::from));
+    }
     let sql = "INSERT INTO hook_stats (hook_id, total_calls, successes, consecutive_failures, last_call_at, \
-               last_response_code) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), $6) \
+               last_response_code) SELECT h, c, s, f, to_timestamp(t), r \
+               FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[], $6::integer[]) \
+               AS n (h, c, s, f, t, r) \
                ON CONFLICT (hook_id) DO UPDATE SET total_calls = EXCLUDED.total_calls, \
                successes = EXCLUDED.successes, consecutive_failures = EXCLUDED.consecutive_failures, \
                last_call_at = EXCLUDED.last_call_at, last_response_code = EXCLUDED.last_response_code";
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
-        &rows::id(id),
-        &rows::count(stats.total_calls),
-        &rows::count(stats.successes),
-        &i32::try_from(stats.consecutive_failures).unwrap_or(i32::MAX),
-        &stats.last_call_at.map(rows::seconds),
-        &stats.last_response_code.map(i32::from),
-    ];
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&ids, &calls, &successes, &failures, &last_at, &last_code];
     txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
     Ok(())
 }

@@ -5,7 +5,9 @@
 //! Each call is one transaction, or one statement, on a pooled
 //! connection: PostgreSQL batches the fsyncs of concurrent commits itself,
 //! and the calls write several rows at once where they can (an ingest's
-//! events, jobs and hook errors). As in redb, the hook index and the token
+//! events, jobs and hook errors). Delivery attempts are recorded in groups
+//! by one task (`recorder.rs`): alone, each held its hook's row locked
+//! through its own round trips and commit. As in redb, the hook index and the token
 //! cache are in memory, loaded at open and updated by this node's writes
 //! when they return.
 //!
@@ -33,6 +35,7 @@ mod hooks;
 mod migrate;
 mod payloads;
 mod plugins;
+mod recorder;
 mod rows;
 mod tenure;
 #[cfg(test)]
@@ -68,6 +71,8 @@ pub struct Postgres {
     keyring: Arc<Keyring>,
     hooks: hooks::HookCache,
     tokens: TokenCache,
+    /// Records delivery attempts in groups (`recorder.rs`).
+    recorder: recorder::Recorder,
     /// Never sent on yet: step 3 of issue 12 feeds it from `LISTEN/NOTIFY`.
     changes: broadcast::Sender<Change>,
     /// Keeps other engines off the database while this one runs.
@@ -109,6 +114,7 @@ impl Postgres {
             .map_err(|e| StoreError::Storage(Arc::new(e)))?;
         let schema = migrate::run(&mut pool.get().await?, &location).await?;
         let store = Postgres {
+            recorder: recorder::Recorder::start(pool.clone(), location.clone()),
             pool,
             health: Health::new(location.clone()),
             location,
@@ -202,8 +208,8 @@ impl Store for Postgres {
         Ok(())
     }
 
-    /// No group commit of its own (PostgreSQL groups concurrent commits'
-    /// fsyncs).
+    /// Not counted: only attempts are grouped (`recorder.rs`), and
+    /// PostgreSQL groups concurrent commits' fsyncs.
     fn commit_counts(&self) -> Option<(u64, u64)> {
         None
     }
