@@ -167,8 +167,7 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
         Backend::Postgres => {
             let settings = &config.postgres;
             let url = settings.url.as_ref().ok_or(ServeError::NoPostgresUrl)?;
-            let connecting =
-                Postgres::connect(url.expose(), settings.pool_size, settings.statement_timeout, keys.keyring.clone());
+            let connecting = Postgres::connect(url.expose(), settings, keys.keyring.clone());
             tokio::runtime::Handle::current().block_on(connecting).map(|store| Arc::new(store) as Arc<dyn Store>)
         }
     };

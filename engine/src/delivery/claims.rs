@@ -19,7 +19,6 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -90,12 +89,12 @@ impl InFlight {
         default_cap: NonZeroUsize,
         now_ms: u64,
         workers: usize,
-        lease: Duration,
     ) -> Result<DueJobs, StoreError> {
         let hooks = store.hook_index();
-        let room = |hook_id| self.lock().room(hook_id, cap_of(hooks.get(hook_id), default_cap));
+        let cap = |hook_id| cap_of(hooks.get(hook_id), default_cap);
+        let room = |hook_id| self.lock().room(hook_id, cap(hook_id));
         let claimed = |job_id| self.lock().jobs.contains(&job_id);
-        store.due_jobs(ClaimRequest { now_ms, limit: workers, lease, room: &room, claimed: &claimed }).await
+        store.due_jobs(ClaimRequest { now_ms, limit: workers, room: &room, cap: &cap, claimed: &claimed }).await
     }
 
     /// Claims `job` and one of its hook's slots.
@@ -151,7 +150,6 @@ mod tests {
     use crate::store::{Redb, RedbStore};
 
     const CAP: NonZeroUsize = NonZeroUsize::new(2).unwrap();
-    const LEASE: Duration = Duration::from_secs(60);
 
     struct Queue {
         _dir: tempfile::TempDir,
@@ -190,14 +188,11 @@ mod tests {
         let released = Arc::new(Notify::new());
         let in_flight = InFlight::new(released.clone());
 
-        let due = in_flight.select(&*q.store, CAP, 1000, 64, LEASE).await.unwrap();
+        let due = in_flight.select(&*q.store, CAP, 1000, 64).await.unwrap();
         assert_eq!(hooks_of(&due.jobs), [default, default, own, own, own], "the oldest hook first, each to its cap");
         let claims: Vec<_> = due.jobs.iter().map(|job| in_flight.claim(job)).collect();
         assert_eq!(in_flight.len(), 5);
-        assert!(
-            in_flight.select(&*q.store, CAP, 1000, 64, LEASE).await.unwrap().jobs.is_empty(),
-            "every hook at its cap"
-        );
+        assert!(in_flight.select(&*q.store, CAP, 1000, 64).await.unwrap().jobs.is_empty(), "every hook at its cap");
 
         // The receiver answered one of the default hook's: its slot comes
         // back, its job stays claimed until recorded, and the next job is
@@ -209,7 +204,7 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(1), released.notified()).await.is_ok(),
             "the dispatcher is woken"
         );
-        let due = in_flight.select(&*q.store, CAP, 1000, 64, LEASE).await.unwrap();
+        let due = in_flight.select(&*q.store, CAP, 1000, 64).await.unwrap();
         assert_eq!(hooks_of(&due.jobs), [default]);
         assert!(
             due.jobs[0].id != first_job.job_id && !claims.as_slice().iter().any(|(c, _)| c.job_id == due.jobs[0].id)
@@ -225,12 +220,12 @@ mod tests {
         q.queue(hook, 10, 100).await;
         q.queue(99, 10, 50).await; // a hook deleted since
         let in_flight = InFlight::new(Arc::new(Notify::new()));
-        let due = in_flight.select(&*q.store, CAP, 1000, 3, LEASE).await.unwrap();
+        let due = in_flight.select(&*q.store, CAP, 1000, 3).await.unwrap();
         assert_eq!(hooks_of(&due.jobs), [99, 99, hook]);
-        let due = in_flight.select(&*q.store, CAP, 1000, 64, LEASE).await.unwrap();
+        let due = in_flight.select(&*q.store, CAP, 1000, 64).await.unwrap();
         assert_eq!(due.jobs.len(), 12);
         // Nothing due yet: when to look again.
-        let early = in_flight.select(&*q.store, CAP, 10, 64, LEASE).await.unwrap();
+        let early = in_flight.select(&*q.store, CAP, 10, 64).await.unwrap();
         assert_eq!((early.jobs.len(), early.next_due_ms), (0, Some(50)));
     }
 }

@@ -28,7 +28,6 @@ pub use retry::RetryPolicy;
 pub use settings::DeliverySettings;
 
 use crate::app::plugins::PluginService;
-use crate::model::MAX_TIMEOUT_SECS;
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
 use crate::targets::TargetPolicy;
@@ -53,14 +52,6 @@ pub struct DeliveryConfig {
 impl DeliveryConfig {
     /// Bytes of a receiver's answer kept in the attempt log.
     pub const MAX_RESPONSE_BODY: usize = 4096;
-
-    /// How long a claim on a job lasts: the longest an attempt may wait for
-    /// its receiver, whether the hook's timeout or the default, with a
-    /// minute for its plugin call and its record.
-    pub fn claim_lease(&self) -> Duration {
-        let longest = Duration::from_secs(MAX_TIMEOUT_SECS.into()).max(self.default_timeout);
-        longest + Duration::from_secs(60)
-    }
 }
 
 impl Default for DeliveryConfig {
@@ -141,10 +132,7 @@ impl Dispatcher {
                 continue;
             }
             let now = crate::time::now_ms();
-            let due = self
-                .in_flight
-                .select(&*self.store, self.config.max_in_flight_per_hook, now, free, self.config.claim_lease())
-                .await;
+            let due = self.in_flight.select(&*self.store, self.config.max_in_flight_per_hook, now, free).await;
             let due = match due {
                 Ok(due) => due,
                 Err(error) => {

@@ -152,9 +152,7 @@ impl Hook {
     }
 }
 
-/// The longest a hook may wait for its receiver, in seconds: it bounds how
-/// long an attempt holds its claim on a job (see
-/// `DeliveryConfig::claim_lease`).
+/// The longest a hook may wait for its receiver, in seconds.
 pub const MAX_TIMEOUT_SECS: u32 = 300;
 
 /// What the hook's owner chooses: the subscription and how it is delivered.

@@ -28,7 +28,6 @@
 //! data it reads does not compile.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
@@ -211,15 +210,13 @@ pub struct ClaimRequest<'a> {
     pub now_ms: u64,
     /// Jobs at most (the free workers).
     pub limit: usize,
-    /// How long the jobs taken stay this engine's: a store shared by
-    /// several engines gives them to no other before then, so a job whose
-    /// engine died is attempted again once its lease is over. A store with
-    /// one engine (redb, memory) has no other to keep them from, and a
-    /// crash ends every claim with the process.
-    pub lease: Duration,
-    /// How many more of a hook's jobs may be taken (0: none, and its jobs
-    /// are not read).
+    /// How many more of a hook's jobs this engine may take (0: none, and
+    /// its jobs are not read).
     pub room: &'a (dyn Fn(u64) -> usize + Send + Sync),
+    /// A hook's cap of attempts in flight: a store shared by several
+    /// engines (PostgreSQL) also keeps a hook's jobs claimed by all of them
+    /// under it.
+    pub cap: &'a (dyn Fn(u64) -> usize + Send + Sync),
     /// Whether a job is being attempted already.
     pub claimed: &'a (dyn Fn(u64) -> bool + Send + Sync),
 }

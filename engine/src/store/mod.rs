@@ -99,8 +99,8 @@ pub(crate) mod tests {
         let request = super::ClaimRequest {
             now_ms: u64::MAX,
             limit: 64,
-            lease: std::time::Duration::ZERO,
             room: &|_| usize::MAX,
+            cap: &|_| usize::MAX,
             claimed: &|_| false,
         };
         store.due_jobs(request).await.unwrap().jobs

@@ -31,6 +31,12 @@ pub struct PostgresSettings {
     /// How long one statement may run before the server cancels it.
     #[serde(with = "duration")]
     pub statement_timeout: Duration,
+    /// How long a job claimed by an engine stays its own without being
+    /// renewed: the engine renews its claims every third of it while their
+    /// attempts run, and once it is over, an engine that died has its jobs
+    /// taken by the others.
+    #[serde(with = "duration")]
+    pub lease: Duration,
 }
 
 impl Default for PostgresSettings {
@@ -39,7 +45,12 @@ impl Default for PostgresSettings {
     /// shared by every engine; 16 is what a group commit per call needs on
     /// a few cores.
     fn default() -> Self {
-        PostgresSettings { url: None, pool_size: 16, statement_timeout: Duration::from_secs(30) }
+        PostgresSettings {
+            url: None,
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(30),
+            lease: Duration::from_secs(30),
+        }
     }
 }
 
@@ -52,6 +63,11 @@ impl PostgresSettings {
         }
         if self.statement_timeout.is_zero() {
             return Err("must be longer than 0 ms".into());
+        }
+        // Renewed every third: shorter, a renewal would hardly be made in
+        // time under a slow database.
+        if self.lease < Duration::from_secs(3) {
+            return Err("must be at least 3s".into());
         }
         if self.url.as_ref().is_some_and(|url| url.expose().is_empty()) {
             return Err("must not be empty (leave it out instead)".into());

@@ -21,7 +21,7 @@ use super::super::{AttemptCounts, DueJobs, Pruned, QueueSummary, RecentOutcomes,
 use super::hooks::scope_academy;
 use super::recorder::Recording;
 use super::rows::{self, ATTEMPT_BODIES, ATTEMPT_COLUMNS, JOB_COLUMNS, get, unsigned, uuid};
-use super::{Postgres, payloads};
+use super::{Lock, Postgres, payloads};
 use crate::model::{Attempt, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, Scope};
 use crate::time::Time;
 
@@ -64,10 +64,13 @@ pub(super) async fn put_jobs(txn: &impl GenericClient, jobs: &[(u64, &Job)]) -> 
 }
 
 /// Takes `job` off the queue; its payload's id, if it was queued (under
-/// its due time: a job moved since is not this one).
-async fn remove_job(txn: &impl GenericClient, job: &Job) -> Result<Option<uuid::Uuid>, StoreError> {
-    let sql = "DELETE FROM jobs WHERE id = $1 AND due_ms = $2 RETURNING payload_id";
-    let row = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(job.id), &rows::id(job.due_ms)]).await?;
+/// its due time: a job moved since is not this one) and no engine but
+/// `node` holds it.
+async fn remove_job(txn: &impl GenericClient, job: &Job, node: &str) -> Result<Option<uuid::Uuid>, StoreError> {
+    let sql = "DELETE FROM jobs WHERE id = $1 AND due_ms = $2 AND (claimed_by IS NULL OR claimed_by = $3) \
+               RETURNING payload_id";
+    let params: [&(dyn ToSql + Sync); 3] = [&rows::id(job.id), &rows::id(job.due_ms), &node];
+    let row = txn.query_opt(&txn.prepare_cached(sql).await?, &params).await?;
     row.map(|row| get(&row, "payload_id", "job")).transpose()
 }
 
@@ -86,8 +89,12 @@ fn per_hook<T: Default>(hooks: Vec<Hook>, mut folded: HashMap<u64, T>) -> Vec<(H
 
 #[async_trait]
 impl Deliveries for Postgres {
+    /// Claims the jobs it gives under this engine's lease (`leases.rs`),
+    /// a hook's within its room here and its cap across the engines, in
+    /// one transaction.
     async fn due_jobs(&self, request: ClaimRequest<'_>) -> Result<DueJobs, StoreError> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
         let now = rows::id(request.now_ms);
         // One row per hook with queued jobs, its earliest due time: a walk
         // of `jobs_by_hook` from each hook to the next.
@@ -98,10 +105,21 @@ impl Deliveries for Postgres {
                          SELECT hook_id, due_ms FROM jobs WHERE jobs.hook_id > heads.hook_id \
                          ORDER BY hook_id, due_ms, id LIMIT 1) AS n) \
                      SELECT hook_id, due_ms FROM heads ORDER BY due_ms, hook_id";
-        let heads = client.query(&client.prepare_cached(heads).await?, &[]).await?;
-        let page_sql = "SELECT id, due_ms FROM jobs WHERE hook_id = $1 AND due_ms <= $2 AND (due_ms, id) > ($3, $4) \
-                        ORDER BY due_ms, id LIMIT $5";
-        let page_statement = client.prepare_cached(page_sql).await?;
+        let heads = txn.query(&txn.prepare_cached(heads).await?, &[]).await?;
+        // A hook's due jobs no engine holds, oldest first, as many as its
+        // room here and its cap less the claims of every engine allow; the
+        // hook's claims lock (`Lock::Claims`) makes the count and the claim
+        // one step across engines.
+        let claim = "UPDATE jobs SET claimed_by = $1, claimed_until = now() + $2::bigint * interval '1 millisecond' \
+                     WHERE id IN (SELECT id FROM jobs \
+                       WHERE hook_id = $3 AND due_ms <= $4 AND (claimed_until IS NULL OR claimed_until <= now()) \
+                       ORDER BY due_ms, id \
+                       LIMIT greatest(0, least($5::bigint, $6::bigint - (SELECT count(*) FROM jobs \
+                         WHERE hook_id = $3 AND claimed_by IS NOT NULL AND claimed_until > now()))) \
+                       FOR UPDATE SKIP LOCKED) \
+                     RETURNING id, due_ms";
+        let claim = txn.prepare_cached(claim).await?;
+        let (node, lease) = (self.leases.node(), self.leases.lease_ms());
         let mut due = DueJobs::default();
         let mut chosen: Vec<i64> = Vec::new();
         for head in &heads {
@@ -113,32 +131,29 @@ impl Deliveries for Postgres {
                 due.next_due_ms = Some(unsigned(head, "due_ms", "job")?);
                 break;
             }
-            let wanted = (request.room)(unsigned(head, "hook_id", "job")?).min(request.limit - chosen.len());
-            // The hook's due jobs in pages, skipping those being attempted.
-            let (mut taken, mut after) = (0, (i64::MIN, i64::MIN));
-            while taken < wanted {
-                let page_size = rows::count(wanted - taken + 16);
-                let params: [&(dyn ToSql + Sync); 5] = [&hook_id, &now, &after.0, &after.1, &page_size];
-                let page = client.query(&page_statement, &params).await?;
-                for row in &page {
-                    let (id, due_ms): (i64, i64) = (get(row, "id", "job")?, get(row, "due_ms", "job")?);
-                    after = (due_ms, id);
-                    if taken < wanted && !(request.claimed)(unsigned(row, "id", "job")?) {
-                        chosen.push(id);
-                        taken += 1;
-                    }
-                }
-                if rows::count(page.len()) < page_size {
-                    break;
+            let hook = unsigned(head, "hook_id", "job")?;
+            let wanted = (request.room)(hook).min(request.limit - chosen.len());
+            if wanted == 0 {
+                continue;
+            }
+            Lock::Claims.take(&txn, &[&hook.to_string()]).await?;
+            let params: [&(dyn ToSql + Sync); 6] =
+                [&node, &lease, &hook_id, &now, &rows::count(wanted), &rows::count((request.cap)(hook))];
+            let mut claimed = Vec::new();
+            for row in txn.query(&claim, &params).await? {
+                // One this engine is attempting already (its lease ran out
+                // meanwhile) is claimed again, not given twice.
+                if !(request.claimed)(unsigned(&row, "id", "job")?) {
+                    claimed.push((get::<i64>(&row, "due_ms", "job")?, get::<i64>(&row, "id", "job")?));
                 }
             }
-        }
-        if chosen.is_empty() {
-            return Ok(due);
+            claimed.sort_unstable();
+            chosen.extend(claimed.into_iter().map(|(_, id)| id));
         }
         let sql =
             format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN payloads p ON p.id = j.payload_id WHERE j.id = ANY($1)");
-        let rows = client.query(&client.prepare_cached(&sql).await?, &[&chosen]).await?;
+        let rows = txn.query(&txn.prepare_cached(&sql).await?, &[&chosen]).await?;
+        txn.commit().await?;
         let mut jobs: HashMap<u64, Job> = HashMap::with_capacity(rows.len());
         for row in &rows {
             let job = rows::job(row)?;
@@ -146,6 +161,7 @@ impl Deliveries for Postgres {
         }
         // In the order the hooks were served.
         due.jobs = chosen.iter().filter_map(|&id| jobs.remove(&(id as u64))).collect();
+        self.leases.hold(due.jobs.iter().map(|job| job.id));
         Ok(due)
     }
 
@@ -158,8 +174,12 @@ impl Deliveries for Postgres {
         next: NextStep,
         rule: Deactivation,
     ) -> Result<HookEffect, StoreError> {
-        let hook = job.hook_id;
-        let effect = self.recorder.record(Recording { job, attempt, next, rule }).await?;
+        let (hook, id) = (job.hook_id, job.id);
+        let recorded = self.recorder.record(Recording { job, attempt, next, rule }).await;
+        // Recorded, or to be given up by the dispatcher: either way, the
+        // lease is not renewed any more.
+        self.leases.release(id);
+        let effect = recorded?;
         if effect == HookEffect::Deactivate {
             tracing::info!(store = %self.location, hook, "hook deactivated by its deliveries");
             self.reload_hooks(&self.client().await?).await?;
@@ -170,9 +190,10 @@ impl Deliveries for Postgres {
     async fn drop_job(&self, job: Job) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let txn = client.transaction().await?;
-        let dropped: Vec<uuid::Uuid> = remove_job(&txn, &job).await?.into_iter().collect();
+        let dropped: Vec<uuid::Uuid> = remove_job(&txn, &job, self.leases.node()).await?.into_iter().collect();
         payloads::free(&txn, &dropped).await?;
         txn.commit().await?;
+        self.leases.release(job.id);
         Ok(())
     }
 

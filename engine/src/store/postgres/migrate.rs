@@ -19,8 +19,10 @@ struct Migration {
 
 /// Every migration this binary knows, in order. A new one is a new file
 /// with the next number, never an edit of one released.
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("migrations/0001_initial.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("migrations/0001_initial.sql") },
+    Migration { version: 2, name: "claims", sql: include_str!("migrations/0002_claims.sql") },
+];
 
 /// The schema version this binary knows up to.
 pub(super) const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

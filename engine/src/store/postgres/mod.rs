@@ -11,10 +11,11 @@
 //! cache are in memory, loaded at open and updated by this node's writes
 //! when they return.
 //!
-//! What several engines on one database need comes next, and has its
-//! place here already: jobs carry `claimed_by` / `claimed_until` for
-//! leases (step 2), and [`Store::changes`] will carry what other nodes
-//! write, from `LISTEN/NOTIFY` (step 3).
+//! Engines sharing the database claim jobs under leases (`leases.rs`), so
+//! no two attempt one job at a time and a hook's cap holds across them.
+//! What they need next has its place here already: [`Store::changes`]
+//! will carry what other nodes write, from `LISTEN/NOTIFY` (issue 12,
+//! step 3); until then one engine holds the database (`tenure.rs`).
 //!
 //! Its [`Health`] has no outage to latch, unlike redb's file: a call that
 //! finds the server unreachable fails alone ([`Unavailable::Unreachable`](super::Unavailable),
@@ -32,6 +33,7 @@ mod deliveries;
 mod errors;
 mod events;
 mod hooks;
+mod leases;
 mod migrate;
 mod payloads;
 mod plugins;
@@ -52,7 +54,7 @@ use tokio::sync::broadcast;
 
 use super::contract::{Change, Store};
 use super::token_cache::TokenCache;
-use super::{Health, StoreError};
+use super::{Health, PostgresSettings, StoreError};
 use crate::secrets::Keyring;
 
 /// How long a call waits for a free connection, or for a new one to be
@@ -73,6 +75,8 @@ pub struct Postgres {
     tokens: TokenCache,
     /// Records delivery attempts in groups (`recorder.rs`).
     recorder: recorder::Recorder,
+    /// The jobs this engine claimed, their leases renewed.
+    leases: leases::Leases,
     /// Never sent on yet: step 3 of issue 12 feeds it from `LISTEN/NOTIFY`.
     changes: broadcast::Sender<Change>,
     /// Keeps other engines off the database while this one runs.
@@ -81,19 +85,20 @@ pub struct Postgres {
 
 impl Postgres {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db`)
-    /// with at most `pool_size` connections, each statement cancelled after
-    /// `statement_timeout`; applies the migrations this binary has that the
-    /// database lacks (refusing a database migrated by a newer engine);
-    /// loads the hooks, whose confidential values `keyring` opens. A server
-    /// that cannot be reached is [`Unavailable`](super::Unavailable).
+    /// under `settings` (the pool's size, the statement timeout, the
+    /// lease; its own `url` is not read); applies the migrations this
+    /// binary has that the database lacks (refusing a database migrated by
+    /// a newer engine); loads the hooks, whose confidential values
+    /// `keyring` opens. A server that cannot be reached is
+    /// [`Unavailable`](super::Unavailable).
     pub async fn connect(
         url: &str,
-        pool_size: usize,
-        statement_timeout: Duration,
+        settings: &PostgresSettings,
         keyring: Arc<Keyring>,
     ) -> Result<Postgres, StoreError> {
+        let pool_size = settings.pool_size;
         let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Storage(Arc::new(e)))?;
-        config.options(format!("-c statement_timeout={}", statement_timeout.as_millis()));
+        config.options(format!("-c statement_timeout={}", settings.statement_timeout.as_millis()));
         config.application_name("wasmhook");
         let location = location(&config);
         let tenure = tenure::Tenure::take(&config, &location).await?;
@@ -113,14 +118,16 @@ impl Postgres {
             .build()
             .map_err(|e| StoreError::Storage(Arc::new(e)))?;
         let schema = migrate::run(&mut pool.get().await?, &location).await?;
+        let leases = leases::Leases::start(pool.clone(), location.clone(), settings.lease);
         let store = Postgres {
-            recorder: recorder::Recorder::start(pool.clone(), location.clone()),
+            recorder: recorder::Recorder::start(pool.clone(), location.clone(), leases.node().to_owned()),
             pool,
             health: Health::new(location.clone()),
             location,
             keyring,
             hooks: Default::default(),
             tokens: Default::default(),
+            leases,
             changes: broadcast::Sender::new(16),
             _tenure: tenure,
         };
@@ -170,6 +177,8 @@ enum Lock {
     /// The database, held by the engine using it for its life (a session
     /// lock: `tenure.rs`).
     Engine = 5,
+    /// A hook's jobs, while a pass counts its claims and claims more.
+    Claims = 6,
 }
 
 impl Lock {
@@ -237,7 +246,8 @@ mod tests {
     async fn an_unreachable_server_is_unavailable() {
         // A port nothing listens on (the discard port).
         let url = "postgres://nobody@127.0.0.1:9/none";
-        let error = Postgres::connect(url, 1, Duration::from_secs(1), crate::store::tests::keyring()).await.err();
+        let settings = PostgresSettings { pool_size: 1, ..PostgresSettings::default() };
+        let error = Postgres::connect(url, &settings, crate::store::tests::keyring()).await.err();
         let error = error.expect("nothing listens there");
         assert!(matches!(error.unavailable(), Some(crate::store::Unavailable::Unreachable(_))), "{error:?}");
         assert!(std::error::Error::source(&error).is_some(), "the source is kept");

@@ -49,9 +49,10 @@ pub(super) struct Recorder {
 impl Recorder {
     /// Starts the recording task on `pool`; it ends when the recorder is
     /// dropped, after answering what it was given.
-    pub(super) fn start(pool: Pool, location: String) -> Recorder {
+    /// Jobs held by another engine than `node` stay queued.
+    pub(super) fn start(pool: Pool, location: String, node: String) -> Recorder {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, location, receiver));
+        tokio::spawn(run(pool, location, node, receiver));
         Recorder { sender }
     }
 
@@ -65,7 +66,7 @@ impl Recorder {
     }
 }
 
-async fn run(pool: Pool, location: String, mut receiver: mpsc::UnboundedReceiver<Request>) {
+async fn run(pool: Pool, location: String, node: String, mut receiver: mpsc::UnboundedReceiver<Request>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
         let (batch, answers): (Vec<Recording>, Vec<_>) = waiting.drain(..).unzip();
@@ -73,7 +74,7 @@ async fn run(pool: Pool, location: String, mut receiver: mpsc::UnboundedReceiver
         let recorded = async {
             let mut client = pool.get().await?;
             let txn = client.transaction().await?;
-            let effects = record(&txn, batch).await?;
+            let effects = record(&txn, batch, &node).await?;
             txn.commit().await?;
             Ok::<_, StoreError>(effects)
         }
@@ -99,13 +100,15 @@ async fn run(pool: Pool, location: String, mut receiver: mpsc::UnboundedReceiver
 /// `record_attempt` does one: its hook's stats, the hook's deactivation
 /// when its rule says so (then no retry), the job's removal or
 /// rescheduling, the hook's sample on success, a hook error on failure.
-/// An attempt whose hook is gone only takes its job off the queue. What
-/// each did to its hook, in order.
-async fn record(txn: &impl GenericClient, batch: Vec<Recording>) -> Result<Vec<HookEffect>, StoreError> {
+/// An attempt whose hook is gone only takes its job off the queue; one
+/// whose job another engine than `node` holds now (its lease ran out) is
+/// recorded, but leaves the job, and its retry, to that engine. What each
+/// did to its hook, in order.
+async fn record(txn: &impl GenericClient, batch: Vec<Recording>, node: &str) -> Result<Vec<HookEffect>, StoreError> {
     let hook_ids: Vec<i64> =
         batch.iter().map(|r| rows::id(r.job.hook_id)).collect::<HashSet<_>>().into_iter().collect();
     let academies = lock_hooks(txn, &hook_ids).await?;
-    let queued = remove_jobs(txn, batch.iter().map(|r| &r.job)).await?;
+    let queued = remove_jobs(txn, batch.iter().map(|r| &r.job), node).await?;
     let counted_hooks: Vec<i64> = batch
         .iter()
         .filter(|r| r.attempt.outcome != AttemptOutcome::Cancelled && academies.contains_key(&r.job.hook_id))
@@ -138,7 +141,7 @@ async fn record(txn: &impl GenericClient, batch: Vec<Recording>) -> Result<Vec<H
             AttemptOutcome::Failed => errors.push(attempt.hook_error(&job, academy.clone())),
             AttemptOutcome::Cancelled => {}
         }
-        if let NextStep::Retry { due_ms } = next {
+        if let (NextStep::Retry { due_ms }, true) = (next, queued.contains_key(&job.id)) {
             retries.push(Job { due_ms, attempts: job.attempts + 1, ..job.clone() });
         }
         attempts.push((attempt, queued.get(&job.id).copied()));
@@ -172,15 +175,18 @@ async fn lock_hooks(txn: &impl GenericClient, ids: &[i64]) -> Result<HashMap<u64
 }
 
 /// Takes `jobs` off the queue; the payload id of each that was queued
-/// (under its due time: a job moved since is not this one), by job id.
+/// (under its due time: a job moved since is not this one) and that no
+/// engine but `node` holds, by job id.
 async fn remove_jobs(
     txn: &impl GenericClient,
     jobs: impl Iterator<Item = &Job>,
+    node: &str,
 ) -> Result<HashMap<u64, uuid::Uuid>, StoreError> {
     let (ids, due): (Vec<i64>, Vec<i64>) = jobs.map(|job| (rows::id(job.id), rows::id(job.due_ms))).unzip();
     let sql = "DELETE FROM jobs j USING unnest($1::bigint[], $2::bigint[]) AS r (id, due_ms) \
-               WHERE j.id = r.id AND j.due_ms = r.due_ms RETURNING j.id, j.payload_id";
-    let rows = txn.query(&txn.prepare_cached(sql).await?, &[&ids, &due]).await?;
+               WHERE j.id = r.id AND j.due_ms = r.due_ms AND (j.claimed_by IS NULL OR j.claimed_by = $3) \
+               RETURNING j.id, j.payload_id";
+    let rows = txn.query(&txn.prepare_cached(sql).await?, &[&ids, &due, &node]).await?;
     rows.iter().map(|row| Ok((rows::unsigned(row, "id", "job")?, get(row, "payload_id", "job")?))).collect()
 }
 

@@ -6,11 +6,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use super::Postgres;
 use crate::secrets::Keyring;
-use crate::store::StoreError;
+use crate::store::{PostgresSettings, StoreError};
 
 const URL: &str = "WASMHOOK_TEST_POSTGRES_URL";
 const REQUIRE: &str = "WASMHOOK_TEST_REQUIRE_POSTGRES";
@@ -58,9 +57,14 @@ async fn admin(server: &str, sql: &str) {
     let _ = connection.await;
 }
 
+/// A small pool, the other settings their defaults.
+pub(crate) fn settings() -> PostgresSettings {
+    PostgresSettings { pool_size: 4, ..PostgresSettings::default() }
+}
+
 impl Database {
     pub(crate) async fn try_open(&self) -> Result<Postgres, StoreError> {
-        Postgres::connect(&self.url, 4, Duration::from_secs(30), self.keyring.clone()).await
+        Postgres::connect(&self.url, &settings(), self.keyring.clone()).await
     }
 
     pub(crate) async fn open(&self) -> Postgres {
@@ -69,7 +73,13 @@ impl Database {
 
     /// The store, its hooks sealed with `keyring`.
     pub(crate) async fn open_with(&self, keyring: Arc<Keyring>) -> Postgres {
-        let store = Postgres::connect(&self.url, 4, Duration::from_secs(30), keyring).await;
+        let store = Postgres::connect(&self.url, &settings(), keyring).await;
+        store.unwrap_or_else(|e| panic!("cannot open {}: {e}", self.name))
+    }
+
+    /// The store under `settings`.
+    pub(crate) async fn open_under(&self, settings: &PostgresSettings) -> Postgres {
+        let store = Postgres::connect(&self.url, settings, self.keyring.clone()).await;
         store.unwrap_or_else(|e| panic!("cannot open {}: {e}", self.name))
     }
 
