@@ -484,7 +484,7 @@ async fn nothing_acknowledged_is_lost_to_a_kill_9() {
 
     // The producers post until the engine dies; the ids they got 202 for
     // are the acknowledged ones.
-    let producers = Producers::start(&engine, &service_token, "asset.asset_status_updated", "downtown-campus");
+    let producers = Producers::start(&engine, &service_token, "asset.asset_status_updated", "downtown-campus", "");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     engine.kill9();
     let acknowledged = producers.acknowledged().await;

@@ -34,6 +34,7 @@ pub async fn follow(
         let applied = match changes.recv().await {
             Ok(Change::Catalog) => reload_catalog(&*store, &catalog).await,
             Ok(Change::Plugin(name)) => plugins.follow(&name).await.map_err(FollowError::from),
+            Ok(Change::Everything) => refresh(&*store, &catalog, &plugins).await,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "changes of other engines were missed: reloading the catalogue and the plugins");
                 refresh(&*store, &catalog, &plugins).await

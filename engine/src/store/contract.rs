@@ -53,6 +53,9 @@ pub enum Change {
     /// Plugin `name` got a version, another active version or other limits,
     /// or was deleted.
     Plugin(String),
+    /// Anything may have changed (changes may have been missed): read the
+    /// catalogue and every plugin again.
+    Everything,
 }
 
 /// What a stored event means for a new one with the same client id (see

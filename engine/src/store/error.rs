@@ -18,12 +18,6 @@ pub enum StoreError {
     InUse { path: PathBuf },
     #[error("{path} has store schema version {found}, this wasmhook reads version {expected}")]
     SchemaVersion { path: PathBuf, found: u32, expected: u32 },
-    /// Another engine holds the PostgreSQL database (`postgres/tenure.rs`).
-    #[error(
-        "another wasmhook engine is running on {location}: one engine per database for now (several need leases \
-         and change notifications, not built yet)"
-    )]
-    DatabaseInUse { location: String },
     /// A PostgreSQL database migrated by a newer engine: this one would
     /// misread it, so it refuses to start (`postgres/migrate.rs`).
     #[error("the database is at schema {found}, this binary knows up to {known}")]

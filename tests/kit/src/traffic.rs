@@ -12,26 +12,33 @@ use serde_json::json;
 use crate::Engine;
 use crate::receiver::Receiver;
 
-/// Producers posting through an engine until it stops answering.
+/// Producers posting through an engine until it stops answering, or they
+/// are stopped.
 pub struct Producers {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     acknowledged: Arc<Mutex<Vec<String>>>,
+    running: Arc<AtomicBool>,
 }
 
 impl Producers {
     /// 8 producers posting `event` for `academy` through `engine` as
     /// `token`, each event with an id of its own, until the engine stops
-    /// answering within 5 s (10,000 events each at most).
-    pub fn start(engine: &Engine, token: &str, event: &str, academy: &str) -> Producers {
+    /// answering within 5 s (10,000 events each at most). Ids start with
+    /// `prefix`, so producers on several engines post different events.
+    pub fn start(engine: &Engine, token: &str, event: &str, academy: &str, prefix: &str) -> Producers {
         let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let running = Arc::new(AtomicBool::new(true));
         let tasks = (0..8)
             .map(|producer| {
                 let client = engine.client(token);
-                let acknowledged = acknowledged.clone();
-                let (event, academy) = (event.to_owned(), academy.to_owned());
+                let (acknowledged, running) = (acknowledged.clone(), running.clone());
+                let (event, academy, prefix) = (event.to_owned(), academy.to_owned(), prefix.to_owned());
                 tokio::spawn(async move {
                     for n in 0..10_000 {
-                        let id = format!("p{producer}-{n}");
+                        if !running.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let id = format!("{prefix}p{producer}-{n}");
                         let body = json!({"event": event, "academy": academy, "data": {"id": n}, "id": id});
                         match tokio::time::timeout(Duration::from_secs(5), client.try_post("/v1/events", &body)).await {
                             Ok(Some(202)) => acknowledged.lock().unwrap().push(id),
@@ -41,7 +48,13 @@ impl Producers {
                 })
             })
             .collect();
-        Producers { tasks, acknowledged }
+        Producers { tasks, acknowledged, running }
+    }
+
+    /// Stops the producers: the ids the engine answered 202 for.
+    pub async fn stop(self) -> Vec<String> {
+        self.running.store(false, Ordering::Relaxed);
+        self.acknowledged().await
     }
 
     /// Waits for every producer to stop (the engine is gone): the ids the

@@ -7,6 +7,7 @@ use tokio_postgres::types::Json;
 use super::super::StoreError;
 use super::super::contract::{Catalog, Store};
 use super::Postgres;
+use super::notices::Notice;
 use super::rows::json;
 use crate::model::EventSpec;
 
@@ -25,6 +26,7 @@ impl Catalog for Postgres {
         let sql = "INSERT INTO catalog_events (name, spec) VALUES ($1, $2) \
                    ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec";
         client.execute(&client.prepare_cached(sql).await?, &[&spec.name, &Json(&spec)]).await?;
+        self.announce(&client, Notice::Catalog).await?;
         tracing::info!(store = %self.location, event = %spec.name, "catalogue event saved");
         Ok(())
     }

@@ -119,7 +119,7 @@ impl Deliveries for Postgres {
                        FOR UPDATE SKIP LOCKED) \
                      RETURNING id, due_ms";
         let claim = txn.prepare_cached(claim).await?;
-        let (node, lease) = (self.leases.node(), self.leases.lease_ms());
+        let (node, lease) = (&*self.node, self.leases.lease_ms());
         let mut due = DueJobs::default();
         let mut chosen: Vec<i64> = Vec::new();
         for head in &heads {
@@ -190,7 +190,7 @@ impl Deliveries for Postgres {
     async fn drop_job(&self, job: Job) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let txn = client.transaction().await?;
-        let dropped: Vec<uuid::Uuid> = remove_job(&txn, &job, self.leases.node()).await?.into_iter().collect();
+        let dropped: Vec<uuid::Uuid> = remove_job(&txn, &job, &self.node).await?.into_iter().collect();
         payloads::free(&txn, &dropped).await?;
         txn.commit().await?;
         self.leases.release(job.id);

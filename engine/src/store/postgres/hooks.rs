@@ -14,10 +14,11 @@ use tokio_postgres::types::Json;
 use super::super::contract::{Hooks, Store};
 use super::super::records::check;
 use super::super::{Quotas, StoreError, Usage, sealing};
+use super::notices::Notice;
 use super::rows::{self, get, json, unsigned, unsigned32};
 use super::{Lock, Postgres, payloads, plugins};
 use crate::model::{AttachedTransformer, Hook, HookChanges, HookIndex, HookSelector, HookStats, NewHook, Scope};
-use crate::secrets::Sealed;
+use crate::secrets::{Keyring, Sealed};
 use crate::time::Time;
 
 /// The hook index, and the lock that orders its rebuilds: a rebuild reads
@@ -76,19 +77,33 @@ pub(super) async fn locked(
     Ok(hook.filter(|hook| scope.sees(hook.academy.as_deref())))
 }
 
-impl Postgres {
-    /// Rebuilds the hook index from the hooks table, their confidential
-    /// values opened (deliveries sign with them; they stay in memory): after
-    /// every write of this node that changed a hook, on the connection it
-    /// committed on (a pool of one connection must not wait for a second).
-    pub(super) async fn reload_hooks(&self, client: &impl GenericClient) -> Result<(), StoreError> {
-        let _one_at_a_time = self.hooks.rebuilding.lock().await;
+impl HookCache {
+    /// Rebuilds the index from the hooks table, their confidential values
+    /// opened with `keyring` (deliveries sign with them; they stay in
+    /// memory).
+    pub(super) async fn reload(
+        &self,
+        client: &impl GenericClient,
+        keyring: &Keyring,
+        location: &str,
+    ) -> Result<(), StoreError> {
+        let _one_at_a_time = self.rebuilding.lock().await;
         let rows = client.query(&client.prepare_cached("SELECT record FROM hooks ORDER BY id").await?, &[]).await?;
-        let hooks = rows.iter().map(|row| sealing::open(json(row, "record", "hook")?, &self.keyring));
+        let hooks = rows.iter().map(|row| sealing::open(json(row, "record", "hook")?, keyring));
         let index = Arc::new(HookIndex::new(hooks.collect::<Result<Vec<Hook>, StoreError>>()?));
-        tracing::debug!(store = %self.location, hooks = rows.len(), "hook index rebuilt");
-        *self.hooks.current.write().unwrap_or_else(|e| e.into_inner()) = index;
+        tracing::debug!(store = %location, hooks = rows.len(), "hook index rebuilt");
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = index;
         Ok(())
+    }
+}
+
+impl Postgres {
+    /// Rebuilds the hook index after every write of this node that changed
+    /// a hook, on the connection it committed on (a pool of one connection
+    /// must not wait for a second); other engines' writes are announced
+    /// (`notices.rs`).
+    pub(super) async fn reload_hooks(&self, client: &impl GenericClient) -> Result<(), StoreError> {
+        self.hooks.reload(client, &self.keyring, &self.location).await
     }
 
     /// Seals again with the current key every hook value sealed with a
@@ -114,6 +129,9 @@ impl Postgres {
                 put(&txn, &hook, &sealing::seal(&hook, &self.keyring)).await?;
                 resealed += 1;
             }
+        }
+        if resealed > 0 {
+            self.announce(&txn, Notice::Hooks).await?;
         }
         txn.commit().await?;
         if resealed > 0 {
@@ -177,6 +195,7 @@ impl Hooks for Postgres {
         let row = txn.query_one(&txn.prepare_cached("SELECT nextval('hooks_id_seq') AS id").await?, &[]).await?;
         let hook = new.into_hook(unsigned(&row, "id", "hook id")?, Time::now());
         put(&txn, &hook, &sealing::seal(&hook, &self.keyring)).await?;
+        self.announce(&txn, Notice::Hooks).await?;
         txn.commit().await?;
         tracing::info!(store = %self.location, hook = hook.id, academy = ?hook.academy, "hook created");
         self.reload_hooks(&client).await?;
@@ -191,6 +210,7 @@ impl Hooks for Postgres {
         let mut hook = sealing::open(sealed, &self.keyring)?;
         changes.apply(&mut hook);
         put(&txn, &hook, &sealing::seal(&hook, &self.keyring)).await?;
+        self.announce(&txn, Notice::Hooks).await?;
         txn.commit().await?;
         self.reload_hooks(&client).await?;
         Ok(Some(hook))
@@ -214,6 +234,7 @@ impl Hooks for Postgres {
         let after = Hook { transformer: attached, updated_at: Time::now(), ..before.clone() };
         // A refusal drops the transaction: nothing written.
         self.change_hook(&txn, &before, &after, bytes.as_deref(), quotas).await?;
+        self.announce(&txn, Notice::Hooks).await?;
         txn.commit().await?;
         self.reload_hooks(&client).await?;
         Ok(Some(after))
@@ -247,6 +268,7 @@ impl Hooks for Postgres {
         }
         payloads::free(&txn, &samples).await?;
         plugins::free_components(&txn, &components.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        self.announce(&txn, Notice::Hooks).await?;
         txn.commit().await?;
         tracing::info!(store = %self.location, hooks = deleted.len(), "hooks deleted");
         self.reload_hooks(&client).await?;

@@ -24,25 +24,18 @@ use super::rows;
 
 /// This engine's leases, renewed while it holds them.
 pub(super) struct Leases {
-    node: Arc<str>,
     lease: Duration,
     held: Arc<Mutex<HashSet<u64>>>,
     _renewing: AbortOnDropHandle<()>,
 }
 
 impl Leases {
-    /// Leases of `lease` for this engine under a new node id, renewed on
-    /// `pool` until dropped.
-    pub(super) fn start(pool: Pool, location: String, lease: Duration) -> Leases {
-        let node: Arc<str> = format!("{}/{}", std::process::id(), uuid::Uuid::now_v7()).into();
+    /// Leases of `lease` for engine `node`, renewed on `pool` until
+    /// dropped.
+    pub(super) fn start(pool: Pool, location: String, node: Arc<str>, lease: Duration) -> Leases {
         let held = Arc::new(Mutex::new(HashSet::new()));
-        let renewing = tokio::spawn(renew(pool, location, node.clone(), lease, held.clone()));
-        Leases { node, lease, held, _renewing: AbortOnDropHandle::new(renewing) }
-    }
-
-    /// Who this engine is in `claimed_by`: its process id and a new id.
-    pub(super) fn node(&self) -> &str {
-        &self.node
+        let renewing = tokio::spawn(renew(pool, location, node, lease, held.clone()));
+        Leases { lease, held, _renewing: AbortOnDropHandle::new(renewing) }
     }
 
     /// The lease, in milliseconds, for `now() + $n * interval '1 millisecond'`.
@@ -143,7 +136,7 @@ mod tests {
         claim_elsewhere(&store, &jobs[..2], 3600.0).await;
         assert_eq!(claim(&store, 3).await, [jobs[2]], "a cap of 3, 2 held by the other engine");
         let (holder, left) = lease(&store, jobs[2]).await;
-        assert_eq!(holder.as_deref(), Some(store.leases.node()));
+        assert_eq!(holder.as_deref(), Some(&*store.node));
         assert!(left.unwrap() > 25.0, "a lease of 30 s: {left:?}");
         assert!(claim(&store, 64).await == [jobs[3]], "its own claim is not given again");
 

@@ -11,11 +11,10 @@
 //! cache are in memory, loaded at open and updated by this node's writes
 //! when they return.
 //!
-//! Engines sharing the database claim jobs under leases (`leases.rs`), so
-//! no two attempt one job at a time and a hook's cap holds across them.
-//! What they need next has its place here already: [`Store::changes`]
-//! will carry what other nodes write, from `LISTEN/NOTIFY` (issue 12,
-//! step 3); until then one engine holds the database (`tenure.rs`).
+//! Several engines may share the database: they claim jobs under leases
+//! (`leases.rs`), so no two attempt one job at a time and a hook's cap
+//! holds across them, and each announces what it changes of what they
+//! all keep in memory (`notices.rs`).
 //!
 //! Its [`Health`] has no outage to latch, unlike redb's file: a call that
 //! finds the server unreachable fails alone ([`Unavailable::Unreachable`](super::Unavailable),
@@ -35,11 +34,11 @@ mod events;
 mod hooks;
 mod leases;
 mod migrate;
+mod notices;
 mod payloads;
 mod plugins;
 mod recorder;
 mod rows;
-mod tenure;
 #[cfg(test)]
 pub(crate) mod testing;
 mod tokens;
@@ -51,6 +50,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::broadcast;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::contract::{Change, Store};
 use super::token_cache::TokenCache;
@@ -71,16 +71,19 @@ pub struct Postgres {
     /// Seals the hooks' confidential values when written, opens them when
     /// read (`store/sealing.rs`).
     keyring: Arc<Keyring>,
-    hooks: hooks::HookCache,
-    tokens: TokenCache,
+    hooks: Arc<hooks::HookCache>,
+    tokens: Arc<TokenCache>,
+    /// Who this engine is among those sharing the database: its process id
+    /// and a new id (`claimed_by`, the sender of its notices).
+    node: Arc<str>,
     /// Records delivery attempts in groups (`recorder.rs`).
     recorder: recorder::Recorder,
     /// The jobs this engine claimed, their leases renewed.
     leases: leases::Leases,
-    /// Never sent on yet: step 3 of issue 12 feeds it from `LISTEN/NOTIFY`.
+    /// Other engines' catalogue and plugin changes (`notices.rs`).
     changes: broadcast::Sender<Change>,
-    /// Keeps other engines off the database while this one runs.
-    _tenure: tenure::Tenure,
+    /// Follows other engines' changes while the store is open.
+    _listening: AbortOnDropHandle<()>,
 }
 
 impl Postgres {
@@ -101,12 +104,11 @@ impl Postgres {
         config.options(format!("-c statement_timeout={}", settings.statement_timeout.as_millis()));
         config.application_name("wasmhook");
         let location = location(&config);
-        let tenure = tenure::Tenure::take(&config, &location).await?;
         // A connection the server closed is dropped when it comes back to
         // the pool (`Fast` checks that, without a query per checkout): the
         // call that met it failed as unreachable, the next gets a new one.
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
@@ -118,20 +120,32 @@ impl Postgres {
             .build()
             .map_err(|e| StoreError::Storage(Arc::new(e)))?;
         let schema = migrate::run(&mut pool.get().await?, &location).await?;
-        let leases = leases::Leases::start(pool.clone(), location.clone(), settings.lease);
-        let store = Postgres {
-            recorder: recorder::Recorder::start(pool.clone(), location.clone(), leases.node().to_owned()),
-            pool,
-            health: Health::new(location.clone()),
-            location,
+        let node: Arc<str> = format!("{}/{}", std::process::id(), uuid::Uuid::now_v7()).into();
+        let followed = notices::Followed {
+            node: node.clone(),
+            location: location.clone(),
+            pool: pool.clone(),
             keyring,
-            hooks: Default::default(),
-            tokens: Default::default(),
-            leases,
-            changes: broadcast::Sender::new(16),
-            _tenure: tenure,
+            hooks: Arc::default(),
+            tokens: Arc::default(),
+            changes: broadcast::Sender::new(64),
         };
-        let mut client = store.client().await?;
+        let mut client = pool.get().await?;
+        let store = Postgres {
+            recorder: recorder::Recorder::start(pool.clone(), location.clone(), node.clone()),
+            leases: leases::Leases::start(pool.clone(), location.clone(), node.clone(), settings.lease),
+            health: Health::new(location.clone()),
+            keyring: followed.keyring.clone(),
+            hooks: followed.hooks.clone(),
+            tokens: followed.tokens.clone(),
+            changes: followed.changes.clone(),
+            node,
+            pool,
+            location,
+            // Listening from before the hooks are read: a change committed
+            // meanwhile is heard.
+            _listening: notices::listen(config, followed),
+        };
         store.reseal(&mut client).await?;
         store.reload_hooks(&client).await?;
         drop(client);
@@ -142,6 +156,11 @@ impl Postgres {
     /// A connection from the pool.
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// Tells the other engines of `notice` once `txn` commits.
+    async fn announce(&self, txn: &impl GenericClient, notice: notices::Notice) -> Result<(), StoreError> {
+        notices::announce(txn, &self.node, notice).await
     }
 }
 
@@ -174,11 +193,8 @@ enum Lock {
     PluginName = 3,
     /// A plugin's parked events, while its cap is checked.
     Parking = 4,
-    /// The database, held by the engine using it for its life (a session
-    /// lock: `tenure.rs`).
-    Engine = 5,
     /// A hook's jobs, while a pass counts its claims and claims more.
-    Claims = 6,
+    Claims = 5,
 }
 
 impl Lock {
@@ -223,8 +239,9 @@ impl Store for Postgres {
         None
     }
 
-    /// Nothing arrives on it yet: the next step of issue 12 announces
-    /// other nodes' writes with `LISTEN/NOTIFY` and sends them here.
+    /// Other engines' catalogue and plugin changes, heard with
+    /// `LISTEN/NOTIFY` (`notices.rs`); their hook and token changes are
+    /// followed by the store itself.
     fn changes(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
     }

@@ -10,6 +10,7 @@ use tokio_postgres::types::Json;
 
 use super::super::contract::{Plugins, Store};
 use super::super::{ComponentTotals, StoreError};
+use super::notices::Notice;
 use super::rows::{self, get, json, unsigned, unsigned32};
 use super::{Lock, Postgres};
 use crate::model::{LimitOverrides, PluginLimits, PluginVersion};
@@ -85,6 +86,7 @@ impl Plugins for Postgres {
             &record.active,
         ];
         txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
+        self.announce(&txn, Notice::Plugin { name: name.to_owned() }).await?;
         txn.commit().await?;
         tracing::info!(store = %self.location, plugin = name, version = record.version, sha256 = %record.sha256, "plugin version stored");
         Ok(record)
@@ -120,6 +122,7 @@ impl Plugins for Postgres {
         let sql = "UPDATE plugin_versions SET active = true WHERE name = $1 AND version = $2";
         txn.execute(&txn.prepare_cached(sql).await?, &[&name, &version]).await?;
         let versions = versions_of(&txn, name).await?;
+        self.announce(&txn, Notice::Plugin { name: name.to_owned() }).await?;
         txn.commit().await?;
         tracing::info!(store = %self.location, plugin = name, version, "plugin version activated");
         Ok(Some(versions))
@@ -132,6 +135,7 @@ impl Plugins for Postgres {
         txn.execute(&txn.prepare_cached("DELETE FROM plugin_versions WHERE name = $1").await?, &[&name]).await?;
         txn.execute(&txn.prepare_cached("DELETE FROM plugin_limits WHERE name = $1").await?, &[&name]).await?;
         free_components(&txn, &deleted.iter().map(|v| v.sha256.as_str()).collect::<Vec<_>>()).await?;
+        self.announce(&txn, Notice::Plugin { name: name.to_owned() }).await?;
         txn.commit().await?;
         tracing::info!(store = %self.location, plugin = name, versions = deleted.len(), "plugin deleted");
         Ok(deleted)
@@ -178,6 +182,6 @@ impl Plugins for Postgres {
                        ON CONFLICT (name) DO UPDATE SET limits = EXCLUDED.limits";
             client.execute(&client.prepare_cached(sql).await?, &[&name, &Json(&limits)]).await?;
         }
-        Ok(())
+        self.announce(&client, Notice::Plugin { name: name.to_owned() }).await
     }
 }

@@ -15,6 +15,7 @@
 //! never wait on each other in a cycle.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +24,7 @@ use tokio_postgres::types::{Json, ToSql};
 use super::super::StoreError;
 use super::deliveries::put_jobs;
 use super::hooks::{put_stats, stats};
+use super::notices::{Notice, announce};
 use super::rows::{self, get, json, uuid};
 use super::{events, payloads};
 use crate::model::{Attempt, AttemptOutcome, Deactivation, Hook, HookEffect, Job, NextStep};
@@ -50,7 +52,7 @@ impl Recorder {
     /// Starts the recording task on `pool`; it ends when the recorder is
     /// dropped, after answering what it was given.
     /// Jobs held by another engine than `node` stay queued.
-    pub(super) fn start(pool: Pool, location: String, node: String) -> Recorder {
+    pub(super) fn start(pool: Pool, location: String, node: Arc<str>) -> Recorder {
         let (sender, receiver) = mpsc::unbounded_channel();
         tokio::spawn(run(pool, location, node, receiver));
         Recorder { sender }
@@ -66,7 +68,7 @@ impl Recorder {
     }
 }
 
-async fn run(pool: Pool, location: String, node: String, mut receiver: mpsc::UnboundedReceiver<Request>) {
+async fn run(pool: Pool, location: String, node: Arc<str>, mut receiver: mpsc::UnboundedReceiver<Request>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
         let (batch, answers): (Vec<Recording>, Vec<_>) = waiting.drain(..).unzip();
@@ -162,6 +164,9 @@ async fn record(txn: &impl GenericClient, batch: Vec<Recording>, node: &str) -> 
     deactivated.sort_unstable();
     deactivated.dedup();
     deactivate(txn, &deactivated).await?;
+    if !deactivated.is_empty() {
+        announce(txn, node, Notice::Hooks).await?;
+    }
     put_stats(txn, &counted).await?;
     payloads::free(txn, &dropped).await?;
     Ok(effects)

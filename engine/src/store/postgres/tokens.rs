@@ -9,6 +9,7 @@ use tokio_postgres::types::Json;
 use super::super::StoreError;
 use super::super::contract::Tokens;
 use super::Postgres;
+use super::notices::Notice;
 use super::rows::{self, get, json, unsigned};
 use crate::model::{Role, TokenRecord};
 use crate::time::Time;
@@ -65,6 +66,7 @@ impl Tokens for Postgres {
         let sql = "DELETE FROM tokens WHERE id = $1";
         let deleted = client.execute(&client.prepare_cached(sql).await?, &[&rows::id(id)]).await?;
         self.tokens.clear();
+        self.announce(&client, Notice::Tokens).await?;
         tracing::info!(store = %self.location, token = id, found = deleted == 1, "token revoked");
         Ok(deleted == 1)
     }
