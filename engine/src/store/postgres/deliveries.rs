@@ -287,6 +287,7 @@ impl Deliveries for Postgres {
     async fn prune(&self, cutoff: Time) -> Result<Pruned, StoreError> {
         let mut client = self.client().await?;
         let txn = client.transaction().await?;
+        Lock::Pruning.take(&txn, &["prune"]).await?;
         let cutoff = rows::seconds(cutoff);
         let sql = "DELETE FROM events WHERE received_at < to_timestamp($1::bigint)";
         let events = txn.execute(&txn.prepare_cached(sql).await?, &[&cutoff]).await?;

@@ -195,6 +195,9 @@ enum Lock {
     Parking = 4,
     /// A hook's jobs, while a pass counts its claims and claims more.
     Claims = 5,
+    /// Retention pruning, which engines sharing the database take one at
+    /// a time (the next finds nothing left to delete).
+    Pruning = 6,
 }
 
 impl Lock {
