@@ -16,8 +16,10 @@
 //! 5. the engine's peak RSS.
 //!
 //! Every loop is bounded in time; only 127.0.0.1 is contacted. With
-//! `LOAD_BENCH_POSTGRES_URL`, the engine runs on that PostgreSQL database;
-//! with `LOAD_BENCH_RAW_BYTES`, on raw events of that size (see `main`).
+//! `LOAD_BENCH_POSTGRES_URL`, the engine runs on that PostgreSQL database,
+//! and with `LOAD_BENCH_NODES=N` as N engines sharing it, each client
+//! posting to one of them in turn; with `LOAD_BENCH_RAW_BYTES`, on raw
+//! events of that size (see `main`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,12 +28,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmhook_testkit::counting::CountingReceiver;
-use wasmhook_testkit::{ADMIN, Client, start_with, token};
+use wasmhook_testkit::{ADMIN, Client, Engine, start_with, token};
 
 /// `clients` concurrent clients post `body` to `path` for 5 s; events
 /// acknowledged (`events` per acknowledged request) and per second.
+/// Client `n` posts to engine `n % engines` (`nodes` holds a client per
+/// engine).
 async fn acknowledged_per_second(
-    client: &Arc<Client>,
+    nodes: &[Arc<Client>],
     path: &'static str,
     body: Arc<Value>,
     clients: usize,
@@ -40,8 +44,8 @@ async fn acknowledged_per_second(
     let acked = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, body, acked) = (client.clone(), body.clone(), acked.clone());
+    for n in 0..clients {
+        let (client, body, acked) = (nodes[n % nodes.len()].clone(), body.clone(), acked.clone());
         tasks.push(tokio::spawn(async move {
             while started.elapsed() < Duration::from_secs(5) {
                 if client.post(path, &body).await.status == 202 {
@@ -98,29 +102,34 @@ fn written_bytes(pid: &str) -> u64 {
     io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
-/// Measures what the engine (its commit thread apart) and this process
+/// Measures what the engines (their commit threads apart) and this process
 /// spend in one phase.
 struct CpuMeter {
-    engine: String,
-    /// Engine CPU, commit thread CPU, this process's CPU, engine bytes
-    /// written, at the start.
+    engines: Vec<String>,
+    /// Engines' CPU, commit threads' CPU, this process's CPU, engines'
+    /// bytes written, at the start.
     start: (f64, f64, f64, u64),
 }
 
 impl CpuMeter {
-    fn start(engine: u32) -> Self {
-        let engine = engine.to_string();
-        let start = (cpu_seconds(&engine), commit_thread_seconds(&engine), cpu_seconds("self"), written_bytes(&engine));
-        CpuMeter { engine, start }
+    fn start(engines: &[Engine]) -> Self {
+        let engines: Vec<String> = engines.iter().map(|engine| engine.pid().to_string()).collect();
+        let start = Self::now(&engines);
+        CpuMeter { engines, start }
+    }
+
+    fn now(engines: &[String]) -> (f64, f64, f64, u64) {
+        let engine = engines.iter().map(|e| cpu_seconds(e)).sum();
+        let commit = engines.iter().map(|e| commit_thread_seconds(e)).sum();
+        (engine, commit, cpu_seconds("self"), engines.iter().map(|e| written_bytes(e)).sum())
     }
 
     /// "engine X µs CPU per event (its commit thread C µs), load generator
     /// Y µs; B bytes written per event".
     fn per_event(&self, events: u64) -> String {
-        let engine = cpu_seconds(&self.engine) - self.start.0;
-        let commit = commit_thread_seconds(&self.engine) - self.start.1;
-        let generator = cpu_seconds("self") - self.start.2;
-        let written = written_bytes(&self.engine).saturating_sub(self.start.3);
+        let now = Self::now(&self.engines);
+        let (engine, commit, generator) = (now.0 - self.start.0, now.1 - self.start.1, now.2 - self.start.2);
+        let written = now.3.saturating_sub(self.start.3);
         let per = |cpu: f64| cpu * 1e6 / events.max(1) as f64;
         format!(
             "CPU per event: engine {:.0} µs (commit thread {:.1} µs), load generator + receiver {:.0} µs; {} bytes written per event",
@@ -129,6 +138,20 @@ impl CpuMeter {
             per(generator),
             written / events.max(1)
         )
+    }
+}
+
+/// Waits (5 s at most) until every engine sees the hook at `path` with
+/// `is_active` as given: the others follow the first's writes.
+async fn followed(engines: &[Engine], path: &str, is_active: bool) {
+    for engine in engines {
+        let admin = engine.client(ADMIN);
+        for _ in 0..100 {
+            if admin.get(path).await.body["is_active"] == is_active {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -152,12 +175,29 @@ async fn main() {
     if let Some(url) = &postgres {
         envs.extend([("WASMHOOK_STORE", "postgres"), ("WASMHOOK_POSTGRES_URL", url.as_str())]);
     }
-    let engine = start_with(dir.path(), &["--delivery-concurrency", "256", "--retry-schedule", "1s"], &envs, false);
+    let args = ["--delivery-concurrency", "256", "--retry-schedule", "1s"];
+    let engine = start_with(dir.path(), &args, &envs, false);
+    // More engines on the same database share the first one's key.
+    let nodes: usize = std::env::var("LOAD_BENCH_NODES").map_or(1, |n| n.parse().expect("a number of engines"));
+    assert!(
+        nodes == 1 || postgres.is_some(),
+        "several engines share a PostgreSQL database: set LOAD_BENCH_POSTGRES_URL"
+    );
+    let key = std::fs::read_to_string(dir.path().join("secret.key")).unwrap_or_default();
+    let dirs: Vec<_> = (1..nodes).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut engines = vec![engine];
+    for dir in &dirs {
+        let mut envs = envs.clone();
+        envs.push(("WASMHOOK_SECRET_KEY", key.trim()));
+        engines.push(start_with(dir.path(), &args, &envs, false));
+    }
+    let engine = &engines[0];
     let admin = engine.client(ADMIN);
     let receiver = CountingReceiver::start().await;
     let receiver_url = format!("{}/hook", receiver.url);
 
-    let service = Arc::new(engine.client(&token(&admin, json!({"name": "bench", "role": "service"})).await));
+    let service_token = token(&admin, json!({"name": "bench", "role": "service"})).await;
+    let services: Vec<Arc<Client>> = engines.iter().map(|engine| Arc::new(engine.client(&service_token))).collect();
     // `LOAD_BENCH_RAW_BYTES=N`: events of a catalogue event without a
     // serializer, with N bytes of data, delivered as posted (issue 14's
     // shape), instead of the marketing serializer's `form_entry.added`.
@@ -188,13 +228,14 @@ async fn main() {
         .await;
     assert_eq!(hook.status, 201);
     let hook_path = format!("/v1/notify/hook/subscribe/{}", hook.body["id"]);
-    println!("payload: {event_name}, {} bytes of data, 1 hook", data.to_string().len());
+    followed(&engines, &hook_path, false).await;
+    println!("payload: {event_name}, {} bytes of data, 1 hook, {nodes} engine(s)", data.to_string().len());
     let event = Arc::new(json!({"event": event_name, "academy": "downtown-campus", "data": data}));
 
     // 1. Single-event ingest, 256 clients.
     let before = admin.get("/healthz").await.body;
-    let cpu = CpuMeter::start(engine.pid());
-    let (events, single) = acknowledged_per_second(&service, "/v1/events", event.clone(), 256, 1).await;
+    let cpu = CpuMeter::start(&engines);
+    let (events, single) = acknowledged_per_second(&services, "/v1/events", event.clone(), 256, 1).await;
     let after = admin.get("/healthz").await.body;
     let counter = |name: &str| after[name].as_u64().unwrap() - before[name].as_u64().unwrap();
     let per_commit = counter("committed_operations") as f64 / counter("commits").max(1) as f64;
@@ -205,19 +246,20 @@ async fn main() {
 
     // 2. Batches of 100, 8 clients.
     let batch = Arc::new(json!({"session": false, "events": vec![(*event).clone(); 100]}));
-    let cpu = CpuMeter::start(engine.pid());
-    let (events, batched) = acknowledged_per_second(&service, "/v1/events/batch", batch.clone(), 8, 100).await;
+    let cpu = CpuMeter::start(&engines);
+    let (events, batched) = acknowledged_per_second(&services, "/v1/events/batch", batch.clone(), 8, 100).await;
     println!("batched ingest (100/batch), 8 clients:  {batched:>9.0} events/s acknowledged");
     println!("  {}", cpu.per_event(events));
 
     // 3. Deliveries: activate the hook, post 40,000 events in batches (the
     //    dispatcher starts at once), and time until the receiver has them all.
     assert_eq!(admin.put(&hook_path, &json!({"is_active": true})).await.status, 200);
+    followed(&engines, &hook_path, true).await;
     let target = receiver.count("/hook") + 40_000;
-    let cpu = CpuMeter::start(engine.pid());
+    let cpu = CpuMeter::start(&engines);
     let started = Instant::now();
-    for _ in 0..400 {
-        assert_eq!(service.post("/v1/events/batch", &batch).await.status, 202);
+    for n in 0..400 {
+        assert_eq!(services[n % nodes].post("/v1/events/batch", &batch).await.status, 202);
     }
     let queued_in = started.elapsed();
     let got = receiver.wait_for("/hook", target, Duration::from_secs(120)).await;
@@ -238,7 +280,7 @@ async fn main() {
     let rate = 1_000u64;
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
-    let cpu = CpuMeter::start(engine.pid());
+    let cpu = CpuMeter::start(&engines);
     let started = Instant::now();
     let mut n = 0u64;
     receiver.record_arrivals(true);
@@ -248,7 +290,7 @@ async fn main() {
         let id = format!("lat-{n}");
         let mut body = (*event).clone();
         body["id"] = json!(id);
-        let (service, sent_at) = (service.clone(), sent_at.clone());
+        let (service, sent_at) = (services[n as usize % nodes].clone(), sent_at.clone());
         tokio::spawn(async move {
             let at = Instant::now();
             // Not `post`: a refused connection is counted (not
@@ -284,5 +326,7 @@ async fn main() {
         println!("  {} (ingested and delivered)", cpu.per_event(latencies.len() as u64));
     }
 
-    println!("engine peak RSS: {} MiB", peak_rss_kib(engine.pid()) >> 10);
+    for engine in &engines {
+        println!("engine peak RSS: {} MiB", peak_rss_kib(engine.pid()) >> 10);
+    }
 }
