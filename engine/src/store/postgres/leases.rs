@@ -40,7 +40,7 @@ impl Leases {
 
     /// The lease, in milliseconds, for `now() + $n * interval '1 millisecond'`.
     pub(super) fn lease_ms(&self) -> i64 {
-        rows::count(self.lease.as_millis())
+        lease_ms(self.lease)
     }
 
     /// Renews `ids`' leases from now on.
@@ -59,6 +59,10 @@ impl Leases {
     }
 }
 
+fn lease_ms(lease: Duration) -> i64 {
+    rows::count(lease.as_millis())
+}
+
 /// Every third of `lease`, extends the leases `held` by `node` to a lease
 /// from now. A renewal that fails is tried again at the next turn: a lease
 /// outlives two missed renewals.
@@ -75,8 +79,7 @@ async fn renew(pool: Pool, location: String, node: Arc<str>, lease: Duration, he
             let client = pool.get().await?;
             let sql = "UPDATE jobs SET claimed_until = now() + $2::bigint * interval '1 millisecond' \
                        WHERE claimed_by = $1 AND id = ANY($3)";
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-                [&&*node, &rows::count(lease.as_millis()), &ids];
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&&*node, &lease_ms(lease), &ids];
             Ok::<_, StoreError>(client.execute(&client.prepare_cached(sql).await?, &params).await?)
         }
         .await;
@@ -142,6 +145,21 @@ mod tests {
 
         claim_elsewhere(&store, &jobs[..2], -1.0).await;
         assert_eq!(claim(&store, 64).await, jobs[..2], "the other engine's leases ran out");
+        drop(store);
+        database.remove().await;
+    }
+
+    /// At a hook's cap, this engine's own claims are its room's business
+    /// (the dispatcher's slots, freed when a receiver answers): a claim not
+    /// recorded yet does not hold the next one back.
+    #[tokio::test]
+    async fn a_hooks_cap_counts_the_other_engines_claims_only() {
+        let Some(database) = testing::database().await else { return };
+        let store = database.open().await;
+        let id = hook(&store, None).await.id;
+        let (first, second) = (queued(&store, id, 0).await.id, queued(&store, id, 1).await.id);
+        assert_eq!(claim(&store, 1).await, [first]);
+        assert_eq!(claim(&store, 1).await, [second], "the first, claimed here, is not counted");
         drop(store);
         database.remove().await;
     }

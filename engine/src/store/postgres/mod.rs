@@ -7,9 +7,9 @@
 //! and the calls write several rows at once where they can (an ingest's
 //! events, jobs and hook errors). Delivery attempts are recorded in groups
 //! by one task (`recorder.rs`): alone, each held its hook's row locked
-//! through its own round trips and commit. As in redb, the hook index and the token
-//! cache are in memory, loaded at open and updated by this node's writes
-//! when they return.
+//! through its own round trips and commit. As in redb, the hook index and
+//! the token cache are in memory, loaded at open and updated by this
+//! node's writes when they return.
 //!
 //! Several engines may share the database: they claim jobs under leases
 //! (`leases.rs`), so no two attempt one job at a time and a hook's cap

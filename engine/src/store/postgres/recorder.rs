@@ -23,12 +23,11 @@ use tokio_postgres::types::{Json, ToSql};
 
 use super::super::StoreError;
 use super::deliveries::put_jobs;
-use super::hooks::{put_stats, stats};
+use super::hooks::{locked, put_stats, stats};
 use super::notices::{Notice, announce};
-use super::rows::{self, get, json, uuid};
+use super::rows::{self, get, uuid};
 use super::{events, payloads};
-use crate::model::{Attempt, AttemptOutcome, Deactivation, Hook, HookEffect, Job, NextStep};
-use crate::secrets::Sealed;
+use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, Scope};
 
 /// Most attempts one transaction records.
 const MAX_BATCH: usize = 1024;
@@ -299,9 +298,8 @@ async fn replace_samples(
 /// change needs none of their secrets.
 async fn deactivate(txn: &impl GenericClient, ids: &[u64]) -> Result<(), StoreError> {
     for &id in ids {
-        let sql = "SELECT record FROM hooks WHERE id = $1";
-        let row = txn.query_one(&txn.prepare_cached(sql).await?, &[&rows::id(id)]).await?;
-        let mut hook: Hook<Sealed> = json(&row, "record", "hook")?;
+        // Locked by this transaction already: it is there.
+        let Some(mut hook) = locked(txn, &Scope::All, id).await? else { continue };
         hook.settings.is_active = false;
         let sql = "UPDATE hooks SET record = $2 WHERE id = $1";
         txn.execute(&txn.prepare_cached(sql).await?, &[&rows::id(id), &Json(&hook)]).await?;
