@@ -155,7 +155,7 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
 
 /// The data directory made private, the keys in force, and the store
 /// opened with them, its space guard and recovery watching it.
-fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     crate::data_dir::prepare(&config.data_dir)?;
     let keys = LoadedKeys::load(config.secret_key.as_ref(), &config.previous_secret_keys, &config.data_dir)?;
     let opened: Result<Arc<dyn Store>, StoreError> = match config.store {

@@ -58,6 +58,19 @@ impl Payload {
     }
 }
 
+/// What a store writes where a payload is referred to.
+impl AsRef<PayloadId> for Payload {
+    fn as_ref(&self) -> &PayloadId {
+        &self.id
+    }
+}
+
+impl AsRef<PayloadId> for PayloadId {
+    fn as_ref(&self) -> &PayloadId {
+        self
+    }
+}
+
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Payload({:?}, {:?})", self.id, self.body)

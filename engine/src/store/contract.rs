@@ -32,6 +32,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
+use super::transfer::{Counts, Record, TransferError};
 use super::{
     AttemptCounts, ComponentTotals, DueJobs, Health, Pruned, QueueSummary, Quotas, RecentOutcomes, StoreError, Usage,
 };
@@ -270,9 +271,29 @@ pub trait Deliveries: Send + Sync {
     async fn prune(&self, cutoff: Time) -> Result<Pruned, StoreError>;
 }
 
+/// The reads an export makes that the engine never does, and the import
+/// of an export (`store/transfer.rs`).
+#[async_trait]
+pub trait Transfer: Send + Sync {
+    /// Every token, by id, with the sha256 requests are matched by.
+    async fn tokens_with_hashes(&self) -> Result<Vec<([u8; 32], TokenRecord)>, StoreError>;
+
+    /// Up to `limit` queued jobs after (due time, id) `after`, in that
+    /// order, as they are: none is claimed.
+    async fn queued_jobs(&self, after: Option<(u64, u64)>, limit: usize) -> Result<Vec<Job>, StoreError>;
+
+    /// Writes the records of an export into this store, which must hold no
+    /// hooks, tokens, catalogue additions, plugins or jobs: everything or,
+    /// after an error, nothing. What it wrote.
+    async fn import(
+        &self,
+        records: &mut (dyn Iterator<Item = Result<Record, TransferError>> + Send),
+    ) -> Result<Counts, TransferError>;
+}
+
 /// A store: every concern, and whether it takes writes.
 #[async_trait]
-pub trait Store: Hooks + Tokens + Catalog + Plugins + Events + Deliveries {
+pub trait Store: Hooks + Tokens + Catalog + Plugins + Events + Deliveries + Transfer {
     /// Where the data is, for the log.
     fn location(&self) -> String;
 

@@ -31,8 +31,9 @@ mod sealing;
 mod settings;
 pub mod space;
 mod token_cache;
+pub mod transfer;
 
-pub use contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
+pub use contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens, Transfer};
 pub use error::{Source, StoreError, Unavailable};
 pub use health::{Health, HealthView};
 pub use postgres::Postgres;

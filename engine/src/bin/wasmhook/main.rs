@@ -9,6 +9,7 @@ mod send;
 mod serve;
 mod settings;
 mod status;
+mod store;
 mod table;
 mod test_endpoint;
 mod token;
@@ -55,6 +56,9 @@ enum Command {
     /// Hooks.
     #[command(subcommand)]
     Hooks(hooks::Command),
+    /// Move a node's store: export it to a file, import that file into PostgreSQL.
+    #[command(subcommand)]
+    Store(store::Command),
 }
 
 #[derive(Subcommand)]
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Send(args) => human(|| send::run(args)),
         Command::Token(command) => human(|| token::run(command)),
         Command::Hooks(command) => human(|| hooks::run(command)),
+        Command::Store(command) => human(|| store::run(command)),
     };
     match result {
         Ok(code) => code,

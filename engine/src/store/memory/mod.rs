@@ -14,12 +14,14 @@ mod hooks;
 mod plugins;
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use super::contract::{Catalog, Change, Store, Tokens};
+use super::contract::{Catalog, Change, Store, Tokens, Transfer};
+use super::transfer::{Counts, Record, TransferError};
 use super::{Health, StoreError};
 use crate::model::{
     Attempt, EventSpec, Hook, HookErrorRecord, HookIndex, HookStats, Job, ParkedEvent, Payload, PluginLimits,
@@ -140,6 +142,31 @@ impl Catalog for Memory {
         self.room()?;
         self.lock().catalog.insert(spec.name.clone(), spec);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Transfer for Memory {
+    async fn tokens_with_hashes(&self) -> Result<Vec<([u8; 32], TokenRecord)>, StoreError> {
+        let mut tokens: Vec<_> = self.lock().tokens.iter().map(|(hash, token)| (*hash, token.clone())).collect();
+        tokens.sort_by_key(|(_, token)| token.id);
+        Ok(tokens)
+    }
+
+    async fn queued_jobs(&self, after: Option<(u64, u64)>, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let state = self.lock();
+        let range = match after {
+            Some(key) => state.jobs.range((Bound::Excluded(key), Bound::Unbounded)),
+            None => state.jobs.range(..),
+        };
+        Ok(range.take(limit).map(|(_, job)| job.clone()).collect())
+    }
+
+    async fn import(
+        &self,
+        _records: &mut (dyn Iterator<Item = Result<Record, TransferError>> + Send),
+    ) -> Result<Counts, TransferError> {
+        Err(TransferError::Unsupported { store: "memory" })
     }
 }
 

@@ -22,7 +22,7 @@ use super::hooks::scope_academy;
 use super::recorder::Recording;
 use super::rows::{self, ATTEMPT_BODIES, ATTEMPT_COLUMNS, JOB_COLUMNS, get, unsigned, uuid};
 use super::{Lock, Postgres, payloads};
-use crate::model::{Attempt, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, Scope};
+use crate::model::{Attempt, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, PayloadId, Scope};
 use crate::time::Time;
 
 /// Queues `jobs` under new delivery ids (their payloads stored already),
@@ -42,7 +42,10 @@ pub(super) async fn insert_jobs(txn: &impl GenericClient, jobs: &[&Job]) -> Resu
 
 /// Queues each of `jobs` under the id given with it (its payload stored
 /// already), in one statement.
-pub(super) async fn put_jobs(txn: &impl GenericClient, jobs: &[(u64, &Job)]) -> Result<(), StoreError> {
+pub(super) async fn put_jobs<P: AsRef<PayloadId> + Sync>(
+    txn: &impl GenericClient,
+    jobs: &[(u64, &Job<P>)],
+) -> Result<(), StoreError> {
     if jobs.is_empty() {
         return Ok(());
     }
@@ -52,7 +55,7 @@ pub(super) async fn put_jobs(txn: &impl GenericClient, jobs: &[(u64, &Job)]) -> 
     let event_ids: Vec<&str> = jobs.iter().map(|(_, job)| job.event_id.as_str()).collect();
     let events: Vec<&str> = jobs.iter().map(|(_, job)| job.event.as_str()).collect();
     let webhook_ids: Vec<&str> = jobs.iter().map(|(_, job)| job.webhook_id.as_str()).collect();
-    let payload_ids: Vec<uuid::Uuid> = jobs.iter().map(|(_, job)| uuid(job.payload.id())).collect();
+    let payload_ids: Vec<uuid::Uuid> = jobs.iter().map(|(_, job)| uuid(*job.payload.as_ref())).collect();
     let attempts: Vec<i32> = jobs.iter().map(|(_, job)| i32::try_from(job.attempts).unwrap_or(i32::MAX)).collect();
     let sql = "INSERT INTO jobs (id, hook_id, due_ms, event_id, event, webhook_id, payload_id, attempts) \
                SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], \

@@ -53,7 +53,7 @@ async fn usage(txn: &impl GenericClient, academy: &str) -> Result<Usage, StoreEr
 
 /// Writes `hook` (a new one, or over the record of its id), its
 /// confidential values sealed.
-async fn put(txn: &impl GenericClient, hook: &Hook, sealed: &Hook<Sealed>) -> Result<(), StoreError> {
+pub(super) async fn put(txn: &impl GenericClient, hook: &Hook, sealed: &Hook<Sealed>) -> Result<(), StoreError> {
     let sql = "INSERT INTO hooks (id, academy, transformer_sha256, record) VALUES ($1, $2, $3, $4) \
                ON CONFLICT (id) DO UPDATE SET academy = EXCLUDED.academy, \
                transformer_sha256 = EXCLUDED.transformer_sha256, record = EXCLUDED.record";

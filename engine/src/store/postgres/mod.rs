@@ -42,6 +42,7 @@ mod rows;
 #[cfg(test)]
 pub(crate) mod testing;
 mod tokens;
+mod transfer;
 
 use std::str::FromStr;
 use std::sync::Arc;

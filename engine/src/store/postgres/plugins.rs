@@ -35,6 +35,22 @@ pub(super) async fn free_components(txn: &impl GenericClient, sha256s: &[&str]) 
     Ok(())
 }
 
+/// Writes `version` (its component stored already).
+pub(super) async fn put_version(txn: &impl GenericClient, version: &PluginVersion) -> Result<(), StoreError> {
+    let sql = "INSERT INTO plugin_versions (name, version, sha256, size, uploaded_at, active) \
+               VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), $6)";
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+        &version.name,
+        &i32::try_from(version.version).unwrap_or(i32::MAX),
+        &version.sha256,
+        &rows::count(version.size),
+        &rows::seconds(version.uploaded_at),
+        &version.active,
+    ];
+    txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
+    Ok(())
+}
+
 const VERSION_COLUMNS: &str =
     "name, version, sha256, size, extract(epoch FROM uploaded_at)::bigint AS uploaded_at, active";
 
@@ -75,17 +91,7 @@ impl Plugins for Postgres {
         let last = last.map(|v| u32::try_from(v).unwrap_or(0));
         let record = PluginVersion::upload(name, last, sha256, bytes.len());
         store_component(&txn, &record.sha256, &bytes).await?;
-        let sql = "INSERT INTO plugin_versions (name, version, sha256, size, uploaded_at, active) \
-                   VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), $6)";
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
-            &record.name,
-            &i32::try_from(record.version).unwrap_or(i32::MAX),
-            &record.sha256,
-            &rows::count(record.size),
-            &rows::seconds(record.uploaded_at),
-            &record.active,
-        ];
-        txn.execute(&txn.prepare_cached(sql).await?, &params).await?;
+        put_version(&txn, &record).await?;
         self.announce(&txn, Notice::Plugin { name: name.to_owned() }).await?;
         txn.commit().await?;
         tracing::info!(store = %self.location, plugin = name, version = record.version, sha256 = %record.sha256, "plugin version stored");

@@ -16,7 +16,7 @@ use crate::time::Time;
 
 const COLUMNS: &str = "id, name, role, extract(epoch FROM created_at)::bigint AS created_at";
 
-fn token(row: &Row) -> Result<TokenRecord, StoreError> {
+pub(super) fn token(row: &Row) -> Result<TokenRecord, StoreError> {
     const WHAT: &str = "token";
     Ok(TokenRecord {
         id: unsigned(row, "id", WHAT)?,

@@ -20,7 +20,10 @@ use crate::model::{
     HookIndex, HookSelector, HookStats, IdConflict, IngestItem, Job, LimitOverrides, NewHook, NextStep, ParkedEvent,
     ParkedKey, PluginLimits, PluginVersion, Role, Scope, StoredEvent, TokenRecord,
 };
-use crate::store::contract::{Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens};
+use crate::store::contract::{
+    Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens, Transfer,
+};
+use crate::store::transfer::{Counts, Record, TransferError};
 use crate::time::Time;
 
 /// The embedded store and the thread that commits its pipeline's writes.
@@ -270,6 +273,24 @@ impl Deliveries for Redb {
         // One long transaction over three tables.
         let store = self.store.clone();
         blocking(move || store.prune(cutoff)).await
+    }
+}
+
+#[async_trait]
+impl Transfer for Redb {
+    async fn tokens_with_hashes(&self) -> Result<Vec<([u8; 32], TokenRecord)>, StoreError> {
+        self.store.tokens_with_hashes()
+    }
+
+    async fn queued_jobs(&self, after: Option<(u64, u64)>, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.store.queued_jobs(after, limit)
+    }
+
+    async fn import(
+        &self,
+        _records: &mut (dyn Iterator<Item = Result<Record, TransferError>> + Send),
+    ) -> Result<Counts, TransferError> {
+        Err(TransferError::Unsupported { store: "redb" })
     }
 }
 

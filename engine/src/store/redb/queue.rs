@@ -176,6 +176,22 @@ impl RedbStore {
         }
         Ok(due)
     }
+
+    /// Up to `limit` queued jobs after (due, id) `after`, in that order.
+    pub fn queued_jobs(&self, after: Option<(u64, u64)>, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let jobs = txn.open_table(JOBS)?;
+        let mut bodies = Bodies::open(&txn)?;
+        let range = match after {
+            Some(key) => jobs.range((std::ops::Bound::Excluded(key), std::ops::Bound::Unbounded))?,
+            None => jobs.range::<(u64, u64)>(..)?,
+        };
+        let mut queued = Vec::new();
+        for entry in range.take(limit) {
+            queued.push(bodies.job(decode("job", entry?.1.value())?)?);
+        }
+        Ok(queued)
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,22 @@ impl RedbStore {
         Ok(tokens)
     }
 
+    /// Every token with its hash, by creation.
+    pub fn tokens_with_hashes(&self) -> Result<Vec<([u8; 32], TokenRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut tokens = Vec::new();
+        for entry in txn.open_table(TOKENS)?.iter()? {
+            let (key, bytes) = entry?;
+            let hash = key.value().try_into().map_err(|_| StoreError::Corrupt {
+                what: "token",
+                message: format!("a token's key is {} bytes, not a sha256", key.value().len()),
+            })?;
+            tokens.push((hash, decode("token", bytes.value())?));
+        }
+        tokens.sort_by_key(|(_, token): &([u8; 32], TokenRecord)| token.id);
+        Ok(tokens)
+    }
+
     /// Revokes (deletes) token `id`; whether it existed.
     pub fn revoke_token(&self, id: u64) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
