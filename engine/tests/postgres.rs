@@ -7,55 +7,17 @@
 //! Each test gets a database of its own on the server named by
 //! `WASMHOOK_TEST_POSTGRES_URL` (`scripts/postgres-test-cluster` starts a
 //! throwaway one). Without it a test is skipped with a notice, unless
-//! `WASMHOOK_TEST_REQUIRE_POSTGRES=1` (CI), which fails it.
+//! `WASMHOOK_TEST_REQUIRE_POSTGRES=1` (CI), which fails it. The e2e suites
+//! run on PostgreSQL too, in `on_postgres.rs`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::json;
+use wasmhook_testkit::postgres::{URL, database, server, sql};
 use wasmhook_testkit::receiver::{Receiver, verify};
 use wasmhook_testkit::traffic::{Producers, slow_receiver};
 use wasmhook_testkit::{Client, Engine, Tenants, hostile_wasm, start_failing_with, start_with};
-
-const URL: &str = "WASMHOOK_TEST_POSTGRES_URL";
-const REQUIRE: &str = "WASMHOOK_TEST_REQUIRE_POSTGRES";
-
-/// The server the tests are given, or `None` (with a notice) when none is
-/// given and none is required.
-fn server() -> Option<String> {
-    let Ok(server) = std::env::var(URL) else {
-        if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
-            panic!("{REQUIRE}=1 but {URL} is not set: start a server with scripts/postgres-test-cluster");
-        }
-        eprintln!("skipped: {URL} is not set (scripts/postgres-test-cluster starts a server)");
-        return None;
-    };
-    Some(server)
-}
-
-/// A database of this test: its URL, or `None` (see [`server`]).
-async fn database() -> Option<String> {
-    let server = server()?;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let name = format!("wasmhook_e2e_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    // One statement per call: PostgreSQL creates no database in a
-    // transaction, which several statements at once would be.
-    sql(&server, &format!("DROP DATABASE IF EXISTS {name}")).await;
-    sql(&server, &format!("CREATE DATABASE {name}")).await;
-    let mut url = url::Url::parse(&server).unwrap_or_else(|e| panic!("{URL}={server}: {e}"));
-    url.set_path(&name);
-    Some(url.to_string())
-}
-
-/// Runs `statements` on the database at `url`.
-async fn sql(url: &str, statements: &str) {
-    let (client, connection) =
-        tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
-    let connection = tokio::spawn(connection);
-    client.batch_execute(statements).await.unwrap_or_else(|e| panic!("{statements}: {e}"));
-    drop(client);
-    let _ = connection.await;
-}
 
 /// The settings of an engine on the database at `url`.
 fn on(url: &str) -> [(&'static str, &str); 2] {
@@ -69,7 +31,7 @@ fn engine(dir: &tempfile::TempDir, url: &str, args: &[&str]) -> Engine {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_delivered_signed_from_postgres_by_any_engine_with_its_key() {
-    let Some(url) = database().await else { return };
+    let Some(url) = database() else { return };
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::ok().await;
     let engine = engine(&dir, &url, &[]);
@@ -121,7 +83,7 @@ async fn events_are_delivered_signed_from_postgres_by_any_engine_with_its_key() 
 /// event is delivered by the next engine on the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nothing_acknowledged_is_lost_to_a_kill_9_on_postgres() {
-    let Some(url) = database().await else { return };
+    let Some(url) = database() else { return };
     let dir = tempfile::tempdir().unwrap();
     // A slow receiver and few workers before the kill, so deliveries are
     // pending when it comes; a fast one after.
@@ -180,7 +142,7 @@ async fn within_2s(what: &str, mut done: impl AsyncFnMut() -> bool) {
 /// two engines at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_engines_share_one_database_and_survive_a_kill_9() {
-    let Some(url) = database().await else { return };
+    let Some(url) = database() else { return };
     let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
     let args = ["--retry-schedule", "50ms", "--delivery-concurrency", "4"];
     let [store, database] = on(&url);
@@ -284,11 +246,11 @@ async fn an_operator_is_told_what_is_missing_or_too_new() {
     assert!(!output.status.success());
     assert!(stderr.contains("postgres.url") && stderr.contains("WASMHOOK_POSTGRES_URL"), "{stderr}");
 
-    let Some(url) = database().await else { return };
+    let Some(url) = database() else { return };
     // A database an engine of a later schema migrated.
     let first = engine(&dir, &url, &[]);
     drop(first);
-    sql(&url, "INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')").await;
+    sql(&url, "INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')");
     let output = start_failing_with(dir.path(), &[], &on(&url));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());

@@ -2,7 +2,9 @@
 //! benchmark share: the real `wasmhook` binary started on a data directory
 //! and a free port on 127.0.0.1, a client that speaks its API, a webhook
 //! receiver ([`receiver`]), one that only counts for the load benchmark
-//! ([`counting`]) and the hostile test component.
+//! ([`counting`]) and the hostile test component. Engines run on redb,
+//! except in the `on_postgres` test binary, where each data directory has
+//! a PostgreSQL database of its own ([`postgres`]).
 //!
 //! The binary is the one cargo built for the test or benchmark that runs:
 //! cargo names it in `CARGO_BIN_EXE_wasmhook` when it builds and when it
@@ -12,6 +14,7 @@
 
 pub mod counting;
 pub mod files;
+pub mod postgres;
 pub mod receiver;
 pub mod traffic;
 
@@ -130,7 +133,9 @@ fn command(data_dir: &Path, args: &[&str]) -> Command {
         // The disk-space guard off: the tests must not depend on the free
         // space of the machine they run on (the guard's test sets it).
         .env("WASMHOOK_STORAGE_MIN_FREE_PERCENT", "0")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        // PostgreSQL in the `on_postgres` test binary (`postgres`).
+        .envs(postgres::environment(data_dir));
     command
 }
 
