@@ -354,3 +354,41 @@ async fn a_database_that_goes_away_is_answered_503_and_healed_without_a_restart(
     let path = format!("/v1/notify/hook/subscribe/{}", created.body["id"]);
     within_2s("a hook created after the restart", async || a.get(&path).await.status == 200).await;
 }
+
+/// A plugin's breaker trips on the engine whose calls failed; an operator
+/// closing it through another engine (activating the version again, as a
+/// rollback or an upload would) closes it there too within 2 s, not after
+/// its cooldown (60 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_closed_through_one_engine_closes_on_the_others() {
+    let Some(url) = database() else { return };
+    let dirs = [(); 2].map(|()| tempfile::tempdir().unwrap());
+    let args = ["--plugin-breaker-failures", "1", "--plugin-max-deadline-ms", "500"];
+    let first = engine(&dirs[0], &url, &args);
+    let second = sharing(&dirs[1], &dirs[0], &url, &args);
+    let Tenants { admin, service, .. } = Tenants::of(&first).await;
+    let uploaded = admin.post_raw("/v1/plugins/hostile", "application/wasm", hostile_wasm()).await;
+    assert_eq!(uploaded.status, 201, "{uploaded:?}");
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    assert_eq!(admin.put("/v1/plugins/hostile/limits", &json!({"deadline_ms": 20})).await.status, 200);
+    let spec =
+        json!({"name": "hostile.loop", "action": "hostile.Thing.loop", "description": "d", "serializer": "hostile"});
+    assert_eq!(admin.post("/v1/catalog/events", &spec).await.status, 201);
+
+    let (admin_there, service_there) = (Client::rebind(&admin, &second), Client::rebind(&service, &second));
+    let breaker_open = async |admin: &Client| {
+        let shown = admin.get("/v1/plugins/hostile").await.body;
+        shown["versions"].as_array().unwrap().iter().find(|v| v["version"] == 1).unwrap()["breaker"]["open"].clone()
+    };
+    let event = json!({"event": "hostile.loop", "academy": "downtown-campus", "id": "spin", "data": {}});
+    within_2s("the plugin followed", async || {
+        let failed = service_there.post("/v1/events", &event).await.body;
+        failed["error"].as_str().is_some_and(|e| e.contains("deadline"))
+    })
+    .await;
+    assert_eq!(breaker_open(&admin_there).await, true, "tripped where its call failed");
+    assert_eq!(breaker_open(&admin).await, false, "not where none did");
+
+    assert_eq!(admin.post("/v1/plugins/hostile/activate", &json!({"version": 1})).await.status, 200);
+    within_2s("a breaker closed elsewhere", async || breaker_open(&admin_there).await == false).await;
+}

@@ -4,12 +4,11 @@
 //! hooks under their ids and secrets, its plugins and catalogue additions —
 //! and delivering what it had queued.
 //!
-//! Needs a PostgreSQL server, as `postgres.rs` (skipped with a notice
-//! without one, unless `WASMHOOK_TEST_REQUIRE_POSTGRES=1`).
+//! Needs a PostgreSQL server (`wasmhook_testkit::postgres`: skipped with a
+//! notice without one, unless `WASMHOOK_TEST_REQUIRE_POSTGRES=1`).
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -17,35 +16,9 @@ use serde_json::json;
 use wasmhook_testkit::receiver::{Receiver, verify};
 use wasmhook_testkit::{Client, Tenants, hostile_wasm, start, start_with, wasmhook};
 
-const URL: &str = "WASMHOOK_TEST_POSTGRES_URL";
-const REQUIRE: &str = "WASMHOOK_TEST_REQUIRE_POSTGRES";
-
-/// A new database on the server the tests are given, or `None` (with a
-/// notice) when none is given and none is required.
-async fn database() -> Option<String> {
-    let Ok(server) = std::env::var(URL) else {
-        if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
-            panic!("{REQUIRE}=1 but {URL} is not set: start a server with scripts/postgres-test-cluster");
-        }
-        eprintln!("skipped: {URL} is not set (scripts/postgres-test-cluster starts a server)");
-        return None;
-    };
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let name = format!("wasmhook_move_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.unwrap();
-    let connection = tokio::spawn(connection);
-    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    drop(client);
-    let _ = connection.await;
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    Some(url.to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_moves_to_postgres_with_its_setup_and_its_queue() {
-    let Some(url) = database().await else { return };
+    let Some(url) = wasmhook_testkit::postgres::database() else { return };
     // The first request hangs (the node is killed meanwhile); the others
     // are answered at once.
     let receiver = Receiver::scripted(Arc::new(|_, n| {

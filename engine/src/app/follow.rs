@@ -33,7 +33,14 @@ pub async fn follow(
     loop {
         let applied = match changes.recv().await {
             Ok(Change::Catalog) => reload_catalog(&*store, &catalog).await,
-            Ok(Change::Plugin(name)) => plugins.follow(&name).await.map_err(FollowError::from),
+            Ok(Change::Plugin(name)) => {
+                // An operator changed it through another engine (a version
+                // uploaded or activated, its limits): its tripped breakers
+                // close here as they did there. Not on a refresh, which
+                // reads every plugin whatever changed.
+                plugins.close_breakers(&name);
+                plugins.follow(&name).await.map_err(FollowError::from)
+            }
             Ok(Change::Everything) => refresh(&*store, &catalog, &plugins).await,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "changes of other engines were missed: reloading the catalogue and the plugins");

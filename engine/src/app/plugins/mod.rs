@@ -193,6 +193,11 @@ impl PluginService {
         Ok(())
     }
 
+    /// Closes the tripped breakers of `name`'s versions.
+    pub fn close_breakers(&self, name: &str) {
+        self.runtime.reset_breakers(name);
+    }
+
     /// Gives `name` the limits stored for it. Limits above the operator's
     /// maxima (lowered since they were set) are ignored: the defaults apply.
     fn apply_stored_limits(&self, name: &str, limits: &LimitOverrides) {

@@ -102,6 +102,7 @@ impl Deliveries for Postgres {
     async fn due_jobs(&self, request: ClaimRequest<'_>) -> Result<DueJobs, StoreError> {
         let mut client = self.client().await?;
         let txn = client.transaction().await?;
+        txn.batch_execute("SET LOCAL synchronous_commit = off").await?;
         let now = rows::id(request.now_ms);
         // One row per hook with queued jobs, its earliest due time: a walk
         // of `jobs_by_hook` from each hook to the next.
@@ -112,35 +113,28 @@ impl Deliveries for Postgres {
                          SELECT hook_id, due_ms FROM jobs WHERE jobs.hook_id > heads.hook_id \
                          ORDER BY hook_id, due_ms, id LIMIT 1) AS n) \
                      SELECT hook_id, due_ms FROM heads ORDER BY due_ms, hook_id";
-        let heads = txn.prepare_cached(heads).await?;
-        // Statements sent together are pipelined: the server runs them in
-        // order, and the pass waits for one round trip, not two.
-        let (_, heads) =
-            tokio::try_join!(txn.batch_execute("SET LOCAL synchronous_commit = off"), txn.query(&heads, &[]))?;
+        let heads = txn.query(&txn.prepare_cached(heads).await?, &[]).await?;
         // A hook's due jobs no engine holds, oldest first, as many as its
         // room here (its cap less this engine's attempts waiting for their
-        // receiver) and its cap less the other engines' claims allow, with
-        // their payloads; the hook's claims lock (`Lock::Claims`) makes the
-        // count and the claim one step across engines. (Claims are counted
-        // until recorded: at a hook's cap, counting this engine's too held
-        // each next attempt back until the one before was committed.)
-        let claim = format!(
-            "WITH j AS (UPDATE jobs SET claimed_by = $1, \
-               claimed_until = now() + $2::bigint * interval '1 millisecond' \
-             WHERE id IN (SELECT id FROM jobs \
-               WHERE hook_id = $3 AND due_ms <= $4 AND (claimed_until IS NULL OR claimed_until <= now()) \
-               ORDER BY due_ms, id \
-               LIMIT greatest(0, least($5::bigint, $6::bigint - (SELECT count(*) FROM jobs \
-                 WHERE hook_id = $3 AND claimed_by <> $1 AND claimed_until > now()))) \
-               FOR UPDATE SKIP LOCKED) \
-             RETURNING id, due_ms, event_id, event, hook_id, webhook_id, attempts, payload_id) \
-             SELECT {JOB_COLUMNS} FROM j JOIN payloads p ON p.id = j.payload_id"
-        );
-        let claim = txn.prepare_cached(&claim).await?;
+        // receiver) and its cap less the other engines' claims allow; the
+        // hook's claims lock (`Lock::Claims`) makes the count and the claim
+        // one step across engines. (Claims are counted until recorded: at
+        // a hook's cap, counting this engine's too held each next attempt
+        // back until the one before was committed.)
+        let claim = "UPDATE jobs SET claimed_by = $1, claimed_until = now() + $2::bigint * interval '1 millisecond' \
+                     WHERE id IN (SELECT id FROM jobs \
+                       WHERE hook_id = $3 AND due_ms <= $4 AND (claimed_until IS NULL OR claimed_until <= now()) \
+                       ORDER BY due_ms, id \
+                       LIMIT greatest(0, least($5::bigint, $6::bigint - (SELECT count(*) FROM jobs \
+                         WHERE hook_id = $3 AND claimed_by <> $1 AND claimed_until > now()))) \
+                       FOR UPDATE SKIP LOCKED) \
+                     RETURNING id, due_ms";
+        let claim = txn.prepare_cached(claim).await?;
         let (node, lease) = (&*self.node, self.leases.lease_ms());
         let mut due = DueJobs::default();
+        let mut chosen: Vec<i64> = Vec::new();
         for head in &heads {
-            if due.jobs.len() == request.limit {
+            if chosen.len() == request.limit {
                 break;
             }
             let (hook_id, head_due): (i64, i64) = (get(head, "hook_id", "job")?, get(head, "due_ms", "job")?);
@@ -149,25 +143,35 @@ impl Deliveries for Postgres {
                 break;
             }
             let hook = unsigned(head, "hook_id", "job")?;
-            let wanted = (request.room)(hook).min(request.limit - due.jobs.len());
+            let wanted = (request.room)(hook).min(request.limit - chosen.len());
             if wanted == 0 {
                 continue;
             }
+            Lock::Claims.take(&txn, &[&hook.to_string()]).await?;
             let params: [&(dyn ToSql + Sync); 6] =
                 [&node, &lease, &hook_id, &now, &rows::count(wanted), &rows::count((request.cap)(hook))];
-            let key = hook.to_string();
-            let keys = [key.as_str()];
-            let (_, claimed) = tokio::try_join!(Lock::Claims.take(&txn, &keys), async {
-                txn.query(&claim, &params).await.map_err(StoreError::from)
-            })?;
-            let mut claimed = claimed.iter().map(rows::job).collect::<Result<Vec<Job>, _>>()?;
-            // One this engine is attempting already (its lease ran out
-            // meanwhile) is claimed again, not given twice.
-            claimed.retain(|job| !(request.claimed)(job.id));
-            claimed.sort_unstable_by_key(|job| (job.due_ms, job.id));
-            due.jobs.extend(claimed);
+            let mut claimed = Vec::new();
+            for row in txn.query(&claim, &params).await? {
+                // One this engine is attempting already (its lease ran out
+                // meanwhile) is claimed again, not given twice.
+                if !(request.claimed)(unsigned(&row, "id", "job")?) {
+                    claimed.push((get::<i64>(&row, "due_ms", "job")?, get::<i64>(&row, "id", "job")?));
+                }
+            }
+            claimed.sort_unstable();
+            chosen.extend(claimed.into_iter().map(|(_, id)| id));
         }
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN payloads p ON p.id = j.payload_id WHERE j.id = ANY($1)");
+        let rows = txn.query(&txn.prepare_cached(&sql).await?, &[&chosen]).await?;
         txn.commit().await?;
+        let mut jobs: HashMap<u64, Job> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let job = rows::job(row)?;
+            jobs.insert(job.id, job);
+        }
+        // In the order the hooks were served.
+        due.jobs = chosen.iter().filter_map(|&id| jobs.remove(&(id as u64))).collect();
         self.leases.hold(due.jobs.iter().map(|job| job.id));
         Ok(due)
     }

@@ -104,6 +104,15 @@ impl Postgres {
         let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Storage(Arc::new(e)))?;
         config.options(format!("-c statement_timeout={}", settings.statement_timeout.as_millis()));
         config.application_name("wasmhook");
+        // A server that does not answer (a blackholed address, a machine
+        // gone) fails a new connection after the pool's wait rather than
+        // TCP's minutes, and an idle connection to it — the one listening
+        // to other engines' changes above all — is found dead in about
+        // 25 s rather than the system's default two hours.
+        config.connect_timeout(POOL_WAIT);
+        config.keepalives_idle(Duration::from_secs(10));
+        config.keepalives_interval(Duration::from_secs(5));
+        config.keepalives_retries(3);
         let location = location(&config);
         // A connection the server closed is dropped when it comes back to
         // the pool (`Fast` checks that, without a query per checkout): the

@@ -78,15 +78,22 @@ pub(super) struct Followed {
 }
 
 /// Starts listening, on connections made from `config`, until dropped.
+/// While the server is away it tries every second, and says so on the
+/// first failure and every 30th after it, not every second.
 pub(super) fn listen(config: tokio_postgres::Config, followed: Followed) -> AbortOnDropHandle<()> {
     AbortOnDropHandle::new(tokio::spawn(async move {
+        let mut failures = 0u32;
         loop {
-            match listen_once(&config, &followed).await {
-                Ok(()) => {
-                    tracing::warn!(store = %followed.location, "the connection listening to other engines' changes ended: listening again in 1 s")
-                }
-                Err(error) => {
-                    tracing::warn!(store = %followed.location, %error, "not listening to other engines' changes: listening again in 1 s")
+            let ended = listen_once(&config, &followed, &mut failures).await;
+            failures += 1;
+            if failures % 30 == 1 {
+                match ended {
+                    Ok(()) => {
+                        tracing::warn!(store = %followed.location, "the connection listening to other engines' changes ended: listening again every second")
+                    }
+                    Err(error) => {
+                        tracing::warn!(store = %followed.location, %error, failures, "not listening to other engines' changes: trying again every second")
+                    }
                 }
             }
             tokio::time::sleep(RECONNECT).await;
@@ -94,8 +101,13 @@ pub(super) fn listen(config: tokio_postgres::Config, followed: Followed) -> Abor
     }))
 }
 
-/// Listens on one connection until it ends (`Ok`) or fails.
-async fn listen_once(config: &tokio_postgres::Config, followed: &Followed) -> Result<(), StoreError> {
+/// Listens on one connection until it ends (`Ok`) or fails; `failures`
+/// (of the attempts before) is reset once it listens.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    followed: &Followed,
+    failures: &mut u32,
+) -> Result<(), StoreError> {
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     let (notices, mut heard) = mpsc::unbounded_channel();
     // The connection delivers notifications only while it is polled.
@@ -111,6 +123,10 @@ async fn listen_once(config: &tokio_postgres::Config, followed: &Followed) -> Re
         }
     }));
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    if *failures > 0 {
+        tracing::info!(store = %followed.location, failures, "listening to other engines' changes again");
+    }
+    *failures = 0;
     tracing::debug!(store = %followed.location, "listening to other engines' changes");
     // What was announced while nothing listened is read now.
     refresh(followed).await;
