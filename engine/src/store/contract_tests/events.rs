@@ -121,3 +121,29 @@ pub(crate) async fn parking_is_capped_per_plugin_and_unparks_only_unchanged_fail
     assert_eq!(room.len(), 1);
     assert_eq!(store.parked_count("p").await.unwrap(), 1, "unparking made room");
 }
+
+/// Requests at once, as a backend that writes concurrent ingests together
+/// gets them: one id posted four times is written once — the requests with
+/// its stored content answer its record, the others are refused — and a
+/// refusal refuses its own request only.
+pub(crate) async fn concurrent_ingests_of_one_id_write_it_once_and_refuse_only_the_conflicting(store: &dyn Store) {
+    let post = |id: &str, digest: u8| store.record_ingest(vec![item(0, id, digest, Vec::new())], judge(), 10);
+    let (a, b, c, d, e, f) = tokio::join!(
+        post("same", 1),
+        post("other-1", 1),
+        post("same", 1),
+        post("same", 2),
+        post("other-2", 1),
+        post("same", 1)
+    );
+    let stored = store.event("a", "same").await.unwrap().unwrap();
+    let written = stored.content.unwrap().0[0];
+    for (answer, digest) in [a, c, d, f].into_iter().zip([1, 1, 2, 1]) {
+        match answer.unwrap() {
+            Ok(records) => assert_eq!((digest, &records[0]), (written, &stored.record)),
+            Err(conflict) => assert!(digest != written && conflict.id == "same", "{conflict:?}"),
+        }
+    }
+    assert!(b.unwrap().is_ok() && e.unwrap().is_ok(), "a conflict refuses its own request only");
+    assert_eq!(store.queue_summary().await.unwrap().depth, 3, "one job for `same`, one for each other id");
+}

@@ -46,6 +46,7 @@ macro_rules! every_contract_test {
             events::a_known_id_answers_the_stored_record_and_a_conflict_writes_nothing,
             events::an_ingest_records_follow_ups_jobs_and_hook_errors_and_answers_the_top_event,
             events::parking_is_capped_per_plugin_and_unparks_only_unchanged_failures,
+            events::concurrent_ingests_of_one_id_write_it_once_and_refuse_only_the_conflicting,
             deliveries::due_jobs_serve_the_longest_waiting_hook_first_within_its_room,
             deliveries::a_retry_moves_the_job_and_records_the_failure,
             deliveries::gone_deactivates_the_hook_and_ends_the_delivery,

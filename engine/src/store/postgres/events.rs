@@ -1,10 +1,11 @@
 //! Ingests, all or nothing, and parked events, at most a cap per plugin.
 //!
-//! An ingest is one transaction: the client ids it carries are locked
-//! (advisory, per academy and id) before their stored records are read
-//! and judged (`store/judging.rs`), so two requests with one id cannot
-//! both be new; then its events, payloads, jobs, hook errors and parked
-//! events are written, several rows per statement.
+//! Ingests are written in groups (`ingests.rs`), with the statements
+//! here: the client ids they carry are locked (advisory, per academy and
+//! id) before their stored records are read and judged
+//! (`store/judging.rs`), so two requests with one id cannot both be new;
+//! then their events, payloads, jobs, hook errors and parked events are
+//! written, several rows per statement.
 
 use std::collections::HashMap;
 
@@ -15,18 +16,18 @@ use tokio_postgres::types::Json;
 
 use super::super::StoreError;
 use super::super::contract::{Events, Judge};
-use super::super::judging::judge_items;
+use super::ingests::Ingesting;
 use super::rows::{self, get, json, unsigned, unsigned32};
-use super::{Lock, Postgres, deliveries, payloads};
+use super::{Lock, Postgres};
 use crate::model::{EventRecord, HookErrorRecord, IdConflict, IngestItem, ParkedEvent, ParkedKey, StoredEvent};
 
 /// The key a client event id is locked under: its academy and id.
-fn id_key(academy: &str, id: &str) -> String {
+pub(super) fn id_key(academy: &str, id: &str) -> String {
     format!("{academy}\n{id}")
 }
 
 /// The stored records of the (academy, id) pairs `keys`.
-async fn stored(
+pub(super) async fn stored(
     txn: &impl GenericClient,
     keys: &[(String, String)],
 ) -> Result<HashMap<(String, String), StoredEvent>, StoreError> {
@@ -45,7 +46,7 @@ async fn stored(
 
 /// Writes `events` (over a stored record of the same id: a re-run replaces
 /// a failed record), in one statement; of one id given twice, the last.
-async fn insert_events(txn: &impl GenericClient, events: &[&StoredEvent]) -> Result<(), StoreError> {
+pub(super) async fn insert_events(txn: &impl GenericClient, events: &[&StoredEvent]) -> Result<(), StoreError> {
     let mut latest: HashMap<(&str, &str), &StoredEvent> = HashMap::new();
     let mut order = Vec::new();
     for event in events {
@@ -90,7 +91,7 @@ pub(super) async fn insert_hook_errors(txn: &impl GenericClient, errors: &[HookE
 
 /// What [`park`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Parking {
+pub(super) enum Parking {
     Parked,
     /// The plugin already has `cap` events parked.
     Full,
@@ -98,7 +99,7 @@ enum Parking {
 
 /// Parks `event` under its plugin: a new entry unless the plugin has `cap`
 /// already, or the entry of the same event with one more failure.
-async fn park(txn: &impl GenericClient, event: &ParkedEvent, cap: u64) -> Result<Parking, StoreError> {
+pub(super) async fn park(txn: &impl GenericClient, event: &ParkedEvent, cap: u64) -> Result<Parking, StoreError> {
     Lock::Parking.take(txn, &[event.plugin.as_str()]).await?;
     let sql = "SELECT count(*) AS parked FROM parked_events WHERE plugin = $1";
     let parked: u64 =
@@ -149,49 +150,7 @@ impl Events for Postgres {
         judge: Judge,
         park_cap: u64,
     ) -> Result<Result<Vec<EventRecord>, IdConflict>, StoreError> {
-        let mut client = self.client().await?;
-        let txn = client.transaction().await?;
-        // Every client id is locked, read and judged before anything is
-        // written.
-        let keys: Vec<(String, String)> = items
-            .iter()
-            .filter(|item| item.content.is_some())
-            .map(|item| (item.events[0].0.record.academy.clone(), item.events[0].0.record.id.clone()))
-            .collect();
-        let lock_keys: Vec<String> = keys.iter().map(|(academy, id)| id_key(academy, id)).collect();
-        Lock::EventId.take(&txn, &lock_keys.iter().map(String::as_str).collect::<Vec<_>>()).await?;
-        let stored = stored(&txn, &keys).await?;
-        let lookup =
-            |academy: &str, id: &str| Ok::<_, StoreError>(stored.get(&(academy.to_owned(), id.to_owned())).cloned());
-        let checked = match judge_items(items, judge, lookup)? {
-            Ok(checked) => checked,
-            Err(conflict) => return Ok(Err(conflict)),
-        };
-
-        let new: Vec<&IngestItem> = checked.iter().filter_map(|item| item.as_ref().ok()).collect();
-        let events: Vec<&StoredEvent> =
-            new.iter().flat_map(|item| item.events.iter().map(|(event, _)| event)).collect();
-        let jobs: Vec<&crate::model::Job> =
-            new.iter().flat_map(|item| item.events.iter().flat_map(|(_, jobs)| jobs)).collect();
-        let errors: Vec<HookErrorRecord> = new.iter().flat_map(|item| item.errors.iter().cloned()).collect();
-        if !events.is_empty() {
-            insert_events(&txn, &events).await?;
-        }
-        payloads::store(&txn, jobs.iter().map(|job| &job.payload)).await?;
-        deliveries::insert_jobs(&txn, &jobs).await?;
-        insert_hook_errors(&txn, &errors).await?;
-        for event in new.iter().flat_map(|item| &item.parked) {
-            if park(&txn, event, park_cap).await? == Parking::Full {
-                tracing::warn!(plugin = %event.plugin, event_id = %event.event_id, cap = park_cap, "failed event not parked: the plugin has too many parked events");
-            }
-        }
-        txn.commit().await?;
-        tracing::debug!(store = %self.location, events = events.len(), jobs = jobs.len(), "ingest recorded");
-        let records = checked.into_iter().map(|item| match item {
-            Ok(mut item) => item.events.swap_remove(0).0.record,
-            Err(known) => known,
-        });
-        Ok(Ok(records.collect()))
+        self.ingester.record(Ingesting { items, judge, park_cap }).await
     }
 
     async fn event(&self, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
@@ -255,15 +214,16 @@ mod tests {
     use crate::store::postgres::testing;
     use crate::store::{Deliveries, Events};
 
-    /// Requests carrying one client id at once, each on its own connection:
-    /// the id's lock makes one of them new and the others retries of it.
+    /// Requests carrying one client id at once through two engines (two
+    /// stores, each writing its own requests in groups): the id's lock
+    /// makes one of them new and the others retries of it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_ingests_of_one_id_write_it_once() {
+    async fn concurrent_ingests_of_one_id_through_two_engines_write_it_once() {
         let Some(database) = testing::database().await else { return };
-        let store = Arc::new(database.open().await);
+        let engines = [Arc::new(database.open().await), Arc::new(database.open().await)];
         let requests: Vec<_> = (0..8)
-            .map(|_| {
-                let store = store.clone();
+            .map(|n| {
+                let store = engines[n % 2].clone();
                 tokio::spawn(
                     async move { store.record_ingest(vec![item(0, "same", 1, Vec::new())], judge(), 10).await },
                 )
@@ -273,10 +233,10 @@ mod tests {
         for request in requests {
             records.push(request.await.unwrap().unwrap().unwrap().remove(0));
         }
-        let stored = store.event("a", "same").await.unwrap().unwrap().record;
+        let stored = engines[0].event("a", "same").await.unwrap().unwrap().record;
         assert!(records.iter().all(|record| *record == stored), "every request answered the one record");
-        assert_eq!(store.queue_summary().await.unwrap().depth, 1, "its job queued once");
-        drop(store);
+        assert_eq!(engines[1].queue_summary().await.unwrap().depth, 1, "its job queued once");
+        drop(engines);
         database.remove().await;
     }
 }

@@ -3,11 +3,10 @@
 //! (`migrations/`), through a pool of `tokio-postgres` clients.
 //!
 //! Each call is one transaction, or one statement, on a pooled
-//! connection: PostgreSQL batches the fsyncs of concurrent commits itself,
-//! and the calls write several rows at once where they can (an ingest's
-//! events, jobs and hook errors). Delivery attempts are recorded in groups
-//! by one task (`recorder.rs`): alone, each held its hook's row locked
-//! through its own round trips and commit. As in redb, the hook index and
+//! connection, writing several rows at once where it can, but for the two
+//! writes of the pipeline, which one task each writes in groups: ingests
+//! (`ingests.rs`) and delivery attempts (`recorder.rs`: alone, each held
+//! its hook's row locked through its own round trips and commit). As in redb, the hook index and
 //! the token cache are in memory, loaded at open and updated by this
 //! node's writes when they return.
 //!
@@ -32,6 +31,7 @@ mod deliveries;
 mod errors;
 mod events;
 mod hooks;
+mod ingests;
 mod leases;
 mod migrate;
 mod notices;
@@ -79,6 +79,8 @@ pub struct Postgres {
     node: Arc<str>,
     /// Records delivery attempts in groups (`recorder.rs`).
     recorder: recorder::Recorder,
+    /// Writes ingests in groups (`ingests.rs`).
+    ingester: ingests::Ingester,
     /// The jobs this engine claimed, their leases renewed.
     leases: leases::Leases,
     /// Other engines' catalogue and plugin changes (`notices.rs`).
@@ -143,6 +145,7 @@ impl Postgres {
         let mut client = pool.get().await?;
         let store = Postgres {
             recorder: recorder::Recorder::start(pool.clone(), location.clone(), node.clone()),
+            ingester: ingests::Ingester::start(pool.clone(), location.clone()),
             leases: leases::Leases::start(pool.clone(), location.clone(), node.clone(), settings.lease),
             health: Health::new(location.clone()),
             keyring: followed.keyring.clone(),
