@@ -1,7 +1,8 @@
-//! Group commit of ingests: one task writes every ingest request waiting,
-//! in one transaction of a few multi-row statements, then answers each
-//! (as redb's committer does, `redb/committer.rs`, and the attempts'
-//! recorder here, `recorder.rs`).
+//! Group commit of ingests: a writer task takes every ingest request
+//! waiting and writes them in one transaction of a few multi-row
+//! statements, then answers each (as redb's committer does,
+//! `redb/committer.rs`, and the attempts' recorder here, `recorder.rs`).
+//! Two writers take turns, so one batch is written while another commits.
 //!
 //! Alone, each request took its own transaction: locks, a read of the
 //! stored records, five inserts and a commit, about eight round trips and
@@ -16,9 +17,10 @@
 //! of the database fails every request of the batch.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::super::StoreError;
 use super::super::contract::Judge;
@@ -29,6 +31,12 @@ use crate::model::{EventRecord, HookErrorRecord, IdConflict, IngestItem, Job, Pa
 
 /// Most requests one transaction writes.
 const MAX_BATCH: usize = 256;
+
+/// Batches written at once: while one commits, the next is judged and
+/// written. With one, batches of 100 events from 8 clients went from
+/// 49,659 to 39,530 events/s (one transaction at a time, where each
+/// request had had its own); single events from 3,301 to 10,444/s.
+const WRITERS: usize = 2;
 
 /// An ingest request, as `Events::record_ingest` takes it.
 pub(super) struct Ingesting {
@@ -48,11 +56,14 @@ pub(super) struct Ingester {
 }
 
 impl Ingester {
-    /// Starts the writing task on `pool`; it ends when the ingester is
-    /// dropped, after answering what it was given.
+    /// Starts the writing tasks on `pool`; they end when the ingester is
+    /// dropped, after answering what they were given.
     pub(super) fn start(pool: Pool, location: String) -> Ingester {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, location, receiver));
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..WRITERS {
+            tokio::spawn(run(pool.clone(), location.clone(), receiver.clone()));
+        }
         Ingester { sender }
     }
 
@@ -66,9 +77,11 @@ impl Ingester {
     }
 }
 
-async fn run(pool: Pool, location: String, mut receiver: mpsc::UnboundedReceiver<Request>) {
+/// One writer: takes what is waiting (the other writer may be writing its
+/// own batch meanwhile), writes it, answers it.
+async fn run(pool: Pool, location: String, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Request>>>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+    while receiver.lock().await.recv_many(&mut waiting, MAX_BATCH).await > 0 {
         let (batch, answers): (Vec<Ingesting>, Vec<_>) = waiting.drain(..).unzip();
         let size = batch.len();
         let written = async {
@@ -164,6 +177,10 @@ async fn write(txn: &impl GenericClient, batch: Vec<Ingesting>) -> Result<Vec<An
     payloads::store(txn, jobs.iter().map(|job| &job.payload)).await?;
     deliveries::insert_jobs(txn, &jobs.iter().collect::<Vec<_>>()).await?;
     insert_hook_errors(txn, &errors).await?;
+    // By plugin: batches written at once take the plugins' parking locks
+    // in one order.
+    let mut parked = parked;
+    parked.sort_by(|(a, _), (b, _)| a.plugin.cmp(&b.plugin));
     for (event, cap) in &parked {
         if park(txn, event, *cap).await? == Parking::Full {
             tracing::warn!(plugin = %event.plugin, event_id = %event.event_id, cap, "failed event not parked: the plugin has too many parked events");
