@@ -38,6 +38,10 @@ pub(super) struct InFlight {
 struct State {
     /// Jobs claimed and not yet recorded.
     jobs: HashSet<u64>,
+    /// Jobs recorded while a pass runs (`None`: no pass runs). A pass may
+    /// read the queue as it was before such a job's record committed, and
+    /// must not take the job again once it is no longer claimed.
+    recorded_during_pass: Option<HashSet<u64>>,
     /// Per hook, its slots held (only hooks holding some).
     slots: HashMap<u64, usize>,
 }
@@ -93,8 +97,15 @@ impl InFlight {
         let hooks = store.hook_index();
         let cap = |hook_id| cap_of(hooks.get(hook_id), default_cap);
         let room = |hook_id| self.lock().room(hook_id, cap(hook_id));
-        let claimed = |job_id| self.lock().jobs.contains(&job_id);
-        store.due_jobs(ClaimRequest { now_ms, limit: workers, room: &room, cap: &cap, claimed: &claimed }).await
+        let claimed = |job_id| {
+            let state = self.lock();
+            state.jobs.contains(&job_id) || state.recorded_during_pass.as_ref().is_some_and(|r| r.contains(&job_id))
+        };
+        self.lock().recorded_during_pass = Some(HashSet::new());
+        let due =
+            store.due_jobs(ClaimRequest { now_ms, limit: workers, room: &room, cap: &cap, claimed: &claimed }).await;
+        self.lock().recorded_during_pass = None;
+        due
     }
 
     /// Claims `job` and one of its hook's slots.
@@ -121,7 +132,12 @@ impl Claimed {
 
 impl Drop for Claimed {
     fn drop(&mut self) {
-        self.in_flight.lock().jobs.remove(&self.job_id);
+        let mut state = self.in_flight.lock();
+        state.jobs.remove(&self.job_id);
+        if let Some(recorded) = &mut state.recorded_during_pass {
+            recorded.insert(self.job_id);
+        }
+        drop(state);
         self.in_flight.released.notify_one();
     }
 }
