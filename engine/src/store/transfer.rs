@@ -18,7 +18,7 @@
 //! Not carried: the delivery log, hook errors, idempotency records and
 //! parked events, which retention drops anyway.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, Write};
 
 use base64::Engine as _;
@@ -143,8 +143,7 @@ pub async fn export(store: &dyn Store, from: &str, out: &mut dyn Write) -> Resul
         .iter()
         .map(|v| &v.sha256)
         .chain(hooks.iter().filter_map(|h| h.transformer.as_ref().map(|t| &t.sha256)));
-    let components: BTreeMap<&String, ()> = used.map(|sha256| (sha256, ())).collect();
-    for sha256 in components.into_keys() {
+    for sha256 in used.collect::<BTreeSet<&String>>() {
         let bytes = store.plugin_blob(sha256).await?.ok_or_else(|| StoreError::Corrupt {
             what: "component",
             message: format!("component {sha256} is used but not stored"),

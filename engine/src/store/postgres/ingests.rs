@@ -17,14 +17,13 @@
 //! of the database fails every request of the batch.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::super::StoreError;
 use super::super::contract::Judge;
 use super::super::judging::judge_items;
+use super::batches::{self, Batches, Taker};
 use super::events::{Parking, id_key, insert_events, insert_hook_errors, park, stored};
 use super::{Lock, deliveries, payloads};
 use crate::model::{EventRecord, HookErrorRecord, IdConflict, IngestItem, Job, ParkedEvent, StoredEvent};
@@ -48,42 +47,33 @@ pub(super) struct Ingesting {
 /// What a request is answered: its records, or the conflict refusing it.
 pub(super) type Answer = Result<Vec<EventRecord>, IdConflict>;
 
-type Request = (Ingesting, oneshot::Sender<Result<Answer, StoreError>>);
-
-/// Hands ingest requests to the writing task.
+/// Hands ingest requests to the writing tasks.
 pub(super) struct Ingester {
-    sender: mpsc::UnboundedSender<Request>,
+    batches: Batches<Ingesting, Answer>,
 }
 
 impl Ingester {
     /// Starts the writing tasks on `pool`; they end when the ingester is
     /// dropped, after answering what they were given.
     pub(super) fn start(pool: Pool, location: String) -> Ingester {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let receiver = Arc::new(Mutex::new(receiver));
+        let (batches, taker) = batches::channel(MAX_BATCH);
         for _ in 0..WRITERS {
-            tokio::spawn(run(pool.clone(), location.clone(), receiver.clone()));
+            tokio::spawn(run(pool.clone(), location.clone(), taker.clone()));
         }
-        Ingester { sender }
+        Ingester { batches }
     }
 
     /// Writes `ingesting` with whatever else is waiting; its answer, once
     /// committed.
     pub(super) async fn record(&self, ingesting: Ingesting) -> Result<Answer, StoreError> {
-        let (answer, answered) = oneshot::channel();
-        let closed = || StoreError::from(super::super::Unavailable::Closed);
-        self.sender.send((ingesting, answer)).map_err(|_| closed())?;
-        answered.await.map_err(|_| closed())?
+        self.batches.submit(ingesting).await
     }
 }
 
 /// One writer: takes what is waiting (the other writer may be writing its
 /// own batch meanwhile), writes it, answers it.
-async fn run(pool: Pool, location: String, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Request>>>) {
-    let mut waiting = Vec::with_capacity(MAX_BATCH);
-    while receiver.lock().await.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let (batch, answers): (Vec<Ingesting>, Vec<_>) = waiting.drain(..).unzip();
-        let size = batch.len();
+async fn run(pool: Pool, location: String, taker: Taker<Ingesting, Answer>) {
+    while let Some((batch, answers)) = taker.take().await {
         let written = async {
             let mut client = pool.get().await?;
             let txn = client.transaction().await?;
@@ -92,20 +82,7 @@ async fn run(pool: Pool, location: String, receiver: Arc<Mutex<mpsc::UnboundedRe
             Ok::<_, StoreError>(answers)
         }
         .await;
-        match written {
-            Ok(written) => {
-                tracing::trace!(store = %location, requests = size, "ingests recorded");
-                for (answer, written) in answers.into_iter().zip(written) {
-                    let _ = answer.send(Ok(written));
-                }
-            }
-            Err(error) => {
-                tracing::warn!(store = %location, requests = size, %error, "ingests not recorded");
-                for answer in answers {
-                    let _ = answer.send(Err(error.clone()));
-                }
-            }
-        }
+        answers.send(written, &location, "ingests");
     }
 }
 

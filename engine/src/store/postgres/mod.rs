@@ -26,6 +26,7 @@
 //! ([`Lock`]): the client ids of an ingest, an academy's quotas, a plugin
 //! name's version numbers, a plugin's park cap.
 
+mod batches;
 mod catalog;
 mod deliveries;
 mod errors;

@@ -18,10 +18,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
-use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::{Json, ToSql};
 
 use super::super::StoreError;
+use super::batches::{self, Batches, Taker};
 use super::deliveries::put_jobs;
 use super::hooks::{locked, put_stats, stats};
 use super::notices::{Notice, announce};
@@ -40,11 +40,9 @@ pub(super) struct Recording {
     pub rule: Deactivation,
 }
 
-type Request = (Recording, oneshot::Sender<Result<HookEffect, StoreError>>);
-
 /// Hands attempts to the recording task.
 pub(super) struct Recorder {
-    sender: mpsc::UnboundedSender<Request>,
+    batches: Batches<Recording, HookEffect>,
 }
 
 impl Recorder {
@@ -52,26 +50,20 @@ impl Recorder {
     /// dropped, after answering what it was given.
     /// Jobs held by another engine than `node` stay queued.
     pub(super) fn start(pool: Pool, location: String, node: Arc<str>) -> Recorder {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, location, node, receiver));
-        Recorder { sender }
+        let (batches, taker) = batches::channel(MAX_BATCH);
+        tokio::spawn(run(pool, location, node, taker));
+        Recorder { batches }
     }
 
     /// Records `recording` with whatever else is waiting; what it did to
     /// the hook, once committed.
     pub(super) async fn record(&self, recording: Recording) -> Result<HookEffect, StoreError> {
-        let (answer, answered) = oneshot::channel();
-        let closed = || StoreError::from(super::super::Unavailable::Closed);
-        self.sender.send((recording, answer)).map_err(|_| closed())?;
-        answered.await.map_err(|_| closed())?
+        self.batches.submit(recording).await
     }
 }
 
-async fn run(pool: Pool, location: String, node: Arc<str>, mut receiver: mpsc::UnboundedReceiver<Request>) {
-    let mut waiting = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let (batch, answers): (Vec<Recording>, Vec<_>) = waiting.drain(..).unzip();
-        let size = batch.len();
+async fn run(pool: Pool, location: String, node: Arc<str>, taker: Taker<Recording, HookEffect>) {
+    while let Some((batch, answers)) = taker.take().await {
         let recorded = async {
             let mut client = pool.get().await?;
             let txn = client.transaction().await?;
@@ -80,20 +72,7 @@ async fn run(pool: Pool, location: String, node: Arc<str>, mut receiver: mpsc::U
             Ok::<_, StoreError>(effects)
         }
         .await;
-        match recorded {
-            Ok(effects) => {
-                tracing::trace!(store = %location, attempts = size, "attempts recorded");
-                for (answer, effect) in answers.into_iter().zip(effects) {
-                    let _ = answer.send(Ok(effect));
-                }
-            }
-            Err(error) => {
-                tracing::warn!(store = %location, attempts = size, error = %error, "attempts not recorded");
-                for answer in answers {
-                    let _ = answer.send(Err(error.clone()));
-                }
-            }
-        }
+        answers.send(recorded, &location, "attempts");
     }
 }
 
