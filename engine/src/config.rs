@@ -111,6 +111,8 @@ pub struct Config {
     pub quotas: QuotaSettings,
     /// How fast one token may post events and write through the API.
     pub rate_limits: RateLimitSettings,
+    /// Whether the web console is served at `/console` (see `console`).
+    pub console: bool,
     /// The key that seals hook secrets and custom header values in the
     /// store (32 bytes in base64); unset: the data directory's key file,
     /// generated on the first start. Never printed.
@@ -146,6 +148,7 @@ impl Default for Config {
             targets: Targets::default(),
             quotas: QuotaSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            console: true,
             secret_key: None,
             previous_secret_keys: Vec::new(),
             signing_secret_overlap: Duration::from_secs(24 * 3600),

@@ -12,6 +12,7 @@ pub mod bundled;
 pub mod catalog;
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod data_dir;
 pub mod delivery;
 pub mod headers;

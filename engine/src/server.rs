@@ -213,13 +213,14 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     ));
 
     let stopping = CancellationToken::new();
+    let mut app = api::router(state, config.http.body_timeout);
+    if config.console {
+        app = app.merge(crate::console::router());
+    }
     let mut server = Box::pin(
-        axum::serve(
-            listener,
-            api::router(state, config.http.body_timeout).into_make_service_with_connect_info::<ConnectionActivity>(),
-        )
-        .with_graceful_shutdown(stopping.clone().cancelled_owned())
-        .into_future(),
+        axum::serve(listener, app.into_make_service_with_connect_info::<ConnectionActivity>())
+            .with_graceful_shutdown(stopping.clone().cancelled_owned())
+            .into_future(),
     );
     ready.store(true, Ordering::Relaxed);
     println!("wasmhook listening on http://{addr}");

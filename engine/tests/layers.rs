@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Modules only the composition root (`server`) may import: the layered
-/// settings and the HTTP transport sit at the edges.
-const EDGE_MODULES: [&str; 2] = ["config", "api"];
+/// settings and the HTTP transports (the API, the console) sit at the edges.
+const EDGE_MODULES: [&str; 3] = ["config", "api", "console"];
 /// The composition root: nothing in the library depends on it.
 const ROOT: &str = "server";
 /// The exporter of metrics, which the layers it observes do not know: they

@@ -69,6 +69,14 @@ pub async fn list_hook_events(
     Json(events)
 }
 
+/// `GET /v1/catalog/events` (any token): every catalogue event whole, with
+/// its serializer and sample, as the console's catalogue shows it.
+#[utoipa::path(get, path = "/v1/catalog/events", operation_id = "list_catalog_events",
+    responses((status = 200, body = Vec<types::EventDef>)))]
+pub async fn list_events(State(state): State<AppState>, _caller: Caller) -> Json<Vec<types::EventDef>> {
+    Json(state.catalog().iter().map(|event| types::EventDef::from((**event).clone())).collect())
+}
+
 /// `POST /v1/catalog/events`: a superadmin adds an event, at once and for
 /// good (it is stored, and loaded at every start).
 #[utoipa::path(post, path = "/v1/catalog/events", request_body = EventSpec, responses((status = 201, body = types::EventDef)))]

@@ -92,6 +92,9 @@ impl From<HookInput> for HookRequest {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HookFilters {
+    /// Academies, comma-separated (for superadmins: an academy's token sees
+    /// its own hooks only).
+    academy: Option<String>,
     /// Apps of the hooks' events, comma-separated.
     app: Option<String>,
     /// Event names, comma-separated.
@@ -124,6 +127,7 @@ impl HookFilters {
         let event = catalog.get(&hook.settings.event);
         let (apps, signals) = (comma_list(&self.app), comma_list(&self.signal));
         passes(&comma_list(&self.event), &hook.settings.event)
+            && passes(&comma_list(&self.academy), hook.academy.as_deref().unwrap_or(""))
             && passes(&comma_list(&self.service_id), hook.settings.service_id.as_deref().unwrap_or(""))
             && apps.is_none_or(|apps| event.is_some_and(|e| apps.contains(&e.app.as_str())))
             && signals.is_none_or(|signals| event.is_some_and(|e| signals.iter().any(|s| e.signal.contains(s))))

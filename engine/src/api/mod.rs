@@ -109,7 +109,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics::metrics))
         .routes(routes!(openapi::document))
         .routes(routes!(catalog::list_hook_events))
-        .routes(routes!(catalog::add_event))
+        .routes(routes!(catalog::list_events, catalog::add_event))
         .routes(routes!(catalog::update_event))
         .routes(routes!(hooks::list, hooks::subscribe, hooks::unsubscribe_matching))
         .routes(routes!(hooks::get, hooks::update, hooks::unsubscribe))
@@ -134,6 +134,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(status::status))
+        .routes(routes!(status::hooks))
         .routes(routes!(logs::stats))
         .routes(routes!(logs::cleanup))
 }

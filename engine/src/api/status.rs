@@ -10,8 +10,8 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::extract::Superadmin;
-use super::types::{Health, HealthRule, HookCounts, HookHealth, QueueStatus, Status};
+use super::extract::{HookScope, Superadmin};
+use super::types::{Health, HealthRule, HookCounts, HookHealth, HooksHealth, QueueStatus, Status};
 use super::{ApiError, AppState};
 use crate::model::{Hook, HookStats, Scope};
 use crate::store::RecentOutcomes;
@@ -59,17 +59,27 @@ fn hook_health(hook: Hook, stats: HookStats, recent: RecentOutcomes) -> HookHeal
     }
 }
 
-/// `GET /v1/admin/status` (superadmin): the queue and every hook's health.
-#[utoipa::path(get, path = "/v1/admin/status", operation_id = "engine_status",
-    responses((status = 200, body = Status)))]
-pub async fn status(State(state): State<AppState>, _: Superadmin) -> Result<Json<Status>, ApiError> {
-    let queue = state.store.queue_summary().await?;
-    let hooks = state.store.recent_outcomes(&Scope::All, WINDOW).await?;
+/// The health of every hook visible in `scope`.
+async fn hooks_health(state: &AppState, scope: &Scope) -> Result<Vec<HookHealth>, ApiError> {
+    let hooks = state.store.recent_outcomes(scope, WINDOW).await?;
     let mut results = Vec::with_capacity(hooks.len());
     for (hook, recent) in hooks {
         let stats = state.store.hook_stats(hook.id).await?;
         results.push(hook_health(hook, stats, recent));
     }
+    Ok(results)
+}
+
+fn health_rule() -> HealthRule {
+    HealthRule { window: WINDOW, healthy_from: HEALTHY_FROM, warning_from: WARNING_FROM }
+}
+
+/// `GET /v1/admin/status` (superadmin): the queue and every hook's health.
+#[utoipa::path(get, path = "/v1/admin/status", operation_id = "engine_status",
+    responses((status = 200, body = Status)))]
+pub async fn status(State(state): State<AppState>, _: Superadmin) -> Result<Json<Status>, ApiError> {
+    let queue = state.store.queue_summary().await?;
+    let results = hooks_health(&state, &Scope::All).await?;
     let mut counts = HookCounts { total: results.len(), ..HookCounts::default() };
     for hook in &results {
         counts.active += usize::from(hook.is_active);
@@ -85,9 +95,18 @@ pub async fn status(State(state): State<AppState>, _: Superadmin) -> Result<Json
     Ok(Json(Status {
         queue: QueueStatus { depth: queue.depth, oldest_due_at, oldest_wait_seconds },
         hooks: counts,
-        health_rule: HealthRule { window: WINDOW, healthy_from: HEALTHY_FROM, warning_from: WARNING_FROM },
+        health_rule: health_rule(),
         results,
     }))
+}
+
+/// `GET /v1/notify/hook/health`: the health of the caller's hooks (an
+/// academy's own, a superadmin's all), judged as `/v1/admin/status` judges
+/// it; without the queue, which is the engine's and not an academy's.
+#[utoipa::path(get, path = "/v1/notify/hook/health", operation_id = "hooks_health",
+    responses((status = 200, body = HooksHealth)))]
+pub async fn hooks(State(state): State<AppState>, HookScope(scope): HookScope) -> Result<Json<HooksHealth>, ApiError> {
+    Ok(Json(HooksHealth { health_rule: health_rule(), results: hooks_health(&state, &scope).await? }))
 }
 
 #[cfg(test)]

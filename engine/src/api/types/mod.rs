@@ -25,7 +25,7 @@ pub use plugins::{
     Breaker, Bucket, LimitOverrides, Limits, PluginDetail, PluginVersion, PluginView, RetryQueued, VersionDetail,
     VersionHealth,
 };
-pub use status::{Health, HealthRule, HookCounts, HookHealth, QueueStatus, Status};
+pub use status::{Health, HealthRule, HookCounts, HookHealth, HooksHealth, QueueStatus, Status};
 pub use tokens::{CreatedToken, NewToken, Role, RoleName, TokenRecord};
 
 /// Records of the model as the API shows them.

@@ -23,6 +23,14 @@ pub struct Status {
     pub results: Vec<HookHealth>,
 }
 
+/// The health of the caller's hooks (`GET /v1/notify/hook/health`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HooksHealth {
+    /// The thresholds the health was judged by.
+    pub health_rule: HealthRule,
+    pub results: Vec<HookHealth>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueStatus {
     /// Deliveries waiting for an attempt.
