@@ -393,6 +393,38 @@ async fn academies_only_ever_see_their_own_hooks() {
     assert_eq!(s.admin.get("/v1/notify/hook/subscribe").await.body["count"], 3);
 }
 
+/// What the console reads beside the seed's routes: the caller's hooks'
+/// health, the hook list by academy, the catalogue whole.
+#[tokio::test]
+async fn health_the_academy_filter_and_the_whole_catalogue_are_scoped() {
+    let s = setup().await;
+    let id_a = subscribe(&s.a, "form_entry.added", "https://a.io/h", None).await["id"].as_u64().unwrap();
+    let id_b = subscribe(&s.b, "form_entry.added", "https://b.io/h", None).await["id"].as_u64().unwrap();
+    let ids = |body: &Value| -> Vec<u64> {
+        body["results"].as_array().unwrap().iter().map(|h| h["id"].as_u64().unwrap()).collect()
+    };
+
+    assert_eq!(ids(&s.a.get("/v1/notify/hook/health").await.body), vec![id_a], "an academy: its own hooks");
+    let all = s.admin.get("/v1/notify/hook/health").await.body;
+    assert_eq!(ids(&all), vec![id_a, id_b]);
+    assert_eq!(
+        (all["results"][0]["health"].clone(), all["health_rule"]["window"].clone()),
+        (json!("unknown"), json!(20))
+    );
+    assert_eq!(s.service.get("/v1/notify/hook/health").await.status, 400, "a service token manages no hooks");
+
+    assert_eq!(ids(&s.admin.get("/v1/notify/hook/subscribe?academy=uptown").await.body), vec![id_b]);
+    assert_eq!(
+        ids(&s.admin.get("/v1/notify/hook/subscribe?academy=uptown,downtown-campus").await.body),
+        vec![id_a, id_b]
+    );
+    assert_eq!(ids(&s.a.get("/v1/notify/hook/subscribe?academy=uptown").await.body), Vec::<u64>::new());
+
+    let events = s.a.get("/v1/catalog/events").await.body;
+    let won = events.as_array().unwrap().iter().find(|e| e["name"] == "form_entry.won_or_lost").unwrap();
+    assert_eq!((won["serializer"].clone(), won["sample"]["id"].clone()), (json!("marketing"), json!(9876)), "{won}");
+}
+
 #[tokio::test]
 async fn samples_run_the_catalogue_sample_through_the_serializer() {
     let s = setup().await;
