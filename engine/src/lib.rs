@@ -4,6 +4,7 @@
 //! Data flows one way: API → ingest → plugin runtime → store → delivery →
 //! receiver. This crate holds one module per concern.
 
+pub mod activity;
 pub mod api;
 pub mod app;
 pub mod auth;

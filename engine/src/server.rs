@@ -149,6 +149,7 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
         quotas: quotas.stored,
         limits: Arc::new(RequestLimits::new(&quotas)),
         public_url: config.public_url.clone(),
+        sender: dispatcher.sender(),
     };
     Ok((state, dispatcher))
 }

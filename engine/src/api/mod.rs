@@ -2,6 +2,7 @@
 //! handler takes the shared state, an extractor that yields the caller's
 //! scope, and validated input.
 
+mod activity;
 mod catalog;
 mod deliveries;
 mod dry_runs;
@@ -12,6 +13,7 @@ mod health;
 mod hooks;
 mod links;
 mod logs;
+mod me;
 mod metrics;
 mod observe;
 mod openapi;
@@ -21,6 +23,7 @@ mod quotas;
 mod ready;
 mod samples;
 mod status;
+mod test_sends;
 mod tokens;
 mod transformers;
 pub mod types;
@@ -48,6 +51,7 @@ use crate::app::hooks::HookService;
 use crate::app::plugins::PluginService;
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::connections::{self, BodyTimeout};
+use crate::delivery::Sender;
 use crate::ingest::Ingest;
 use crate::ingest::parked::Retrier;
 use crate::quota::RequestLimits;
@@ -87,6 +91,9 @@ pub struct AppState {
     pub limits: Arc<RequestLimits>,
     /// Where clients reach the API: links start with it (relative without).
     pub public_url: Option<PublicUrl>,
+    /// Sends hooks' test requests, as deliveries are sent (the dispatcher's
+    /// client, within the target policy).
+    pub sender: Sender,
 }
 
 impl AppState {
@@ -117,6 +124,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transformers::show, transformers::attach, transformers::detach).layer(component_upload()))
         .routes(routes!(dry_runs::transformer))
         .routes(routes!(hooks::rotate_secret))
+        .routes(routes!(test_sends::send))
         .routes(routes!(quotas::show))
         .routes(routes!(samples::by_filter))
         .routes(routes!(samples::by_hook))
@@ -137,6 +145,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(status::hooks))
         .routes(routes!(logs::stats))
         .routes(routes!(logs::cleanup))
+        .routes(routes!(me::me))
+        .routes(routes!(activity::activity))
 }
 
 /// The OpenAPI document of every route, as `/openapi.json` serves it.

@@ -12,9 +12,11 @@ pub mod headers;
 mod outage;
 pub mod policy;
 pub mod retry;
+mod send;
 mod settings;
 pub mod signing;
 mod stages;
+mod test_send;
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -25,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use retry::RetryPolicy;
+pub use send::Sender;
 pub use settings::DeliverySettings;
+pub use test_send::TestSend;
 
 use crate::app::plugins::PluginService;
 use crate::runtime::Runtime;
@@ -64,7 +68,8 @@ impl Default for DeliveryConfig {
 /// The delivery workers.
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    client: reqwest::Client,
+    /// The HTTP client within the target policy; test sends share it.
+    sender: send::Sender,
     config: DeliveryConfig,
     /// Woken when jobs are queued, and when jobs or hooks' slots are
     /// released.
@@ -92,16 +97,9 @@ impl Dispatcher {
         config: DeliveryConfig,
         queued: Arc<Notify>,
     ) -> Arc<Self> {
-        let client = config
-            .targets
-            .client_builder()
-            .user_agent(concat!("Wasmhook/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(config.concurrency)
-            .build()
-            .expect("the HTTP client builds with static settings");
         Arc::new(Dispatcher {
             store,
-            client,
+            sender: send::Sender::new(&config),
             config,
             in_flight: claims::InFlight::new(queued.clone()),
             queued,
@@ -112,6 +110,12 @@ impl Dispatcher {
             abandon: CancellationToken::new(),
             tasks: TaskTracker::new(),
         })
+    }
+
+    /// What sends this dispatcher's requests: for test sends, made as
+    /// deliveries are.
+    pub fn sender(&self) -> Sender {
+        self.sender.clone()
     }
 
     /// Claims due jobs and delivers them, until [`shutdown`](Self::shutdown).

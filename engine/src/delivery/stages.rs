@@ -2,17 +2,14 @@
 //! and output types.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Dispatcher;
 use super::claims::HookSlot;
 use super::policy::Answer;
-use super::signing::sign_with_each;
-use crate::headers::{check_sent_header, engine_sets};
+use super::send::{Sent, refused_header, signed_headers};
 use crate::model::Hook;
-use crate::model::{
-    Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, Payload, SIGNATURE_HEADER, log_headers,
-};
+use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, Payload, log_headers};
 use crate::runtime::Request;
 use crate::store::StoreError;
 use crate::time::Time;
@@ -22,16 +19,6 @@ struct Prepared {
     hook: Arc<Hook>,
     request: Request,
     timeout: Duration,
-}
-
-/// What the receiver did.
-struct Sent {
-    sent_at: Time,
-    status: Option<u16>,
-    body: Option<String>,
-    retry_after: Option<Duration>,
-    error: Option<String>,
-    duration: Duration,
 }
 
 /// Why an attempt ends without a request.
@@ -64,15 +51,7 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -
         Err(NotSent::HookGone) => dispatcher.store.drop_job(job).await,
         Err(NotSent::Cancelled(why)) => cancel(dispatcher, job, scheduled_at, why).await,
         Err(NotSent::Failed(hook, error)) => {
-            let sent = Sent {
-                sent_at: Time::now(),
-                status: None,
-                body: None,
-                retry_after: None,
-                error: Some(error),
-                duration: Duration::ZERO,
-            };
-            record(dispatcher, &job, scheduled_at, &hook, Vec::new(), None, sent).await
+            record(dispatcher, &job, scheduled_at, &hook, Vec::new(), None, Sent::failed(error)).await
         }
     }
 }
@@ -81,8 +60,8 @@ pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -
 /// why nothing was sent.
 async fn attempt(dispatcher: &Dispatcher, job: &Job) -> Result<(Prepared, Vec<(String, String)>, Sent), NotSent> {
     let prepared = check_headers(transform(dispatcher, job, prepare(dispatcher, job)?).await?)?;
-    let headers = sign_headers(job, &prepared);
-    let sent = send(dispatcher, &prepared, &headers).await;
+    let headers = signed_headers(&prepared.hook, &prepared.request, &job.webhook_id);
+    let sent = dispatcher.sender.send(&prepared.request, &headers, prepared.timeout).await;
     Ok((prepared, headers, sent))
 }
 
@@ -95,8 +74,7 @@ fn prepare(dispatcher: &Dispatcher, job: &Job) -> Result<Prepared, NotSent> {
         return Err(NotSent::Cancelled("the hook is inactive".into()));
     }
     let request = super::headers::request(&hook, job.payload.body().to_owned());
-    let timeout =
-        hook.settings.timeout.map_or(dispatcher.config.default_timeout, |s| Duration::from_secs(u64::from(s)));
+    let timeout = dispatcher.sender.timeout(&hook);
     Ok(Prepared { hook, request, timeout })
 }
 
@@ -128,94 +106,14 @@ async fn transform(dispatcher: &Dispatcher, job: &Job, mut prepared: Prepared) -
     }
 }
 
-/// Refuses a request whose headers the engine will not send: connection
-/// and framing headers, whether its transformer added them or the hook had
-/// them before they were refused at subscribe time. A failed attempt with
-/// the reason, as any transformer failure.
+/// Refuses a request whose headers the engine will not send
+/// (`send::refused_header`): a failed attempt with the reason, as any
+/// transformer failure.
 fn check_headers(prepared: Prepared) -> Result<Prepared, NotSent> {
-    let refused = prepared.request.headers.iter().find_map(|(name, value)| check_sent_header(name, value).err());
-    match refused {
-        Some(refused) => Err(NotSent::Failed(prepared.hook, refused.to_string())),
+    match refused_header(&prepared.request) {
+        Some(refused) => Err(NotSent::Failed(prepared.hook, refused)),
         None => Ok(prepared),
     }
-}
-
-/// The headers sent: the request's own, minus anything the engine sets,
-/// plus the content type and the Standard Webhooks signature of the body
-/// actually sent.
-fn sign_headers(job: &Job, prepared: &Prepared) -> Vec<(String, String)> {
-    let now = Time::now();
-    let timestamp = now.as_second();
-    let mut headers: Vec<(String, String)> =
-        prepared.request.headers.iter().filter(|(name, _)| !engine_sets(name)).cloned().collect();
-    headers.push(("content-type".to_owned(), "application/json".to_owned()));
-    headers.push(("webhook-id".to_owned(), job.webhook_id.clone()));
-    headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
-    // A secret that does not decode is caught when the hook is created;
-    // an empty signature makes receivers refuse rather than trust. The
-    // previous secret signs too while its rotation overlap lasts.
-    let secrets = prepared.hook.signing_secrets(now);
-    let signature = sign_with_each(secrets, &job.webhook_id, timestamp, &prepared.request.body).unwrap_or_default();
-    headers.push((SIGNATURE_HEADER.to_owned(), signature));
-    headers
-}
-
-/// Sends the request and reads (a bounded part of) the answer.
-async fn send(dispatcher: &Dispatcher, prepared: &Prepared, headers: &[(String, String)]) -> Sent {
-    let sent_at = Time::now();
-    let started = Instant::now();
-    let method = reqwest::Method::from_bytes(prepared.request.method.as_bytes()).unwrap_or(reqwest::Method::POST);
-    let mut request = dispatcher.client.request(method, &prepared.request.url).timeout(prepared.timeout);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    // A literal-IP URL meets no resolver: the target policy judges it here.
-    let outcome = match dispatcher.config.targets.check(&prepared.request.url) {
-        Ok(()) => request.body(prepared.request.body.clone()).send().await.map_err(|error| {
-            if error.is_timeout() {
-                format!("no answer within {} s", prepared.timeout.as_secs_f64())
-            } else if let Some(refused) = crate::targets::refusal(&error) {
-                refused.to_string()
-            } else {
-                format!("{error}: {}", std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default())
-            }
-        }),
-        Err(refused) => Err(refused.to_string()),
-    };
-    let response = match outcome {
-        Ok(response) => response,
-        Err(error) => {
-            return Sent {
-                sent_at,
-                status: None,
-                body: None,
-                retry_after: None,
-                error: Some(error),
-                duration: started.elapsed(),
-            };
-        }
-    };
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let body = read_body(response, dispatcher.config.max_response_body).await;
-    Sent { sent_at, status: Some(status), body, retry_after, error: None, duration: started.elapsed() }
-}
-
-/// At most `limit` bytes of the body, as text.
-async fn read_body(mut response: reqwest::Response, limit: usize) -> Option<String> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
-        if body.len() >= limit {
-            break;
-        }
-    }
-    (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Records the attempt and decides what comes next; `transformed` is the
@@ -276,6 +174,7 @@ async fn record(
     // Counted once recorded, when the store's decision is known: an
     // attempt that deactivates its hook is not retried.
     crate::metrics::delivery_attempted(succeeded, status, duration, retrying && effect == HookEffect::None);
+    crate::activity::delivery_attempted(succeeded);
     Ok(())
 }
 

@@ -206,6 +206,7 @@ impl Ingest {
         let suppress = event.disable_webhooks || self.webhooks_disabled;
         self.prepare_one(&mut prepared, hooks, id, item.event, event.academy, item.data.get().to_owned(), suppress, 0);
         prepared.events.iter().for_each(|(stored, _)| crate::metrics::event_ingested(&stored.record.outcome));
+        crate::activity::events_ingested(prepared.events.len() as u64);
         prepared.content = content;
         if let Some((top, _)) = prepared.events.first_mut() {
             top.content = content;

@@ -5,27 +5,33 @@
 //! and the wire is one place: the handlers answer these types and the CLI
 //! reads them back.
 
+mod activity;
 mod catalog;
 mod deliveries;
 mod events;
 mod hooks;
 mod logs;
+mod me;
 mod page;
 mod plugins;
 mod status;
+mod test_sends;
 mod tokens;
 
+pub use activity::{Activity, ActivityMinute};
 pub use catalog::{EventDef, EventKind, EventSpec};
 pub use deliveries::{Attempt, AttemptOutcome, HookErrorRecord};
 pub use events::{EventOutcome, EventRecord};
 pub use hooks::{AttachedTransformer, HookSettings, HookView, HttpMethod};
 pub use logs::{AttemptSummary, CleanedUp, HookAttempts, LogStats};
+pub use me::Me;
 pub use page::Page;
 pub use plugins::{
     Breaker, Bucket, LimitOverrides, Limits, PluginDetail, PluginVersion, PluginView, RetryQueued, VersionDetail,
     VersionHealth,
 };
 pub use status::{Health, HealthRule, HookCounts, HookHealth, HooksHealth, QueueStatus, Status};
+pub use test_sends::{TestRequest, TestSendResult};
 pub use tokens::{CreatedToken, NewToken, Role, RoleName, TokenRecord};
 
 /// Records of the model as the API shows them.
