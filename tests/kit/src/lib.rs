@@ -4,7 +4,8 @@
 //! receiver ([`receiver`]), one that only counts for the load benchmark
 //! ([`counting`]) and the hostile test component. Engines run on redb,
 //! except in the `on_postgres` test binary, where each data directory has
-//! a PostgreSQL database of its own ([`postgres`]).
+//! a PostgreSQL database of its own ([`postgres`]). The console's tests
+//! drive a real headless Chromium over WebDriver ([`browser`]).
 //!
 //! The binary is the one cargo built for the test or benchmark that runs:
 //! cargo names it in `CARGO_BIN_EXE_wasmhook` when it builds and when it
@@ -12,6 +13,7 @@
 //! no dependency on the engine's library (the engine's tests would link a
 //! second copy of it).
 
+pub mod browser;
 pub mod counting;
 pub mod files;
 pub mod postgres;
