@@ -168,7 +168,9 @@ impl Browser {
         ));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).expect("create the browser profile directory");
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("an HTTP client");
+        // The driver is on 127.0.0.1: no proxy of the environment applies.
+        let http =
+            reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().expect("an HTTP client");
 
         // The port is free when asked; another process may take it before
         // the driver does, so a driver that exits is started again.
