@@ -16,7 +16,7 @@ mod status;
 mod tokens;
 
 pub use catalog::{EventDef, EventKind, EventSpec};
-pub use deliveries::{Attempt, AttemptOutcome, HookErrorRecord};
+pub use deliveries::{Attempt, AttemptOutcome, FailedReplayed, HookErrorRecord, RetryFailed};
 pub use events::{EventOutcome, EventRecord};
 pub use hooks::{AttachedTransformer, HookSettings, HookView, HttpMethod};
 pub use logs::{AttemptSummary, CleanedUp, HookAttempts, LogStats};
