@@ -1,6 +1,7 @@
 //! The e2e suites that matter most, again with every engine on PostgreSQL:
-//! the hooks API, delivery (with its `kill -9`) and plugins, the very
-//! files that run on redb as test binaries of their own.
+//! the hooks API, delivery (with its `kill -9`), plugins and the console's
+//! actions on a hook, the very files that run on redb as test binaries of
+//! their own.
 //!
 //! This binary's name is what puts its engines on PostgreSQL (the
 //! testkit's `postgres` module reads it): each data directory a test starts
@@ -9,6 +10,8 @@
 //! is skipped with a notice, unless `WASMHOOK_TEST_REQUIRE_POSTGRES=1` (CI),
 //! which fails its tests.
 
+#[path = "console_actions.rs"]
+mod console_actions;
 #[path = "delivery.rs"]
 mod delivery;
 #[path = "hooks_api.rs"]

@@ -30,6 +30,8 @@ async fn view(state: &AppState, hook: Hook) -> Result<HookView, ApiError> {
         created_at: hook.created_at,
         updated_at: hook.updated_at,
         total_calls: stats.total_calls,
+        successes: stats.successes,
+        consecutive_failures: stats.consecutive_failures,
         last_call_at: stats.last_call_at,
         last_response_code: stats.last_response_code,
         academy: hook.academy,
@@ -248,6 +250,22 @@ pub async fn rotate_secret(
     PathParam(id): PathParam<u64>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(secret_view(&state.hooks.rotate_secret(&scope, id).await?)))
+}
+
+/// `POST /v1/notify/hook/subscribe/{id}/stats/reset`: clears the hook's
+/// counters (seed 002's "reset failure / performance counters"); the hook
+/// as `GET` shows it after. The delivery log and the health that
+/// `/v1/admin/status` judges on its latest attempts stay (see
+/// `HookService::reset_stats`).
+#[utoipa::path(post, path = "/v1/notify/hook/subscribe/{id}/stats/reset", operation_id = "reset_hook_stats",
+    params(("id" = u64, Path)), responses((status = 200, body = HookView)))]
+pub async fn reset_stats(
+    State(state): State<AppState>,
+    HookScope(scope): HookScope,
+    PathParam(id): PathParam<u64>,
+) -> Result<Json<HookView>, ApiError> {
+    let hook = state.hooks.reset_stats(&scope, id).await?;
+    Ok(Json(view(&state, hook).await?))
 }
 
 /// `{"secret", "previous_secret_expires_at"}`: the second is `null` when

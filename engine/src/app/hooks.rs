@@ -133,6 +133,22 @@ impl HookService {
         Ok(hook)
     }
 
+    /// Clears hook `id`'s counters (calls, successes, consecutive
+    /// failures, the last call and its answer); the hook, as it is now. Its
+    /// delivery log stays, and so does its health in `/v1/admin/status`,
+    /// which is judged on the latest attempts in that log, not on these
+    /// counters: a reset does not make a failing hook look healthy. A hook
+    /// that its consecutive failures deactivated starts counting them from
+    /// zero once reactivated.
+    pub async fn reset_stats(&self, scope: &Scope, id: u64) -> Result<Hook, HooksError> {
+        if !self.store.reset_hook_stats(scope, id).await? {
+            return Err(HooksError::NotFound);
+        }
+        tracing::info!(hook_id = id, "hook stats reset");
+        // Deleted since? As if it had not been there.
+        self.store.hook(scope, id).ok_or(HooksError::NotFound)
+    }
+
     /// Deletes hook `id`.
     pub async fn delete(&self, scope: &Scope, id: u64) -> Result<(), HooksError> {
         if self.store.delete_hook(scope, id).await? { Ok(()) } else { Err(HooksError::NotFound) }

@@ -104,6 +104,14 @@ pub trait Hooks: Send + Sync {
     /// What the deliveries to hook `id` did so far.
     async fn hook_stats(&self, id: u64) -> Result<HookStats, StoreError>;
 
+    /// Clears hook `id`'s stats, if it is visible in `scope` (the
+    /// console's "reset counters"): they count again from zero; whether it
+    /// is. Its attempts, its sample and its settings stay. Ordered with the
+    /// recording of attempts, as their counting is: an attempt recorded
+    /// before the reset no longer counts, one recorded after counts from
+    /// zero, none is lost in between.
+    async fn reset_hook_stats(&self, scope: &Scope, id: u64) -> Result<bool, StoreError>;
+
     /// The last payload delivered to hook `id`.
     async fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError>;
 

@@ -115,3 +115,29 @@ impl From<model::HookErrorRecord> for HookErrorRecord {
         HookErrorRecord { id, at, message, event, event_id, hook_id, academy }
     }
 }
+
+/// The body of `POST /v1/notify/hook/{id}/deliveries/retry-failed`: when
+/// the failures to replay were sent, `since` included, `until` excluded;
+/// absent or `null`: no bound.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryFailed {
+    #[serde(default)]
+    pub since: Option<Time>,
+    #[serde(default)]
+    pub until: Option<Time>,
+}
+
+/// Failed deliveries queued again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FailedReplayed {
+    /// How many were queued (at most 1000 per call).
+    pub replayed: usize,
+    /// The new deliveries' ids, the oldest failure first.
+    pub delivery_ids: Vec<u64>,
+    /// Whether more failures were in range than one call replays.
+    pub more: bool,
+    /// With `more`: the `since` to send next to continue where this call
+    /// stopped.
+    pub next_since: Option<Time>,
+}

@@ -113,6 +113,14 @@ pub struct HookView {
     pub created_at: Time,
     pub updated_at: Time,
     pub total_calls: u64,
+    /// Of `total_calls`, those that succeeded (the others failed): the
+    /// console's success rate.
+    #[serde(default)]
+    pub successes: u64,
+    /// Failures since the last success (`auto_disable_after_failures`
+    /// counts them).
+    #[serde(default)]
+    pub consecutive_failures: u32,
     pub last_call_at: Option<Time>,
     pub last_response_code: Option<u16>,
     pub academy: Option<String>,

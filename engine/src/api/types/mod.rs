@@ -20,7 +20,7 @@ mod tokens;
 
 pub use activity::{Activity, ActivityMinute};
 pub use catalog::{EventDef, EventKind, EventSpec};
-pub use deliveries::{Attempt, AttemptOutcome, HookErrorRecord};
+pub use deliveries::{Attempt, AttemptOutcome, FailedReplayed, HookErrorRecord, RetryFailed};
 pub use events::{EventOutcome, EventRecord};
 pub use hooks::{AttachedTransformer, HookSettings, HookView, HttpMethod};
 pub use logs::{AttemptSummary, CleanedUp, HookAttempts, LogStats};

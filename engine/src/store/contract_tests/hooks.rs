@@ -152,3 +152,36 @@ pub(crate) async fn catalogue_additions_replace_by_name(store: &dyn Store) {
     let named: Vec<_> = additions.iter().map(|s| (s.name.as_str(), s.description.as_str())).collect();
     assert_eq!(named, [("w", "other"), ("x", "second")]);
 }
+
+pub(crate) async fn a_reset_clears_the_stats_and_keeps_the_attempts(store: &dyn Store) {
+    let a = hook(store, Some("a")).await;
+    let id = a.id;
+    let record = |outcome, status, second| async move {
+        let job = queued(store, id, 100).await;
+        let attempt = attempt(&job, outcome, Some(status), Time::from_second(second));
+        store.record_attempt(job, attempt, NextStep::Finish, Deactivation::NEVER).await.unwrap();
+    };
+    record(AttemptOutcome::Succeeded, 200, 1).await;
+    record(AttemptOutcome::Failed, 500, 2).await;
+    let counted = store.hook_stats(a.id).await.unwrap();
+    assert_eq!((counted.total_calls, counted.successes, counted.consecutive_failures), (2, 1, 1));
+    let sample = store.hook_sample(a.id).await.unwrap();
+    assert!(sample.is_some());
+
+    assert!(!store.reset_hook_stats(&academy("b"), a.id).await.unwrap(), "another academy's hook");
+    assert!(!store.reset_hook_stats(&Scope::All, a.id + 100).await.unwrap(), "no such hook");
+    assert_eq!(store.hook_stats(a.id).await.unwrap(), counted, "untouched");
+
+    assert!(store.reset_hook_stats(&academy("a"), a.id).await.unwrap());
+    assert_eq!(store.hook_stats(a.id).await.unwrap(), Default::default(), "every count cleared");
+    assert_eq!(store.attempts(a.id).await.unwrap().len(), 2, "the log stays");
+    assert_eq!(store.hook_sample(a.id).await.unwrap(), sample, "the sample stays");
+    assert!(store.hook(&Scope::All, a.id).is_some());
+
+    record(AttemptOutcome::Failed, 503, 3).await;
+    let stats = store.hook_stats(a.id).await.unwrap();
+    assert_eq!((stats.total_calls, stats.successes, stats.consecutive_failures), (1, 0, 1), "from zero");
+    assert_eq!((stats.last_call_at, stats.last_response_code), (Some(Time::from_second(3)), Some(503)));
+    assert!(store.reset_hook_stats(&Scope::All, a.id).await.unwrap(), "a superadmin resets any hook");
+    assert_eq!(store.hook_stats(a.id).await.unwrap(), Default::default());
+}

@@ -39,6 +39,7 @@ macro_rules! every_contract_test {
             hooks::an_academy_sees_and_changes_only_its_own_hooks,
             hooks::a_selector_deletes_the_hooks_it_takes_with_their_stats_and_samples,
             hooks::a_quota_refusal_writes_nothing,
+            hooks::a_reset_clears_the_stats_and_keeps_the_attempts,
             hooks::a_revoked_token_is_gone,
             hooks::catalogue_additions_replace_by_name,
             plugins::versions_are_numbered_per_name_and_one_is_active,

@@ -132,6 +132,15 @@ impl Hooks for Memory {
         Ok(self.lock().stats.get(&id).cloned().unwrap_or_default())
     }
 
+    async fn reset_hook_stats(&self, scope: &Scope, id: u64) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        if state.visible_hook(scope, id).is_none() {
+            return Ok(false);
+        }
+        state.stats.remove(&id);
+        Ok(true)
+    }
+
     async fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
         Ok(self.lock().samples.get(&id).map(|sample| sample.body().to_owned()))
     }

@@ -280,6 +280,27 @@ impl Hooks for Postgres {
         Ok(stats(&client, &[rows::id(id)]).await?.remove(&id).unwrap_or_default())
     }
 
+    /// Under the hook row's lock, the one the attempt recorder takes before
+    /// it reads the stats it counts on (`recorder.rs`): a batch recording
+    /// this hook's attempts commits before the reset or reads the stats
+    /// after it, so the reset is never written over with counts from
+    /// before it.
+    async fn reset_hook_stats(&self, scope: &Scope, id: u64) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        let sql = "SELECT academy FROM hooks WHERE id = $1 FOR NO KEY UPDATE";
+        let Some(row) = txn.query_opt(&txn.prepare_cached(sql).await?, &[&rows::id(id)]).await? else {
+            return Ok(false);
+        };
+        if !scope.sees(get::<Option<String>>(&row, "academy", "hook")?.as_deref()) {
+            return Ok(false);
+        }
+        let sql = "DELETE FROM hook_stats WHERE hook_id = $1";
+        txn.execute(&txn.prepare_cached(sql).await?, &[&rows::id(id)]).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
     async fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
         let client = self.client().await?;
         let sql = "SELECT p.body FROM hook_samples s JOIN payloads p ON p.id = s.payload_id WHERE s.hook_id = $1";
@@ -346,12 +367,15 @@ pub(super) async fn put_stats(txn: &impl GenericClient, stats: &HashMap<u64, Hoo
 mod tests {
     use std::sync::Arc;
 
-    use crate::model::Scope;
+    use tokio::task::JoinSet;
+
+    use crate::model::{AttemptOutcome, Deactivation, Job, NextStep, Scope};
     use crate::secrets::{Keyring, SecretKey};
     use crate::store::contract_tests::hook;
     use crate::store::postgres::testing;
-    use crate::store::tests::new_hook;
-    use crate::store::{Hooks, Quotas, StoreError};
+    use crate::store::tests::{attempt, job, new_hook};
+    use crate::store::{Deliveries, Hooks, Quotas, StoreError};
+    use crate::time::Time;
 
     /// Creations racing for an academy's last places, each on its own
     /// connection: its quota lock lets exactly the quota through.
@@ -375,6 +399,55 @@ mod tests {
         }
         assert_eq!(created, 2);
         assert_eq!(store.academy_usage("a").await.unwrap().hooks, 2);
+        drop(store);
+        database.remove().await;
+    }
+
+    /// Resets while the hook's attempts are being recorded, in batches
+    /// (`recorder.rs`) beside them: an attempt recorded before a reset no
+    /// longer counts; none counted before it is written back over it. Each
+    /// round records 50 failures, then 50 more with a reset among them:
+    /// only those 50 may count after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reset_is_not_undone_by_attempts_recorded_beside_it() {
+        let Some(database) = testing::database().await else { return };
+        let store = Arc::new(database.open().await);
+        let id = hook(&*store, Some("a")).await.id;
+        let record_all = |jobs: Vec<Job>| {
+            let mut recording = JoinSet::new();
+            for job in jobs {
+                let store = store.clone();
+                recording.spawn(async move {
+                    let made = attempt(&job, AttemptOutcome::Failed, Some(500), Time::now());
+                    store.record_attempt(job, made, NextStep::Finish, Deactivation::NEVER).await.unwrap();
+                });
+            }
+            recording
+        };
+        let queued = |count: u64| {
+            let store = store.clone();
+            async move {
+                let jobs: Vec<Job> = (0..count).map(|n| job(id, n)).collect();
+                let ids = store.enqueue(jobs.clone()).await.unwrap();
+                jobs.into_iter().zip(ids).map(|(job, id)| Job { id, ..job }).collect::<Vec<_>>()
+            }
+        };
+        for round in 0..10 {
+            record_all(queued(50).await).join_all().await;
+            assert!(store.hook_stats(id).await.unwrap().total_calls >= 50);
+            let during = record_all(queued(50).await);
+            tokio::time::sleep(std::time::Duration::from_millis(round)).await;
+            assert!(store.reset_hook_stats(&Scope::All, id).await.unwrap());
+            during.join_all().await;
+            let stats = store.hook_stats(id).await.unwrap();
+            assert!(
+                stats.total_calls <= 50,
+                "round {round}: {} counted, 50 recorded since the round began",
+                stats.total_calls
+            );
+            assert_eq!(u64::from(stats.consecutive_failures), stats.total_calls);
+        }
+        assert_eq!(store.attempts(id).await.unwrap().len(), 1000, "every attempt logged");
         drop(store);
         database.remove().await;
     }

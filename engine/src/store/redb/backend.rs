@@ -97,6 +97,10 @@ impl Hooks for Redb {
         self.store.hook_stats(id)
     }
 
+    async fn reset_hook_stats(&self, scope: &Scope, id: u64) -> Result<bool, StoreError> {
+        self.store.reset_hook_stats(scope, id)
+    }
+
     async fn hook_sample(&self, id: u64) -> Result<Option<String>, StoreError> {
         self.store.hook_sample(id)
     }

@@ -59,6 +59,22 @@ impl RedbStore {
         Ok(stats.unwrap_or_default())
     }
 
+    /// Clears hook `id`'s stats if it is visible in `scope`; whether it
+    /// is. One write transaction, as the committer's that count attempts
+    /// (redb has one writer at a time), so no attempt's count is lost.
+    pub fn reset_hook_stats(&self, scope: &Scope, id: u64) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let visible = match txn.open_table(HOOKS)?.get(id)? {
+            Some(bytes) => scope.sees(sealing::decode_sealed(bytes.value())?.academy.as_deref()),
+            None => false,
+        };
+        if visible {
+            txn.open_table(HOOK_STATS)?.remove(id)?;
+        }
+        txn.commit()?;
+        Ok(visible)
+    }
+
     /// Applies `changes` to hook `id` if it is visible in `scope`.
     pub fn update_hook(&self, scope: &Scope, id: u64, changes: HookChanges) -> Result<Option<Hook>, StoreError> {
         self.room()?;
