@@ -18,7 +18,7 @@ function settings(hook) {
     ['Timeout (s)', hook.timeout ?? 'engine default'],
     ['Deactivate after failures', hook.auto_disable_after_failures ?? 'never'],
     ['In flight at once', hook.max_in_flight ?? 'engine default'],
-    ['Calls', hook.total_calls],
+    ['Calls', `${hook.total_calls} (${hook.successes} succeeded, ${hook.consecutive_failures} failed in a row)`],
     ['Last call', h('span', {}, when(hook.last_call_at), hook.last_response_code ? ` (${hook.last_response_code})` : '')],
     ['Created', when(hook.created_at)],
     ['Updated', when(hook.updated_at)],
@@ -112,11 +112,16 @@ async function deliveries(id, offset, box) {
   const since = h('input', { type: 'datetime-local', name: 'since' });
   const until = h('input', { type: 'datetime-local', name: 'until' });
   const iso = (input) => (input.value ? new Date(input.value).toISOString() : null);
-  const replayFailed = () => attempt(
-    () => api.post(`v1/notify/hook/${id}/deliveries/retry-failed`, { since: iso(since), until: iso(until) }),
-    (r) => `${r.replayed} failed deliveries queued again${r.more ? ' (more remain: run it again)' : ''}.`);
+  // At most 1000 per call: the next call starts where this one stopped.
+  const local = (time) => new Date(new Date(time).getTime() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  const replayFailed = () => attempt(async () => {
+    const r = await api.post(`v1/notify/hook/${id}/deliveries/retry-failed`, { since: iso(since), until: iso(until) });
+    if (r.more) since.value = local(r.next_since);
+    return r;
+  }, (r) => `${r.replayed} failed deliveries queued again${r.more ? '; more remain: replay again to go on from where it stopped' : ''}.`);
   clear(box,
-    h('div', { class: 'actions' }, field('Failed since', since), field('until', until), button('Replay failed deliveries', replayFailed)),
+    h('div', { class: 'actions' }, field('Failed since', since), field('until', until), button('Replay failed deliveries', replayFailed),
+      button('Refresh the log', () => attempt(() => deliveries(id, offset, box)))),
     h('p', { class: 'muted' }, `${page.count} attempts, newest first.`),
     page.results.map((a) => delivery(a, replay)),
     pager(page.count, offset, LIMIT, (next) => deliveries(id, next, box)));

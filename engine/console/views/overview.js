@@ -47,7 +47,7 @@ async function draw(main) {
   const [status, activity] = await Promise.all([api.get('v1/admin/status'), api.get('v1/admin/activity')]);
   const { queue, hooks } = status;
   const lastMinutes = activity.minutes.slice(-5);
-  const perSecond = (key) => (lastMinutes.reduce((s, m) => s + m[key], 0) / (lastMinutes.length * 60)).toFixed(1);
+  const perSecond = (key) => (lastMinutes.reduce((s, m) => s + m[key], 0) / (lastMinutes.length * 60)).toFixed(2);
   const worst = status.results.filter((r) => r.health === 'critical' || r.health === 'warning')
     .sort((a, b) => (a.success_rate ?? 100) - (b.success_rate ?? 100)).slice(0, 10);
   clear(main,

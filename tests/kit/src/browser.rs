@@ -376,6 +376,19 @@ impl Browser {
         self.command(reqwest::Method::DELETE, "/actions", Value::Null).await;
     }
 
+    /// Accepts the page's open `confirm()` (or `alert()`), once it is open.
+    pub async fn accept_dialog(&self) {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            match self.raw_session(reqwest::Method::POST, "/alert/accept", Some(json!({}))).await {
+                Ok(_) => return,
+                Err(e) if e.error == "no such alert" && Instant::now() < deadline => {}
+                Err(e) => panic!("{}", self.failure(&format!("accept a dialog: {e:?}")).await),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// A PNG of the viewport, written to
     /// `<target>/console-screenshots/<name>.png` (see [`screenshot_dir`]);
     /// its path.
