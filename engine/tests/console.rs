@@ -270,12 +270,47 @@ async fn an_academy_sees_its_own_hooks_only() {
     browser.goto(&format!("{}/console/#/tokens", engine.url)).await;
     browser.wait_for_text("h1", "Hooks").await;
 
+    // The integrator attaches a transformer to its hook and dry-runs it.
+    let slack = dir.path().join("slack.wasm");
+    std::fs::write(&slack, wasmhook::bundled::find("slack-transformer").unwrap().wasm).unwrap();
+    open(&browser, &engine, &format!("#/hooks/{ours}"), &format!("Hook #{ours}")).await;
+    browser.find("input[type=file]").await.send_keys(slack.to_str().unwrap()).await;
+    browser.wait_for_text("button", "Upload and attach").await.click().await;
+    notice(&browser, "Transformer attached").await;
+    let payload = browser.find(".dry-run textarea").await;
+    payload.clear().await;
+    payload.send_keys(r#"{"id": 5, "status": "PUBLISHED"}"#).await;
+    browser.wait_for_text(".dry-run button", "Dry run").await.click().await;
+    browser.wait_for_text(".report .decision", "send").await;
+    browser.wait_for_text(".report pre.json", "status: PUBLISHED").await;
+    check_page(&browser, "academy-transformer").await;
+
     // At a phone's width the hook page still works.
     browser.set_window_size(390, 844).await;
     open(&browser, &engine, &format!("#/hooks/{ours}"), &format!("Hook #{ours}")).await;
     browser.wait_for_text("button", "Reveal secret").await.click().await;
     browser.wait_for_text("code.reveal", "whsec_").await;
     check_page(&browser, "academy-hook-phone").await;
+}
+
+/// The console's files come with the strict policy; `console = false`
+/// leaves the engine serving the API alone.
+#[tokio::test]
+async fn the_console_is_served_under_a_strict_policy_and_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = start(dir.path(), &[]);
+    let page = reqwest::get(format!("{}/console/", engine.url)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(page.text().await.unwrap().contains(r#"<script type="module" src="app.js">"#));
+    drop(engine);
+
+    let off = tempfile::tempdir().unwrap();
+    let engine = wasmhook_testkit::start_with(off.path(), &[], &[("WASMHOOK_CONSOLE", "false")], false);
+    let page = reqwest::get(format!("{}/console/", engine.url)).await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert_eq!(engine.client(ADMIN).get("/v1/me").await.body["role"], "superadmin", "the API is served");
 }
 
 async fn sign_in_refused(browser: &Browser, engine: &Engine, token: &str, why: &str) {

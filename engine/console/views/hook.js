@@ -63,7 +63,8 @@ function transformer(hook, refresh) {
     clear(output, dryRunReport(report));
   });
   if (hook.transformer) {
-    api.get(`v1/notify/hook/${id}/sample`).then((sample) => { payload.value = JSON.stringify(sample, null, 2); }, () => {});
+    // The hook's sample, unless the user typed first.
+    api.get(`v1/notify/hook/${id}/sample`).then((sample) => { payload.value ||= JSON.stringify(sample, null, 2); }, () => {});
   }
   return section('Transformer',
     hook.transformer
