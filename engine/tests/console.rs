@@ -270,6 +270,14 @@ async fn an_academy_sees_its_own_hooks_only() {
     browser.goto(&format!("{}/console/#/tokens", engine.url)).await;
     browser.wait_for_text("h1", "Hooks").await;
 
+    // The integrator edits its hook in the form.
+    open(&browser, &engine, &format!("#/hooks/{ours}/edit"), &format!("Edit hook #{ours}")).await;
+    browser.find("input[name=service_id]").await.send_keys("billing").await;
+    browser.find("form button[type=submit]").await.click().await;
+    browser.wait_for_text("h1", &format!("Hook #{ours}")).await;
+    browser.wait_for_text(".props dd", "billing").await;
+    assert_eq!(admin.get(&format!("/v1/notify/hook/subscribe/{ours}")).await.body["service_id"], "billing");
+
     // The integrator attaches a transformer to its hook and dry-runs it.
     let slack = dir.path().join("slack.wasm");
     std::fs::write(&slack, wasmhook::bundled::find("slack-transformer").unwrap().wasm).unwrap();

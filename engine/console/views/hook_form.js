@@ -48,6 +48,10 @@ export async function render(main, params) {
         max_in_flight: number(inputs.max_in_flight),
       };
       if (editing) {
+        // Only what changed: a PUT keeps the fields it is not given.
+        for (const key of Object.keys(body)) {
+          if (JSON.stringify(body[key]) === JSON.stringify(v[key] ?? null)) delete body[key];
+        }
         await api.put(`v1/notify/hook/subscribe/${params.id}`, body);
         location.hash = `#/hooks/${params.id}`;
         return;
