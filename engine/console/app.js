@@ -54,8 +54,7 @@ function signIn(main) {
     notify('');
     try {
       await session.signIn(token.value.trim());
-      location.hash = session.isAdmin() ? '#/' : '#/hooks';
-      route();
+      go(session.isAdmin() ? '#/' : '#/hooks');
     } catch (error) {
       notify(error instanceof ApiError ? error.message : String(error));
     }
@@ -80,7 +79,7 @@ export async function route() {
   const params = Object.fromEntries(new URLSearchParams(search || ''));
   const found = routes.find((r) => r.path.test(path) && (!r.admin || session.isAdmin()));
   if (!found) {
-    location.hash = session.isAdmin() ? '#/' : '#/hooks';
+    go(session.isAdmin() ? '#/' : '#/hooks');
     return undefined;
   }
   params.id = path.match(found.path)[1];
@@ -94,11 +93,16 @@ export async function route() {
   return undefined;
 }
 
+/// Shows `hash`: a new hash renders through `hashchange`, the same one here.
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
 function signOut() {
   session.signOut();
   notify('');
-  location.hash = '#/';
-  route();
+  go('#/');
 }
 
 document.getElementById('sign-out').addEventListener('click', signOut);
