@@ -140,3 +140,17 @@ export function leave() {
   for (const stop of leaving) stop();
   leaving = [];
 }
+
+/// A dry run's report: the decision, what it made, its logs and cost.
+export function dryRunReport(report) {
+  const outcome = report.outcome;
+  return h('div', { class: 'report' },
+    h('p', {}, h('strong', { class: `decision ${outcome.decision}` }, outcome.decision),
+      ` in ${report.duration_us} µs, peak memory ${report.peak_memory ?? '—'} bytes`),
+    outcome.error ? h('p', { class: 'error' }, outcome.error) : null,
+    outcome.reason ? h('p', {}, `Reason: ${outcome.reason}`) : null,
+    outcome.payload !== undefined ? [h('h3', {}, 'Payload'), json(outcome.payload)] : null,
+    outcome.request ? [h('h3', {}, 'Request'), json(outcome.request)] : null,
+    outcome.follow_ups?.length ? [h('h3', {}, 'Follow-ups'), json(outcome.follow_ups)] : null,
+    h('h3', {}, 'Logs'), report.logs?.length ? json(report.logs) : h('p', { class: 'muted' }, 'No logs.'));
+}

@@ -8,7 +8,7 @@ import { h, clear, table, when, section } from '../ui.js';
 // The most recent errors grouped (the API keeps them for the retention period).
 const LIMIT = 1000;
 
-export function cause(message) {
+function cause(message) {
   return message.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N');
 }
 

@@ -3,7 +3,7 @@
 // delivery log with replays.
 
 import { api, query } from '../api.js';
-import { h, clear, section, button, table, json, when, health, rate, attemptIcons, attempt, pager, field, textarea, parseJson } from '../ui.js';
+import { h, clear, section, button, table, json, when, health, rate, attemptIcons, attempt, pager, field, textarea, parseJson, dryRunReport } from '../ui.js';
 
 const LIMIT = 20;
 
@@ -77,20 +77,6 @@ function transformer(hook, refresh) {
       h('div', {}, h('h3', {}, 'Result'), output)) : null);
 }
 
-/// A dry run's report: the decision, what it made, its logs and cost.
-export function dryRunReport(report) {
-  const outcome = report.outcome;
-  return h('div', { class: 'report' },
-    h('p', {}, h('strong', { class: `decision ${outcome.decision}` }, outcome.decision),
-      ` in ${report.duration_us} µs, peak memory ${report.peak_memory ?? '—'} bytes`),
-    outcome.error ? h('p', { class: 'error' }, outcome.error) : null,
-    outcome.reason ? h('p', {}, `Reason: ${outcome.reason}`) : null,
-    outcome.payload !== undefined ? [h('h3', {}, 'Payload'), json(outcome.payload)] : null,
-    outcome.request ? [h('h3', {}, 'Request'), json(outcome.request)] : null,
-    outcome.follow_ups?.length ? [h('h3', {}, 'Follow-ups'), json(outcome.follow_ups)] : null,
-    h('h3', {}, 'Logs'), report.logs?.length ? json(report.logs) : h('p', { class: 'muted' }, 'No logs.'));
-}
-
 function delivery(a, replay) {
   const status = a.response_status ?? (a.error ? 'error' : '—');
   return h('details', { class: 'delivery' },
@@ -106,10 +92,8 @@ function delivery(a, replay) {
 
 async function deliveries(id, offset, box) {
   const page = await api.get(`v1/notify/hook/${id}/deliveries${query({ limit: LIMIT, offset })}`);
-  const replay = (deliveryId) => attempt(async () => {
-    const r = await api.post(`v1/notify/hook/${id}/deliveries/${deliveryId}/retry`);
-    return r;
-  }, (r) => `Delivery ${deliveryId} queued again as delivery ${r.delivery_id}.`);
+  const replay = (deliveryId) => attempt(() => api.post(`v1/notify/hook/${id}/deliveries/${deliveryId}/retry`),
+    (r) => `Delivery ${deliveryId} queued again as delivery ${r.delivery_id}.`);
   const since = h('input', { type: 'datetime-local', name: 'since' });
   const until = h('input', { type: 'datetime-local', name: 'until' });
   const iso = (input) => (input.value ? new Date(input.value).toISOString() : null);

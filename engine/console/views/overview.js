@@ -14,7 +14,7 @@ function svg(tag, attrs, ...children) {
 }
 
 /// Events and deliveries per minute over the last hour, as two lines.
-export function chart(minutes) {
+function chart(minutes) {
   const width = 600, height = 140, pad = 24;
   const series = [
     ['events', 'Events accepted', 'line-events'],

@@ -3,8 +3,7 @@
 // decision, payload and logs beside the input.
 
 import { api, query } from '../api.js';
-import { h, clear, section, table, when, button, attempt, field, textarea, parseJson } from '../ui.js';
-import { dryRunReport } from './hook.js';
+import { h, clear, section, table, when, button, attempt, field, textarea, parseJson, dryRunReport } from '../ui.js';
 
 function upload(nameInput, file, done) {
   return () => attempt(async () => {
