@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Dispatcher;
-use super::claims::HookSlot;
 use super::policy::Answer;
 use super::send::{Sent, refused_header, signed_headers};
+use super::{Dispatcher, Sending};
 use crate::model::Hook;
 use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, Job, NextStep, Payload, log_headers};
 use crate::runtime::Request;
@@ -33,13 +32,13 @@ enum NotSent {
 }
 
 /// Makes one attempt of `job` and records it: the error when it could not
-/// be recorded (the job then stays queued). `slot` (one of the hook's
-/// slots, see `claims.rs`) is released as soon as the receiver has
-/// answered, before the attempt is recorded.
-pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, slot: HookSlot) -> Result<(), StoreError> {
+/// be recorded (the job then stays queued). `sending` (one of the hook's
+/// slots, see `claims.rs`, and a request worker) is released as soon as
+/// the receiver has answered, before the attempt is recorded.
+pub(super) async fn deliver(dispatcher: &Dispatcher, job: Job, sending: Sending) -> Result<(), StoreError> {
     let scheduled_at = Time::from_second((job.due_ms / 1000) as i64);
     let answered = attempt(dispatcher, &job).await;
-    drop(slot);
+    drop(sending);
     match answered {
         Ok((prepared, headers, sent)) => {
             let body = prepared.request.body;
