@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Shared};
 use crate::app::catalog::CatalogService;
 use crate::app::hooks::HookService;
 use crate::app::plugins::{PluginService, PluginsError};
@@ -134,7 +134,7 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
         quotas.stored,
         config.signing_secret_overlap,
     ));
-    let state = AppState {
+    let state = AppState::new(Shared {
         catalog_service,
         hooks,
         store,
@@ -150,7 +150,7 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
         limits: Arc::new(RequestLimits::new(&quotas)),
         public_url: config.public_url.clone(),
         sender: dispatcher.sender(),
-    };
+    });
     Ok((state, dispatcher))
 }
 

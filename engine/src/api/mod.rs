@@ -62,9 +62,27 @@ use crate::units::format_duration;
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// What every handler shares.
+/// What every handler shares. Cloned for every request and extractor:
+/// one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The services and settings behind [`AppState`].
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub runtime: Arc<Runtime>,
     /// Uploads, activation, limits and deletion of plugins; compiled transformers.
