@@ -95,6 +95,7 @@ pub fn prepare(config: &Config) -> Result<(AppState, Arc<Dispatcher>), ServeErro
         max_limits: config.plugins.max_limits(),
         breaker: config.plugins.breaker(),
         observe_calls: Some(crate::metrics::PluginSeries::observer),
+        warm_instances: config.plugins.warm_instances,
         ..RuntimeConfig::default()
     })?;
     let runtime = Arc::new(runtime);

@@ -73,7 +73,8 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Largest component accepted, in bytes.
     pub max_component_size: usize,
-    /// Plugin calls that may run at once (sizes the instance pool).
+    /// Plugin calls that may run at once (sizes the instance pool, with
+    /// the warm instances).
     pub max_concurrent_calls: u32,
     /// Idle instances kept for reuse by later events of the same academy
     /// (see `warm.rs`); 0 instantiates afresh for every call.
@@ -135,7 +136,10 @@ pub struct Runtime {
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Runtime, SetupError> {
         let mut pool = PoolingAllocationConfig::new();
-        let slots = config.max_concurrent_calls;
+        // Idle instances hold their slots: the calls running get theirs
+        // beside them (serializers and transformers are kept apart).
+        let warm = u32::try_from(config.warm_instances.saturating_mul(2)).unwrap_or(u32::MAX);
+        let slots = config.max_concurrent_calls.saturating_add(warm);
         pool.total_component_instances(slots)
             .total_core_instances(slots * 8)
             .total_memories(slots * 2)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BreakerConfig, Limits};
+use super::{BreakerConfig, Limits, RuntimeConfig};
 
 /// The plugin settings (flat keys of the configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,11 @@ pub struct PluginSettings {
     /// How long an open breaker refuses calls, in seconds.
     #[serde(rename = "plugin_breaker_cooldown_secs")]
     pub breaker_cooldown_secs: u64,
+    /// Idle instances kept for reuse, each by one plugin version and one
+    /// academy (see `runtime/warm.rs`): with more academies posting than
+    /// this, most calls instantiate afresh.
+    #[serde(rename = "plugin_warm_instances")]
+    pub warm_instances: usize,
 }
 
 impl Default for PluginSettings {
@@ -42,6 +47,7 @@ impl Default for PluginSettings {
             max_io: maxima.max_input,
             breaker_failures: breaker.failures,
             breaker_cooldown_secs: breaker.cool_down.as_secs(),
+            warm_instances: RuntimeConfig::default().warm_instances,
         }
     }
 }

@@ -25,19 +25,25 @@ pub(crate) struct Warm<I> {
 }
 
 pub(crate) struct WarmPool<I> {
-    idle: Mutex<HashMap<WarmKey, Vec<Warm<I>>>>,
+    idle: Mutex<Idle<I>>,
     max_idle: usize,
+}
+
+/// The idle instances by key (no key without one) and how many in all.
+struct Idle<I> {
+    by_key: HashMap<WarmKey, Vec<Warm<I>>>,
+    count: usize,
 }
 
 impl<I> WarmPool<I> {
     /// A pool keeping at most `max_idle` instances (each holds a slot of the
     /// instance pool and its resident memory); 0 disables reuse.
     pub(crate) fn new(max_idle: usize) -> Self {
-        WarmPool { idle: Mutex::default(), max_idle }
+        WarmPool { idle: Mutex::new(Idle { by_key: HashMap::new(), count: 0 }), max_idle }
     }
 
     pub(crate) fn take(&self, key: &WarmKey) -> Option<Warm<I>> {
-        self.lock().get_mut(key)?.pop()
+        self.lock().take(key)
     }
 
     /// Keeps `warm` for the next call with `key`. When the pool is full, an
@@ -49,25 +55,75 @@ impl<I> WarmPool<I> {
         }
         let evicted = {
             let mut idle = self.lock();
-            let count: usize = idle.values().map(Vec::len).sum();
-            let evicted = if count >= self.max_idle { evict_one(&mut idle) } else { None };
-            idle.entry(key).or_default().push(warm);
+            let evicted = if idle.count >= self.max_idle { idle.evict_one() } else { None };
+            idle.by_key.entry(key).or_default().push(warm);
+            idle.count += 1;
             evicted
         };
         // Dropping a store releases its slot: do it outside the lock.
         drop(evicted);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WarmKey, Vec<Warm<I>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle<I>> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-fn evict_one<I>(idle: &mut HashMap<WarmKey, Vec<Warm<I>>>) -> Option<Warm<I>> {
-    let key = idle.iter().find(|(_, warm)| !warm.is_empty()).map(|(key, _)| key.clone())?;
-    let warm = idle.get_mut(&key)?.pop();
-    if idle.get(&key).is_some_and(Vec::is_empty) {
-        idle.remove(&key);
+impl<I> Idle<I> {
+    fn take(&mut self, key: &WarmKey) -> Option<Warm<I>> {
+        let instances = self.by_key.get_mut(key)?;
+        let warm = instances.pop();
+        if instances.is_empty() {
+            self.by_key.remove(key);
+        }
+        self.count -= usize::from(warm.is_some());
+        warm
     }
-    warm
+
+    fn evict_one(&mut self) -> Option<Warm<I>> {
+        let key = self.by_key.keys().next()?.clone();
+        self.take(&key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::Engine;
+
+    use super::*;
+    use crate::runtime::Limits;
+
+    fn warm(engine: &Engine, mark: u32) -> Warm<u32> {
+        Warm { store: Store::new(engine, State::new("p".into(), &Limits::default())), instance: mark }
+    }
+
+    fn key(academy: &str) -> WarmKey {
+        (Digest::of(b"plugin"), Some(academy.to_owned()))
+    }
+
+    #[test]
+    fn an_instance_serves_its_own_academy_and_the_pool_stays_within_its_bound() {
+        let engine = Engine::default();
+        let pool = WarmPool::new(2);
+        pool.put(key("a"), warm(&engine, 1));
+        assert!(pool.take(&key("b")).is_none(), "never another academy's instance");
+        assert_eq!(pool.take(&key("a")).map(|w| w.instance), Some(1));
+        assert!(pool.take(&key("a")).is_none(), "taken once");
+
+        for (n, academy) in ["a", "b", "c"].into_iter().enumerate() {
+            pool.put(key(academy), warm(&engine, n as u32));
+        }
+        let kept = ["a", "b", "c"].iter().filter_map(|academy| pool.take(&key(academy))).count();
+        assert_eq!(kept, 2, "the third made room by evicting one");
+        assert_eq!(pool.lock().count, 0);
+        assert!(pool.lock().by_key.is_empty(), "no key is left without an instance");
+    }
+
+    #[test]
+    fn no_reuse_without_room() {
+        let engine = Engine::default();
+        let pool = WarmPool::new(0);
+        pool.put(key("a"), warm(&engine, 1));
+        assert!(pool.take(&key("a")).is_none());
+    }
 }

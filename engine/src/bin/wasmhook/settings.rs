@@ -71,6 +71,9 @@ struct Flags {
     /// How long an open breaker refuses calls, in seconds [default: 60].
     #[arg(long)]
     plugin_breaker_cooldown_secs: Option<u64>,
+    /// Idle plugin instances kept for reuse, each for one academy (~65 KB each) [default: 64].
+    #[arg(long)]
+    plugin_warm_instances: Option<usize>,
     /// How log lines are written on standard error [default: human].
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
