@@ -10,6 +10,8 @@ use std::thread::JoinHandle;
 use redb::WriteTransaction;
 use tokio::sync::oneshot;
 
+use super::payloads::Uses;
+use super::queue::QueueWriter;
 use super::{RedbStore, StoreError, Unavailable};
 
 /// Most operations one transaction carries.
@@ -19,7 +21,19 @@ type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// An operation runs inside the group transaction and hands back how to
 /// answer once the commit is known, with the storage failure it met, if
 /// any; without a transaction it is answered the error at once.
-type Op = Box<dyn FnOnce(Result<&WriteTransaction, &StoreError>) -> (Finish, Option<Unavailable>) + Send>;
+type Op = Box<dyn FnOnce(Result<&mut Batch<'_>, &StoreError>) -> (Finish, Option<Unavailable>) + Send>;
+
+/// What the operations of one group transaction share: the transaction,
+/// the queue's tables, opened once for all of them, and the changes of
+/// payload uses, applied once before the commit (a job recorded in the
+/// commit that queued it nets out). Each operation opening and applying
+/// its own cost five table opens and a map per operation, on the one
+/// thread every write waits for.
+pub(super) struct Batch<'txn> {
+    pub txn: &'txn WriteTransaction,
+    pub queue: QueueWriter<'txn>,
+    pub uses: Uses,
+}
 
 /// Counters of what the committer did.
 #[derive(Debug, Default)]
@@ -91,12 +105,12 @@ impl Committer {
     pub(super) async fn commit<R, F>(&self, op: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (done, answer) = oneshot::channel();
-        let op: Op = Box::new(move |txn| {
-            let result = match txn {
-                Ok(txn) => op(txn),
+        let op: Op = Box::new(move |batch| {
+            let result = match batch {
+                Ok(batch) => op(batch),
                 Err(error) => Err(error.clone()),
             };
             let failed = match &result {
@@ -129,37 +143,57 @@ impl Committer {
 /// whole transaction is given up (redb has poisoned it anyway) and every
 /// operation is answered that failure: none is half-written, and none is
 /// acknowledged.
-fn apply(store: &RedbStore, batch: Vec<Op>) {
+fn apply(store: &RedbStore, ops: Vec<Op>) {
     let txn = match store.db.begin_write() {
         Ok(txn) => txn,
-        Err(error) => {
-            log_failure(&error, batch.len());
-            for op in batch {
-                let (finish, _) = op(Err(&error));
-                finish(Err(&error));
-            }
-            return;
-        }
+        Err(error) => return refuse(ops, &error),
     };
-    let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
-    let mut failed = None;
-    for op in batch {
-        let (finish, unavailable) = op(Ok(&*txn));
-        finishers.push(finish);
-        failed = failed.or(unavailable);
-    }
-    let committed = match failed {
-        Some(why) => {
-            txn.abort(&why);
-            Err(StoreError::from(why))
+    let (finishers, counted) = {
+        let mut batch = match QueueWriter::open(&txn) {
+            Ok(queue) => Batch { txn: &txn, queue, uses: Uses::default() },
+            Err(error) => return refuse(ops, &error),
+        };
+        let mut finishers: Vec<Finish> = Vec::with_capacity(ops.len());
+        let mut failed = None;
+        for op in ops {
+            let (finish, unavailable) = op(Ok(&mut batch));
+            finishers.push(finish);
+            failed = failed.or(unavailable);
         }
-        None => txn.commit(),
+        let Batch { queue, uses, .. } = batch;
+        drop(queue);
+        // Without its payload counts the transaction would leave bodies
+        // unreferenced or delete one still used: it is given up whole.
+        let counted = match failed {
+            Some(why) => Err(StoreError::from(why)),
+            None => uses.apply(&txn),
+        };
+        (finishers, counted)
+    };
+    let committed = match counted {
+        Ok(()) => txn.commit(),
+        Err(error) => {
+            match error.unavailable() {
+                Some(why) => txn.abort(why),
+                None => drop(txn),
+            }
+            Err(error)
+        }
     };
     if let Err(error) = &committed {
         log_failure(error, finishers.len());
     }
     for finish in finishers {
         finish(committed.as_ref().map(|_| ()));
+    }
+}
+
+/// Answers every operation `error`: there is no transaction to run them in.
+fn refuse(ops: Vec<Op>, error: &StoreError) {
+    log_failure(error, ops.len());
+    for op in ops {
+        let (finish, _) = op(Err(error));
+        finish(Err(error));
     }
 }
 

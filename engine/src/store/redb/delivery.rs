@@ -5,6 +5,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::codec::{decode, encode};
+use super::committer::Batch;
 use super::payloads::{AttemptRow, Bodies, Uses, sample_id};
 use super::queue::QueueWriter;
 use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
@@ -97,28 +98,14 @@ pub(super) fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorReco
 /// hook was deactivated: the caller reloads the hook index once this is
 /// committed.
 pub(super) fn record_attempt(
-    txn: &WriteTransaction,
-    job: &Job,
-    attempt: Attempt,
-    next: NextStep,
-    deactivation: Deactivation,
-) -> Result<HookEffect, StoreError> {
-    let mut uses = Uses::default();
-    let effect = record_attempt_using(txn, &mut uses, job, attempt, next, deactivation)?;
-    uses.apply(txn)?;
-    Ok(effect)
-}
-
-/// [`record_attempt`], counting the references it adds and drops in `uses`.
-fn record_attempt_using(
-    txn: &WriteTransaction,
-    uses: &mut Uses,
+    batch: &mut Batch<'_>,
     job: &Job,
     mut attempt: Attempt,
     mut next: NextStep,
     deactivation: Deactivation,
 ) -> Result<HookEffect, StoreError> {
-    let mut queue = QueueWriter::open(txn)?;
+    let Batch { txn, queue, uses } = batch;
+    let txn = *txn;
     queue.remove(job, uses)?;
     let mut hooks = txn.open_table(HOOKS)?;
     if hooks.get(job.hook_id)?.is_none() {

@@ -4,10 +4,9 @@
 //! never see a transaction, and another backend can implement the same
 //! calls with its own batching.
 
+use super::committer::Batch;
 use super::delivery::{enqueue, find_event, insert_event, insert_hook_error, record_attempt};
 use super::parked::{self, Parking};
-use super::payloads::Uses;
-use super::queue::QueueWriter;
 use super::{Committer, StoreError};
 use crate::model::{
     Attempt, Deactivation, EventRecord, HookEffect, IdConflict, IngestItem, Job, NextStep, ParkedKey, Seen, Sha256,
@@ -32,15 +31,14 @@ impl Committer {
     where
         J: Fn(Option<StoredEvent>, &Sha256) -> Seen + Send + 'static,
     {
-        self.commit(move |txn| {
+        self.commit(move |batch| {
+            let Batch { txn, queue, uses } = batch;
             // Every id is checked before anything is written: the writes of
             // an operation are committed even if it fails.
             let checked = match judge_items(items, judge, |academy, id| find_event(txn, academy, id))? {
                 Ok(checked) => checked,
                 Err(conflict) => return Ok(Err(conflict)),
             };
-            let mut queue = QueueWriter::open(txn)?;
-            let mut uses = Uses::default();
             let mut records = Vec::with_capacity(checked.len());
             for item in checked {
                 let mut item = match item {
@@ -51,7 +49,7 @@ impl Committer {
                     }
                 };
                 for (event, jobs) in &mut item.events {
-                    insert_event(txn, &mut queue, &mut uses, event, jobs)?;
+                    insert_event(txn, queue, uses, event, jobs)?;
                 }
                 for error in item.errors {
                     insert_hook_error(txn, error)?;
@@ -64,8 +62,6 @@ impl Committer {
                 }
                 records.push(item.events.swap_remove(0).0.record);
             }
-            drop(queue);
-            uses.apply(txn)?;
             Ok(Ok(records))
         })
         .await
@@ -80,30 +76,20 @@ impl Committer {
         next: NextStep,
         rule: Deactivation,
     ) -> Result<HookEffect, StoreError> {
-        self.commit(move |txn| record_attempt(txn, &job, attempt, next, rule)).await
+        self.commit(move |batch| record_attempt(batch, &job, attempt, next, rule)).await
     }
 
     /// Drops `job` from the queue without an attempt (its hook is gone).
     pub async fn drop_job(&self, job: Job) -> Result<(), StoreError> {
-        self.commit(move |txn| {
-            let mut uses = Uses::default();
-            QueueWriter::open(txn)?.remove(&job, &mut uses)?;
-            uses.apply(txn)
-        })
-        .await
+        self.commit(move |batch| batch.queue.remove(&job, &mut batch.uses)).await
     }
 
     /// Queues `jobs` (replays of earlier deliveries), each with a new
     /// delivery id; returns the ids.
     pub async fn enqueue(&self, mut jobs: Vec<Job>) -> Result<Vec<u64>, StoreError> {
-        self.commit(move |txn| {
-            let mut queue = QueueWriter::open(txn)?;
-            let mut uses = Uses::default();
-            let ids = jobs.iter_mut().map(|job| enqueue(txn, &mut queue, &mut uses, job).map(|()| job.id));
-            let ids = ids.collect::<Result<Vec<u64>, StoreError>>()?;
-            drop(queue);
-            uses.apply(txn)?;
-            Ok(ids)
+        self.commit(move |batch| {
+            let Batch { txn, queue, uses } = batch;
+            jobs.iter_mut().map(|job| enqueue(txn, queue, uses, job).map(|()| job.id)).collect()
         })
         .await
     }
@@ -112,9 +98,9 @@ impl Committer {
     /// if it still has the failures it had when read (one that failed again
     /// since stays parked).
     pub async fn unpark(&self, plugin: String, done: Vec<(ParkedKey, u32)>) -> Result<(), StoreError> {
-        self.commit(move |txn| {
+        self.commit(move |batch| {
             for (key, failures) in done {
-                parked::unpark(txn, &plugin, &key, failures)?;
+                parked::unpark(batch.txn, &plugin, &key, failures)?;
             }
             Ok(())
         })
