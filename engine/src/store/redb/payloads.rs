@@ -132,7 +132,12 @@ impl Bodies {
             what: "payload",
             message: format!("no body for {id:?}, which a record refers to"),
         })?;
-        let body: Arc<str> = String::from_utf8_lossy(body.value()).into();
+        // Bodies are written from strings: the checked conversion (faster
+        // than the lossy one's byte walk) only fails on a damaged file.
+        let body: Arc<str> = match std::str::from_utf8(body.value()) {
+            Ok(body) => body.into(),
+            Err(_) => String::from_utf8_lossy(body.value()).into(),
+        };
         let payload = Payload::stored(id, body);
         self.read.insert(id, payload.clone());
         Ok(payload)
