@@ -18,7 +18,8 @@ use crate::units::{duration, schedule};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeliverySettings {
-    /// Deliveries in flight at once.
+    /// Requests to receivers in flight at once (an attempt whose answer is
+    /// being recorded no longer holds one).
     #[serde(rename = "delivery_concurrency")]
     pub concurrency: usize,
     /// Deliveries in flight at once to one hook, for hooks without their

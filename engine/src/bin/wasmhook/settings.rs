@@ -38,7 +38,7 @@ struct Flags {
     /// Whether the catalogue file extends or replaces the built-in catalogue [default: extend].
     #[arg(long, value_enum)]
     catalog_mode: Option<CatalogMode>,
-    /// Deliveries in flight at once [default: 64].
+    /// Requests to receivers in flight at once [default: 64].
     #[arg(long)]
     delivery_concurrency: Option<usize>,
     /// Deliveries in flight at once to one hook, for hooks without their own `max_in_flight` [default: 4].
