@@ -210,9 +210,11 @@ impl TargetPolicy {
     }
 
     /// [`check_url`](Self::check_url) on a URL not parsed yet (a
-    /// transformer's, for instance).
-    pub fn check(&self, url: &str) -> Result<(), TargetError> {
-        self.check_url(&Url::parse(url).map_err(|_| TargetError::Invalid(url.to_owned()))?)
+    /// transformer's, for instance); the URL, parsed, when it passes.
+    pub fn check(&self, url: &str) -> Result<Url, TargetError> {
+        let parsed = Url::parse(url).map_err(|_| TargetError::Invalid(url.to_owned()))?;
+        self.check_url(&parsed)?;
+        Ok(parsed)
     }
 
     /// The delivery client: names are resolved through the policy, and no

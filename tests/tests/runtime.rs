@@ -225,6 +225,20 @@ fn instances_are_reused_within_an_academy_only_and_dropped_after_a_trap() {
 }
 
 #[test]
+fn warm_instances_do_not_take_the_slots_of_the_calls_that_run() {
+    // One call at a time, but three academies' instances kept warm: each
+    // academy's first call still finds a slot of the pool free.
+    let rt =
+        Runtime::new(RuntimeConfig { max_concurrent_calls: 1, warm_instances: 3, ..RuntimeConfig::default() }).unwrap();
+    let plugin = rt.load_serializer("hostile", &hostile_wasm()).unwrap();
+    for academy in ["a", "b", "c", "a"] {
+        let event = Event { academy: Some(academy.into()), ..event("hostile.counter", json!({})) };
+        let call = rt.serialize(&plugin, &event);
+        assert!(matches!(call.result, Ok(Decision::Deliver(_))), "academy {academy}: {:?}", call.result);
+    }
+}
+
+#[test]
 fn what_is_not_a_component_of_the_right_world_is_rejected() {
     let rt = runtime();
     let garbage = rt.load_serializer("garbage", b"definitely not wasm").unwrap_err();

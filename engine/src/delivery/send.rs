@@ -15,7 +15,7 @@ use super::signing::sign_with_each;
 use crate::headers::{check_sent_header, engine_sets};
 use crate::model::{Hook, SIGNATURE_HEADER};
 use crate::runtime::Request;
-use crate::targets::{TargetError, TargetPolicy};
+use crate::targets::TargetPolicy;
 use crate::time::Time;
 
 /// Sends requests to hooks' targets. Cheap to clone: clones share the
@@ -76,20 +76,6 @@ impl Sender {
     }
 
     /// How long `hook` waits for its receiver.
-    fn request(
-        &self,
-        method: reqwest::Method,
-        url: url::Url,
-        headers: &[(String, String)],
-        timeout: Duration,
-    ) -> reqwest::RequestBuilder {
-        let mut builder = self.client.request(method, url).timeout(timeout);
-        for (name, value) in headers {
-            builder = builder.header(name, value);
-        }
-        builder
-    }
-
     pub(super) fn timeout(&self, hook: &Hook) -> Duration {
         hook.settings.timeout.map_or(self.default_timeout, |s| Duration::from_secs(u64::from(s)))
     }
@@ -101,11 +87,14 @@ impl Sender {
         let started = Instant::now();
         let method = reqwest::Method::from_bytes(request.method.as_bytes()).unwrap_or(reqwest::Method::POST);
         // A literal-IP URL meets no resolver: the target policy judges it
-        // here, on the URL parsed once for the policy and the client.
-        let url = url::Url::parse(&request.url).map_err(|_| TargetError::Invalid(request.url.clone()));
-        let outcome = match url.and_then(|url| self.targets.check_url(&url).map(|()| url)) {
+        // here, and the client takes the URL the policy parsed.
+        let outcome = match self.targets.check(&request.url) {
             Ok(url) => {
-                self.request(method, url, headers, timeout).body(request.body.clone()).send().await.map_err(|error| {
+                let mut builder = self.client.request(method, url).timeout(timeout);
+                for (name, value) in headers {
+                    builder = builder.header(name, value);
+                }
+                builder.body(request.body.clone()).send().await.map_err(|error| {
                     if error.is_timeout() {
                         format!("no answer within {} s", timeout.as_secs_f64())
                     } else if let Some(refused) = crate::targets::refusal(&error) {
