@@ -5,8 +5,11 @@
 //! as the engine runs it (a warm instance reused for events of the same
 //! academy) and with a fresh store and instance for every call (the cost of
 //! an academy's first event, or of `warm_instances = 0`), with the ratios to
-//! native. Then the start-up cost of all bundled plugins: compiling them
-//! (cold) versus loading cached artifacts (warm).
+//! native. Then one serializer called for 1,000 academies in round robin, on
+//! one and on two threads, against one academy, with the default warm pool
+//! and with one smaller than the academies (every call a fresh instance). Then the
+//! start-up cost of all bundled plugins: compiling them (cold) versus
+//! loading cached artifacts (warm).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -98,6 +101,49 @@ fn serializers(fixtures: &[Fixture]) {
     println!("warm / native: {}; fresh / native: {}", summary(&warm_ratios), summary(&fresh_ratios));
 }
 
+/// The marketing serializer over `ACADEMIES` academies in round robin, on
+/// one and two threads at once, against every call from one academy: with
+/// the default warm pool (every academy's instance kept) and with one of 64
+/// (more academies than instances kept: every call a fresh instance, the
+/// pool slots given back and reused as fast as they can be).
+fn many_academies(fixtures: &[Fixture]) {
+    const ACADEMIES: usize = 1_000;
+    let fixture = fixtures.iter().find(|f| f.plugin == "marketing").expect("a marketing fixture");
+    let events: Vec<_> = (0..ACADEMIES)
+        .map(|n| wasmhook::runtime::Event { academy: Some(format!("academy-{n:04}")), ..fixture.event() })
+        .collect();
+    println!("\n{ACADEMIES} academies round robin, {}", fixture.event);
+    for warm_instances in [RuntimeConfig::default().warm_instances, 64] {
+        let runtime = Runtime::new(RuntimeConfig { warm_instances, ..RuntimeConfig::default() }).expect("runtime");
+        let plugin = runtime.load_serializer("marketing", bundled::find("marketing").unwrap().wasm).unwrap();
+        for threads in [1, 2] {
+            let mean = |events: &[wasmhook::runtime::Event]| {
+                let calls = ACADEMIES * 4;
+                let started = Instant::now();
+                std::thread::scope(|scope| {
+                    for t in 0..threads {
+                        let (runtime, plugin) = (&runtime, &plugin);
+                        scope.spawn(move || {
+                            for event in events.iter().cycle().skip(t).step_by(threads).take(calls / threads) {
+                                black_box(runtime.serialize(plugin, event).result.expect("serializes"));
+                            }
+                        });
+                    }
+                });
+                started.elapsed() * threads as u32 / calls as u32
+            };
+            let one = mean(&events[..1]);
+            let many = mean(&events);
+            println!(
+                "{warm_instances:>5} warm, {threads} thread(s): one academy {:>6.1} µs/call, {ACADEMIES} academies {:>6.1} µs/call ({:.1}x)",
+                micros(one),
+                micros(many),
+                many.as_secs_f64() / one.as_secs_f64()
+            );
+        }
+    }
+}
+
 fn start_up() {
     let dir = tempfile::tempdir().expect("temp dir");
     let load_all = || {
@@ -127,5 +173,6 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let fixtures = fixtures();
     serializers(&fixtures);
+    many_academies(&fixtures);
     start_up();
 }

@@ -5,7 +5,8 @@
 //! is kept and reused, but only for the same plugin version **and the same
 //! academy**: whatever a call leaves in guest memory (globals, heap) can only
 //! be seen by later events of the tenant that produced it. An instance that
-//! trapped, ran out of time or hit its memory cap is dropped, never reused.
+//! trapped, ran out of time or hit its memory cap is dropped, never reused,
+//! and so is one whose linear memory grew past [`MAX_WARM_MEMORY`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,6 +15,14 @@ use wasmtime::Store;
 
 use super::plugin::Digest;
 use super::state::State;
+
+/// The largest linear memory an idle instance may hold on to. The bundled
+/// serializers' instances have 1.06 MiB (their stack and data) and touch
+/// about 70 KiB of it; an instance whose heap grew past this bound is
+/// dropped after its call rather than kept, so the idle instances of a pool
+/// hold at most 1,024 × 2 MiB at the default count (the earlier default,
+/// 64 instances under the 64 MiB memory cap, allowed 4 GiB).
+pub(crate) const MAX_WARM_MEMORY: u64 = 2 << 20;
 
 /// Which instances may serve a call: same plugin version, same academy.
 pub(crate) type WarmKey = (Digest, Option<String>);
@@ -48,9 +57,10 @@ impl<I> WarmPool<I> {
 
     /// Keeps `warm` for the next call with `key`. When the pool is full, an
     /// idle instance of another key makes room, so a busy academy does not
-    /// keep others cold for ever.
+    /// keep others cold for ever. An instance whose memory grew past
+    /// [`MAX_WARM_MEMORY`] is dropped instead.
     pub(crate) fn put(&self, key: WarmKey, warm: Warm<I>) {
-        if self.max_idle == 0 {
+        if self.max_idle == 0 || warm.store.data().memory.peak > MAX_WARM_MEMORY {
             return;
         }
         let evicted = {
@@ -117,6 +127,20 @@ mod tests {
         assert_eq!(kept, 2, "the third made room by evicting one");
         assert_eq!(pool.lock().count, 0);
         assert!(pool.lock().by_key.is_empty(), "no key is left without an instance");
+    }
+
+    #[test]
+    fn an_instance_that_grew_past_the_bound_is_not_kept() {
+        let engine = Engine::default();
+        let pool = WarmPool::new(2);
+        let mut big = warm(&engine, 1);
+        big.store.data_mut().memory.peak = MAX_WARM_MEMORY + 1;
+        pool.put(key("a"), big);
+        assert!(pool.take(&key("a")).is_none());
+        let mut within = warm(&engine, 2);
+        within.store.data_mut().memory.peak = MAX_WARM_MEMORY;
+        pool.put(key("a"), within);
+        assert_eq!(pool.take(&key("a")).map(|w| w.instance), Some(2));
     }
 
     #[test]

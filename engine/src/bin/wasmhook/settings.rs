@@ -71,7 +71,7 @@ struct Flags {
     /// How long an open breaker refuses calls, in seconds [default: 60].
     #[arg(long)]
     plugin_breaker_cooldown_secs: Option<u64>,
-    /// Idle plugin instances kept for reuse, each for one academy (~70 KB each for the bundled serializers) [default: 64].
+    /// Idle plugin instances kept for reuse, each for one academy (~70 KB each for the bundled serializers) [default: 1024].
     #[arg(long)]
     plugin_warm_instances: Option<usize>,
     /// How log lines are written on standard error [default: human].
