@@ -239,6 +239,25 @@ fn warm_instances_do_not_take_the_slots_of_the_calls_that_run() {
 }
 
 #[test]
+fn an_instance_whose_memory_grew_is_not_kept_warm() {
+    // `hostile.huge_output` builds a 4 MiB string (its output is refused as
+    // too large, a clean failure that would keep the instance): past the
+    // 2 MiB an idle instance may hold, the academy's next call starts afresh.
+    let rt = Runtime::new(RuntimeConfig { max_concurrent_calls: 2, ..RuntimeConfig::default() }).unwrap();
+    let plugin = rt.load_serializer("hostile", &hostile_wasm()).unwrap();
+    let call = |name: &str| rt.serialize(&plugin, &event(name, json!({})));
+    let count = |call: Call<Decision>| match call.result {
+        Ok(Decision::Deliver(delivery)) => delivery.payload.parse::<u32>().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!([count(call("hostile.counter")), count(call("hostile.counter"))], [0, 1], "kept warm");
+    let big = call("hostile.huge_output");
+    assert!(matches!(failure(&big), PluginError::OutputTooLarge { .. }), "{:?}", big.result);
+    assert!(big.peak_memory > 2 << 20, "peak {}", big.peak_memory);
+    assert_eq!(count(call("hostile.counter")), 0, "the grown instance was dropped");
+}
+
+#[test]
 fn what_is_not_a_component_of_the_right_world_is_rejected() {
     let rt = runtime();
     let garbage = rt.load_serializer("garbage", b"definitely not wasm").unwrap_err();

@@ -59,7 +59,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         data: file.data.to_string(),
     };
 
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 1, ..RuntimeConfig::default() })?;
+    // One call: no instance is kept for another.
+    let runtime =
+        Runtime::new(RuntimeConfig { max_concurrent_calls: 1, warm_instances: 0, ..RuntimeConfig::default() })?;
     let name = args.bundled.as_deref().unwrap_or("local");
     let plugin = runtime.load_serializer(name, &bytes)?;
     let call = runtime.serialize(&plugin, &event);
