@@ -14,11 +14,18 @@ use wasmhook::runtime::{
 use wasmhook_testkit::hostile_wasm;
 use wasmhook_tests::fixtures;
 
+/// The engine's runtime settings with a few warm instances: each instance
+/// the pool is sized for reserves address space (two 4 GiB memory slots),
+/// and this file's tests each make a runtime, side by side on a machine with
+/// many cores; 1,024 warm instances would reserve 18 TiB a runtime.
+fn few_warm() -> RuntimeConfig {
+    RuntimeConfig { warm_instances: 8, ..RuntimeConfig::default() }
+}
+
 /// One runtime for the whole file: components compile once.
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| Runtime::new(RuntimeConfig { max_concurrent_calls: 16, ..RuntimeConfig::default() }).unwrap())
+    RUNTIME.get_or_init(|| Runtime::new(RuntimeConfig { max_concurrent_calls: 16, ..few_warm() }).unwrap())
 }
 
 fn bundled_serializer(name: &str) -> Arc<SerializerPlugin> {
@@ -198,7 +205,7 @@ fn plugins_get_no_ambient_capabilities() {
 
 #[test]
 fn instances_are_reused_within_an_academy_only_and_dropped_after_a_trap() {
-    let rt = Runtime::new(RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() }).unwrap();
+    let rt = Runtime::new(RuntimeConfig { max_concurrent_calls: 8, ..few_warm() }).unwrap();
     let plugin = rt.load_serializer("hostile", &hostile_wasm()).unwrap();
     let count = |academy: &str, name: &str| {
         let event = Event { academy: Some(academy.into()), ..event(name, json!({})) };
@@ -215,8 +222,7 @@ fn instances_are_reused_within_an_academy_only_and_dropped_after_a_trap() {
     assert!(matches!(trap.result, Err(PluginError::Trap(_))));
     assert_eq!(count("a", "hostile.counter"), 0, "the trapped instance was dropped, not reused");
 
-    let cold =
-        Runtime::new(RuntimeConfig { warm_instances: 0, max_concurrent_calls: 2, ..RuntimeConfig::default() }).unwrap();
+    let cold = Runtime::new(RuntimeConfig { warm_instances: 0, max_concurrent_calls: 2, ..few_warm() }).unwrap();
     let plugin = cold.load_serializer("hostile", &hostile_wasm()).unwrap();
     for _ in 0..2 {
         let call = cold.serialize(&plugin, &event("hostile.counter", json!({})));
@@ -228,8 +234,7 @@ fn instances_are_reused_within_an_academy_only_and_dropped_after_a_trap() {
 fn warm_instances_do_not_take_the_slots_of_the_calls_that_run() {
     // One call at a time, but three academies' instances kept warm: each
     // academy's first call still finds a slot of the pool free.
-    let rt =
-        Runtime::new(RuntimeConfig { max_concurrent_calls: 1, warm_instances: 3, ..RuntimeConfig::default() }).unwrap();
+    let rt = Runtime::new(RuntimeConfig { max_concurrent_calls: 1, warm_instances: 3, ..few_warm() }).unwrap();
     let plugin = rt.load_serializer("hostile", &hostile_wasm()).unwrap();
     for academy in ["a", "b", "c", "a"] {
         let event = Event { academy: Some(academy.into()), ..event("hostile.counter", json!({})) };
@@ -243,7 +248,7 @@ fn an_instance_whose_memory_grew_is_not_kept_warm() {
     // `hostile.huge_output` builds a 4 MiB string (its output is refused as
     // too large, a clean failure that would keep the instance): past the
     // 2 MiB an idle instance may hold, the academy's next call starts afresh.
-    let rt = Runtime::new(RuntimeConfig { max_concurrent_calls: 2, ..RuntimeConfig::default() }).unwrap();
+    let rt = Runtime::new(RuntimeConfig { max_concurrent_calls: 2, ..few_warm() }).unwrap();
     let plugin = rt.load_serializer("hostile", &hostile_wasm()).unwrap();
     let call = |name: &str| rt.serialize(&plugin, &event(name, json!({})));
     let count = |call: Call<Decision>| match call.result {
@@ -280,9 +285,7 @@ fn what_is_not_a_component_of_the_right_world_is_rejected() {
 
 #[test]
 fn a_component_over_the_size_cap_is_rejected() {
-    let rt =
-        Runtime::new(RuntimeConfig { max_component_size: 1000, max_concurrent_calls: 2, ..RuntimeConfig::default() })
-            .unwrap();
+    let rt = Runtime::new(RuntimeConfig { max_component_size: 1000, max_concurrent_calls: 2, ..few_warm() }).unwrap();
     let error = rt.load_serializer("events", bundled::find("events").unwrap().wasm).unwrap_err();
     assert!(matches!(error, LoadError::TooLarge { limit: 1000, .. }), "{error}");
 }
@@ -336,8 +339,7 @@ fn the_example_transformer_reshapes_or_cancels_the_request() {
 #[test]
 fn compiled_components_are_cached_on_disk_and_bad_artifacts_recompiled() {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        RuntimeConfig { cache_dir: Some(dir.path().to_owned()), max_concurrent_calls: 2, ..RuntimeConfig::default() };
+    let config = RuntimeConfig { cache_dir: Some(dir.path().to_owned()), max_concurrent_calls: 2, ..few_warm() };
     let wasm = bundled::find("marketing").unwrap().wasm;
     let fixture = fixtures().into_iter().find(|f| f.event == "form_entry.won_or_lost").unwrap();
 
@@ -363,8 +365,7 @@ fn compiled_components_are_cached_on_disk_and_bad_artifacts_recompiled() {
 #[test]
 fn consecutive_faults_trip_the_breaker_of_an_activated_version_only() {
     let config = BreakerConfig { failures: 2, cool_down: Duration::from_secs(3600) };
-    let rt =
-        Runtime::new(RuntimeConfig { breaker: config, max_concurrent_calls: 4, ..RuntimeConfig::default() }).unwrap();
+    let rt = Runtime::new(RuntimeConfig { breaker: config, max_concurrent_calls: 4, ..few_warm() }).unwrap();
     rt.activate("hostile", 1, &rt.load_serializer("hostile", &hostile_wasm()).unwrap());
     let active = rt.serializer("hostile").unwrap();
 
