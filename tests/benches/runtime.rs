@@ -7,9 +7,9 @@
 //! an academy's first event, or of `warm_instances = 0`), with the ratios to
 //! native. Then one serializer called for 1,000 academies in round robin, on
 //! one and on two threads, against one academy, with the default warm pool
-//! and with one smaller than the academies (every call a fresh instance). Then the
-//! start-up cost of all bundled plugins: compiling them (cold) versus
-//! loading cached artifacts (warm).
+//! and with one smaller than the academies (every call a fresh instance).
+//! Then the start-up cost of all bundled plugins: compiling them (cold)
+//! versus loading cached artifacts (warm).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -56,6 +56,15 @@ fn delivered(call: Call<Decision>) -> Delivery {
     }
 }
 
+/// What `hostile.counter` answered: how many calls its instance served
+/// before this one.
+fn counted(call: Call<Decision>) -> u32 {
+    match call.result {
+        Ok(Decision::Deliver(delivery)) => delivery.payload.parse().unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn failure<T: std::fmt::Debug>(call: &Call<T>) -> &PluginError {
     call.result.as_ref().err().unwrap_or_else(|| panic!("expected a failure, got {:?}", call.result))
 }
@@ -209,10 +218,7 @@ fn instances_are_reused_within_an_academy_only_and_dropped_after_a_trap() {
     let plugin = rt.load_serializer("hostile", &hostile_wasm()).unwrap();
     let count = |academy: &str, name: &str| {
         let event = Event { academy: Some(academy.into()), ..event(name, json!({})) };
-        match rt.serialize(&plugin, &event).result {
-            Ok(Decision::Deliver(delivery)) => delivery.payload.parse::<u32>().unwrap(),
-            other => panic!("{other:?}"),
-        }
+        counted(rt.serialize(&plugin, &event))
     };
     assert_eq!([count("a", "hostile.counter"), count("a", "hostile.counter")], [0, 1], "warm within academy a");
     assert_eq!(count("b", "hostile.counter"), 0, "academy b never sees a's instance");
@@ -251,15 +257,11 @@ fn an_instance_whose_memory_grew_is_not_kept_warm() {
     let rt = Runtime::new(RuntimeConfig { max_concurrent_calls: 2, ..few_warm() }).unwrap();
     let plugin = rt.load_serializer("hostile", &hostile_wasm()).unwrap();
     let call = |name: &str| rt.serialize(&plugin, &event(name, json!({})));
-    let count = |call: Call<Decision>| match call.result {
-        Ok(Decision::Deliver(delivery)) => delivery.payload.parse::<u32>().unwrap(),
-        other => panic!("{other:?}"),
-    };
-    assert_eq!([count(call("hostile.counter")), count(call("hostile.counter"))], [0, 1], "kept warm");
+    assert_eq!([counted(call("hostile.counter")), counted(call("hostile.counter"))], [0, 1], "kept warm");
     let big = call("hostile.huge_output");
     assert!(matches!(failure(&big), PluginError::OutputTooLarge { .. }), "{:?}", big.result);
     assert!(big.peak_memory > 2 << 20, "peak {}", big.peak_memory);
-    assert_eq!(count(call("hostile.counter")), 0, "the grown instance was dropped");
+    assert_eq!(counted(call("hostile.counter")), 0, "the grown instance was dropped");
 }
 
 #[test]
