@@ -128,6 +128,13 @@ async fn record(txn: &impl GenericClient, batch: Vec<Recording>, node: &str) -> 
         effects.push(effect);
     }
 
+    // A removed job's payload that an attempt recorded here refers to stays
+    // (the attempt's row is inserted below): only the others are checked
+    // for being free. Every delivered job's is, so checking them all cost
+    // a lookup in four tables per attempt and freed nothing.
+    let kept: HashSet<uuid::Uuid> = attempts.iter().map(|(attempt, _)| uuid(attempt.payload.id())).collect();
+    dropped.retain(|id| !kept.contains(id));
+
     // The job's payload is stored while its job was queued; a body its
     // transformer made is new.
     let new = attempts.iter().flat_map(|(attempt, queued)| {
