@@ -189,12 +189,15 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     }
 }
 
-/// Serves the API until `shutdown` completes, then shuts down gracefully
-/// (see the module's documentation). Prints the address it listens on
-/// (port 0 picks a free one) on standard output. Needs the multi-threaded
-/// runtime.
-pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-    let (state, dispatcher) = tokio::task::block_in_place(|| prepare(&config))?;
+/// Serves the API of the engine [`prepare`]d from `config` until
+/// `shutdown` completes, then shuts down gracefully (see the module's
+/// documentation). Prints the address it listens on (port 0 picks a free
+/// one) on standard output. Needs the multi-threaded runtime.
+pub async fn serve(
+    config: Config,
+    (state, dispatcher): (AppState, Arc<Dispatcher>),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     if state.admin_token.is_none() {
         tracing::warn!("WASMHOOK_ADMIN_TOKEN is not set: only tokens created earlier can call the API");
     }

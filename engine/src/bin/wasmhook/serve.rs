@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use wasmhook::config::Config;
-use wasmhook::server::serve;
+use wasmhook::server::{prepare, serve};
 
 use crate::settings::Settings;
 
@@ -24,7 +24,11 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         let _entered = runtime.enter();
         (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)
     };
-    let result = runtime.block_on(serve(config, shutdown_signal(signals)));
+    let result = runtime.block_on(async {
+        let prepared = tokio::task::block_in_place(|| prepare(&config))?;
+        crate::release_free_memory();
+        serve(config, prepared, shutdown_signal(signals)).await
+    });
     // Whatever is still running was given its grace period.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result?;
