@@ -11,6 +11,7 @@
 //! machine), both index-only scans of `jobs_by_hook`.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -127,8 +128,9 @@ impl Deliveries for Postgres {
         // into a young database) its planner chose sequential scans of
         // `jobs` and `payloads` (2.7 ms a pass in `bench/e2e`, where the
         // claim and that read took half of PostgreSQL's statement time).
-        let claim = format!(
-            "WITH j AS ( \
+        static CLAIM: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH j AS ( \
                UPDATE jobs SET claimed_by = $1, claimed_until = now() + $2::bigint * interval '1 millisecond' \
                WHERE id IN (SELECT id FROM jobs \
                  WHERE hook_id = $3 AND due_ms <= $4 AND (claimed_until IS NULL OR claimed_until <= now()) \
@@ -138,8 +140,9 @@ impl Deliveries for Postgres {
                  FOR UPDATE SKIP LOCKED) \
                RETURNING *) \
              SELECT {JOB_COLUMNS} FROM j JOIN payloads p ON p.id = j.payload_id"
-        );
-        let claim = txn.prepare_cached(&claim).await?;
+            )
+        });
+        let claim = txn.prepare_cached(&CLAIM).await?;
         let (node, lease) = (&*self.node, self.leases.lease_ms());
         let mut due = DueJobs::default();
         for head in &heads {
