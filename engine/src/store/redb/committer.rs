@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use redb::WriteTransaction;
 use tokio::sync::oneshot;
 
+use super::group_tables::GroupTables;
 use super::payloads::Uses;
 use super::queue::QueueWriter;
 use super::{RedbStore, StoreError, Unavailable};
@@ -24,14 +25,15 @@ type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 type Op = Box<dyn FnOnce(Result<&mut Batch<'_>, &StoreError>) -> (Finish, Option<Unavailable>) + Send>;
 
 /// What the operations of one group transaction share: the transaction,
-/// the queue's tables, opened once for all of them, and the changes of
-/// payload uses, applied once before the commit (a job recorded in the
-/// commit that queued it nets out). Each operation opening and applying
-/// its own cost five table opens and a map per operation, on the one
-/// thread every write waits for.
+/// the queue's tables and the records' (`group_tables.rs`), each opened
+/// once for all of them, and the changes of payload uses, applied once
+/// before the commit (a job recorded in the commit that queued it nets
+/// out). Each operation opening and applying its own cost five table opens
+/// and a map per operation, on the one thread every write waits for.
 pub(super) struct Batch<'txn> {
     pub txn: &'txn WriteTransaction,
     pub queue: QueueWriter<'txn>,
+    pub tables: GroupTables<'txn>,
     pub uses: Uses,
 }
 
@@ -150,7 +152,7 @@ fn apply(store: &RedbStore, ops: Vec<Op>) {
     };
     let (finishers, counted) = {
         let mut batch = match QueueWriter::open(&txn) {
-            Ok(queue) => Batch { txn: &txn, queue, uses: Uses::default() },
+            Ok(queue) => Batch { txn: &txn, queue, tables: GroupTables::new(&txn), uses: Uses::default() },
             Err(error) => return refuse(ops, &error),
         };
         let mut finishers: Vec<Finish> = Vec::with_capacity(ops.len());
@@ -160,8 +162,9 @@ fn apply(store: &RedbStore, ops: Vec<Op>) {
             finishers.push(finish);
             failed = failed.or(unavailable);
         }
-        let Batch { queue, uses, .. } = batch;
-        drop(queue);
+        // Every table is closed before the commit.
+        let Batch { queue, tables, uses, .. } = batch;
+        drop((queue, tables));
         // Without its payload counts the transaction would leave bodies
         // unreferenced or delete one still used: it is given up whole.
         let counted = match failed {

@@ -2,14 +2,14 @@
 //! hook errors. The write functions take a transaction so the committer can
 //! batch them; reads open their own.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::ReadableTable;
 
 use super::codec::{decode, encode};
 use super::committer::Batch;
+use super::group_tables::GroupTables;
 use super::payloads::{AttemptRow, Bodies, Uses, sample_id};
-use super::queue::QueueWriter;
-use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, HOOK_SAMPLES, HOOK_STATS, HOOKS, meta};
-use super::{RedbStore, StoreError, next_id, sealing};
+use super::tables::{ATTEMPTS, EVENTS, HOOK_ERRORS, meta};
+use super::{RedbStore, StoreError, sealing, take_id};
 use crate::model::{Attempt, AttemptOutcome, Deactivation, HookEffect, HookErrorRecord, Job, NextStep, StoredEvent};
 use crate::model::{Hook, HookStats, Scope};
 use crate::secrets::Sealed;
@@ -48,45 +48,33 @@ impl RedbStore {
 }
 
 /// Writes an event record (the idempotency record) and queues its jobs.
-pub(super) fn insert_event(
-    txn: &WriteTransaction,
-    queue: &mut QueueWriter<'_>,
-    uses: &mut Uses,
-    event: &StoredEvent,
-    jobs: &mut [Job],
-) -> Result<(), StoreError> {
+pub(super) fn insert_event(batch: &mut Batch<'_>, event: &StoredEvent, jobs: &mut [Job]) -> Result<(), StoreError> {
     let key = (event.record.academy.as_str(), event.record.id.as_str());
-    txn.open_table(EVENTS)?.insert(key, encode(event).as_slice())?;
+    batch.tables.events.get()?.insert(key, encode(event).as_slice())?;
     for job in jobs {
-        enqueue(txn, queue, uses, job)?;
+        enqueue(batch, job)?;
     }
     Ok(())
 }
 
 /// The event record of (`academy`, `id`), inside a write transaction
 /// (idempotency check).
-pub(super) fn find_event(txn: &WriteTransaction, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-    let table = txn.open_table(EVENTS)?;
-    let record = table.get((academy, id))?.map(|bytes| decode("event", bytes.value())).transpose()?;
-    Ok(record)
+pub(super) fn find_event(batch: &mut Batch<'_>, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+    let record = batch.tables.events.get()?.get((academy, id))?;
+    record.map(|bytes| decode("event", bytes.value())).transpose()
 }
 
 /// Queues `job` with a new delivery id.
-pub(super) fn enqueue(
-    txn: &WriteTransaction,
-    queue: &mut QueueWriter<'_>,
-    uses: &mut Uses,
-    job: &mut Job,
-) -> Result<(), StoreError> {
-    job.id = next_id(txn, meta::NEXT_JOB_ID)?;
-    queue.push(job, uses)
+pub(super) fn enqueue(batch: &mut Batch<'_>, job: &mut Job) -> Result<(), StoreError> {
+    job.id = take_id(batch.tables.meta.get()?, meta::NEXT_JOB_ID)?;
+    batch.queue.push(job, &mut batch.uses)
 }
 
 /// Records a hook error.
-pub(super) fn insert_hook_error(txn: &WriteTransaction, mut error: HookErrorRecord) -> Result<(), StoreError> {
-    error.id = next_id(txn, meta::NEXT_ERROR_ID)?;
+pub(super) fn insert_hook_error(tables: &mut GroupTables<'_>, mut error: HookErrorRecord) -> Result<(), StoreError> {
+    error.id = take_id(tables.meta.get()?, meta::NEXT_ERROR_ID)?;
     let key = (u64::try_from(error.at.as_second()).unwrap_or(0), error.id);
-    txn.open_table(HOOK_ERRORS)?.insert(key, encode(&error).as_slice())?;
+    tables.errors.get()?.insert(key, encode(&error).as_slice())?;
     Ok(())
 }
 
@@ -104,14 +92,12 @@ pub(super) fn record_attempt(
     mut next: NextStep,
     deactivation: Deactivation,
 ) -> Result<HookEffect, StoreError> {
-    let Batch { txn, queue, uses } = batch;
-    let txn = *txn;
+    let Batch { queue, tables, uses, .. } = batch;
     queue.remove(job, uses)?;
-    let mut hooks = txn.open_table(HOOKS)?;
-    if hooks.get(job.hook_id)?.is_none() {
+    if tables.hooks.get()?.get(job.hook_id)?.is_none() {
         return Ok(HookEffect::None); // deleted meanwhile: nothing to record
     }
-    let effect = count_attempt(txn, job.hook_id, &attempt, deactivation)?;
+    let effect = count_attempt(tables.stats.get()?, job.hook_id, &attempt, deactivation)?;
     if effect == HookEffect::Deactivate {
         next = NextStep::Finish;
         attempt.end_by_deactivation(deactivation);
@@ -119,7 +105,7 @@ pub(super) fn record_attempt(
     if let NextStep::Retry { due_ms } = next {
         queue.push(&Job { due_ms, attempts: job.attempts + 1, ..job.clone() }, uses)?;
     }
-    attempt.id = next_id(txn, meta::NEXT_ATTEMPT_ID)?;
+    attempt.id = take_id(tables.meta.get()?, meta::NEXT_ATTEMPT_ID)?;
     uses.add(&attempt.payload);
     if let Some(transformed) = &attempt.transformed {
         uses.add(transformed);
@@ -135,7 +121,8 @@ pub(super) fn record_attempt(
         sealing::decode_sealed(bytes.value())
     };
     if effect == HookEffect::Deactivate {
-        let mut changed = hook(&hooks)?;
+        let hooks = tables.hooks.get()?;
+        let mut changed = hook(hooks)?;
         changed.settings.is_active = false;
         hooks.insert(changed.id, sealing::encode_sealed(&changed).as_slice())?;
     }
@@ -143,26 +130,25 @@ pub(super) fn record_attempt(
         AttemptOutcome::Succeeded => {
             let sent = attempt.sent();
             uses.add(sent);
-            if let Some(old) = txn.open_table(HOOK_SAMPLES)?.insert(job.hook_id, sent.id().0.as_slice())? {
+            if let Some(old) = tables.samples.get()?.insert(job.hook_id, sent.id().0.as_slice())? {
                 uses.drop(sample_id(old.value())?);
             }
         }
         AttemptOutcome::Failed => {
-            let error = attempt.hook_error(job, hook(&hooks)?.academy);
-            drop(hooks);
-            insert_hook_error(txn, error)?;
+            let error = attempt.hook_error(job, hook(tables.hooks.get()?)?.academy);
+            insert_hook_error(tables, error)?;
         }
         AttemptOutcome::Cancelled => {}
     }
     let row = attempt.map_payloads(|payload| payload.id());
-    txn.open_table(ATTEMPTS)?.insert((job.hook_id, row.id), encode(&row).as_slice())?;
+    tables.attempts.get()?.insert((job.hook_id, row.id), encode(&row).as_slice())?;
     Ok(effect)
 }
 
-/// Counts `attempt` in its hook's stats as they are in this transaction;
-/// whether the hook is to be deactivated.
+/// Counts `attempt` in its hook's stats (`stats`, as they are in this
+/// transaction); whether the hook is to be deactivated.
 fn count_attempt(
-    txn: &WriteTransaction,
+    stats: &mut redb::Table<u64, &[u8]>,
     hook_id: u64,
     attempt: &Attempt,
     deactivation: Deactivation,
@@ -170,11 +156,10 @@ fn count_attempt(
     if attempt.outcome == AttemptOutcome::Cancelled {
         return Ok(HookEffect::None); // counts for nothing: not even read
     }
-    let mut table = txn.open_table(HOOK_STATS)?;
-    let mut stats: HookStats =
-        table.get(hook_id)?.map(|bytes| decode("hook stats", bytes.value())).transpose()?.unwrap_or_default();
-    let effect = stats.count(attempt, deactivation);
-    table.insert(hook_id, encode(&stats).as_slice())?;
+    let mut counted: HookStats =
+        stats.get(hook_id)?.map(|bytes| decode("hook stats", bytes.value())).transpose()?.unwrap_or_default();
+    let effect = counted.count(attempt, deactivation);
+    stats.insert(hook_id, encode(&counted).as_slice())?;
     Ok(effect)
 }
 

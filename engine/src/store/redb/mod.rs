@@ -13,6 +13,7 @@ mod codec;
 mod committer;
 mod delivery;
 mod errors;
+mod group_tables;
 mod handle;
 mod hook_index;
 mod hooks;
@@ -183,7 +184,12 @@ impl RedbStore {
 
 /// Takes the next value of counter `name` inside a write transaction.
 fn next_id(txn: &redb::WriteTransaction, name: &str) -> Result<u64, StoreError> {
-    let mut meta = txn.open_table(META)?;
+    take_id(&mut txn.open_table(META)?, name)
+}
+
+/// Takes the next value of counter `name` from `meta`, the `META` table
+/// open in a write transaction.
+fn take_id(meta: &mut redb::Table<'_, &'static str, u64>, name: &str) -> Result<u64, StoreError> {
     let id = meta.get(name)?.map_or(1, |v| v.value());
     meta.insert(name, id + 1)?;
     Ok(id)

@@ -4,7 +4,6 @@
 //! never see a transaction, and another backend can implement the same
 //! calls with its own batching.
 
-use super::committer::Batch;
 use super::delivery::{enqueue, find_event, insert_event, insert_hook_error, record_attempt};
 use super::parked::{self, Parking};
 use super::{Committer, StoreError};
@@ -32,10 +31,9 @@ impl Committer {
         J: Fn(Option<StoredEvent>, &Sha256) -> Seen + Send + 'static,
     {
         self.commit(move |batch| {
-            let Batch { txn, queue, uses } = batch;
             // Every id is checked before anything is written: the writes of
             // an operation are committed even if it fails.
-            let checked = match judge_items(items, judge, |academy, id| find_event(txn, academy, id))? {
+            let checked = match judge_items(items, judge, |academy, id| find_event(batch, academy, id))? {
                 Ok(checked) => checked,
                 Err(conflict) => return Ok(Err(conflict)),
             };
@@ -49,14 +47,14 @@ impl Committer {
                     }
                 };
                 for (event, jobs) in &mut item.events {
-                    insert_event(txn, queue, uses, event, jobs)?;
+                    insert_event(batch, event, jobs)?;
                 }
                 for error in item.errors {
-                    insert_hook_error(txn, error)?;
+                    insert_hook_error(&mut batch.tables, error)?;
                 }
                 for event in item.parked {
                     let (plugin, event_id) = (event.plugin.clone(), event.event_id.clone());
-                    if parked::park(txn, event, park_cap)? == Parking::Full {
+                    if parked::park(batch.txn, event, park_cap)? == Parking::Full {
                         tracing::warn!(%plugin, %event_id, cap = park_cap, "failed event not parked: the plugin has too many parked events");
                     }
                 }
@@ -87,11 +85,7 @@ impl Committer {
     /// Queues `jobs` (replays of earlier deliveries), each with a new
     /// delivery id; returns the ids.
     pub async fn enqueue(&self, mut jobs: Vec<Job>) -> Result<Vec<u64>, StoreError> {
-        self.commit(move |batch| {
-            let Batch { txn, queue, uses } = batch;
-            jobs.iter_mut().map(|job| enqueue(txn, queue, uses, job).map(|()| job.id)).collect()
-        })
-        .await
+        self.commit(move |batch| jobs.iter_mut().map(|job| enqueue(batch, job).map(|()| job.id)).collect()).await
     }
 
     /// Removes the events of `plugin` that were ingested again, each only
