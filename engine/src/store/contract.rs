@@ -286,9 +286,12 @@ pub trait Transfer: Send + Sync {
     /// Every token, by id, with the sha256 requests are matched by.
     async fn tokens_with_hashes(&self) -> Result<Vec<([u8; 32], TokenRecord)>, StoreError>;
 
-    /// Up to `limit` queued jobs after (due time, id) `after`, in that
-    /// order, as they are: none is claimed.
-    async fn queued_jobs(&self, after: Option<(u64, u64)>, limit: usize) -> Result<Vec<Job>, StoreError>;
+    /// Up to `limit` queued jobs after `after`, the last of the previous
+    /// page, as they are (none is claimed): in pages, every queued job
+    /// once, in the order the backend keeps them (redb by due time then
+    /// id, PostgreSQL by id: it keeps no index of the whole queue by due
+    /// time).
+    async fn queued_jobs(&self, after: Option<&Job>, limit: usize) -> Result<Vec<Job>, StoreError>;
 
     /// Writes the records of an export into this store, which must hold no
     /// hooks, tokens, catalogue additions, plugins or jobs: everything or,

@@ -169,9 +169,9 @@ pub async fn export(store: &dyn Store, from: &str, out: &mut dyn Write) -> Resul
 
     let (mut after, mut written) = (None, HashSet::new());
     loop {
-        let page = store.queued_jobs(after, PAGE).await?;
+        let page = store.queued_jobs(after.as_ref(), PAGE).await?;
         let Some(last) = page.last() else { break };
-        after = Some((last.due_ms, last.id));
+        after = Some(last.clone());
         for job in page {
             let payload = job.payload.clone();
             if written.insert(payload.id()) {

@@ -31,6 +31,8 @@ fn ids(jobs: &[Job]) -> Vec<u64> {
 /// attempted, as the dispatcher's would be: a store shared by engines
 /// (PostgreSQL) claims the jobs it gives, and does not give them again.
 pub(crate) async fn due_jobs_serve_the_longest_waiting_hook_first_within_its_room(store: &dyn Store) {
+    let summary = store.queue_summary().await.unwrap();
+    assert_eq!((summary.depth, summary.first_due_ms), (0, None), "an empty queue");
     // Hook 9 waits since 100, hook 1 since 150 (a backlog), hook 5 is due
     // later than now.
     let mut backlog = Vec::new();
@@ -39,6 +41,8 @@ pub(crate) async fn due_jobs_serve_the_longest_waiting_hook_first_within_its_roo
     }
     let nine = queued(store, 9, 100).await;
     queued(store, 5, 5000).await;
+    let summary = store.queue_summary().await.unwrap();
+    assert_eq!((summary.depth, summary.first_due_ms), (12, Some(100)), "every hook's jobs, the earliest of any hook");
 
     let early = due(store, 50, 64, |_| usize::MAX).await;
     assert_eq!((early.jobs.len(), early.next_due_ms), (0, Some(100)));

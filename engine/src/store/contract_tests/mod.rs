@@ -56,7 +56,7 @@ macro_rules! every_contract_test {
             deliveries::replays_are_queued_under_new_ids,
             deliveries::an_attempt_keeps_what_its_transformer_sent_beside_the_payload,
             deliveries::prune_deletes_old_records_and_keeps_jobs,
-            transfer::an_export_carries_the_setup_and_the_queue_in_due_order,
+            transfer::an_export_carries_the_setup_and_every_queued_job,
         );
     };
 }

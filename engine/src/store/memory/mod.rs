@@ -153,10 +153,10 @@ impl Transfer for Memory {
         Ok(tokens)
     }
 
-    async fn queued_jobs(&self, after: Option<(u64, u64)>, limit: usize) -> Result<Vec<Job>, StoreError> {
+    async fn queued_jobs(&self, after: Option<&Job>, limit: usize) -> Result<Vec<Job>, StoreError> {
         let state = self.lock();
         let range = match after {
-            Some(key) => state.jobs.range((Bound::Excluded(key), Bound::Unbounded)),
+            Some(job) => state.jobs.range((Bound::Excluded((job.due_ms, job.id)), Bound::Unbounded)),
             None => state.jobs.range(..),
         };
         Ok(range.take(limit).map(|(_, job)| job.clone()).collect())

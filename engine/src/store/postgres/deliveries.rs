@@ -26,6 +26,16 @@ use super::{Lock, Postgres, payloads};
 use crate::model::{Attempt, Deactivation, Hook, HookEffect, HookErrorRecord, Job, NextStep, PayloadId, Scope};
 use crate::time::Time;
 
+/// `heads`, one row per hook with queued jobs and its earliest due time: a
+/// walk of `jobs_by_hook` from each hook to the next (the queue has no index
+/// by due time across hooks, see migration 3).
+const WITH_HEADS: &str = "WITH RECURSIVE heads (hook_id, due_ms) AS ( \
+      (SELECT hook_id, due_ms FROM jobs ORDER BY hook_id, due_ms, id LIMIT 1) \
+      UNION ALL \
+      SELECT n.hook_id, n.due_ms FROM heads, LATERAL ( \
+        SELECT hook_id, due_ms FROM jobs WHERE jobs.hook_id > heads.hook_id \
+        ORDER BY hook_id, due_ms, id LIMIT 1) AS n)";
+
 /// Queues `jobs` under new delivery ids (their payloads stored already),
 /// in one statement; the ids, in order.
 pub(super) async fn insert_jobs(txn: &impl GenericClient, jobs: &[&Job]) -> Result<Vec<u64>, StoreError> {
@@ -105,16 +115,9 @@ impl Deliveries for Postgres {
         let txn = client.transaction().await?;
         txn.batch_execute("SET LOCAL synchronous_commit = off").await?;
         let now = rows::id(request.now_ms);
-        // One row per hook with queued jobs, its earliest due time: a walk
-        // of `jobs_by_hook` from each hook to the next.
-        let heads = "WITH RECURSIVE heads (hook_id, due_ms) AS ( \
-                       (SELECT hook_id, due_ms FROM jobs ORDER BY hook_id, due_ms, id LIMIT 1) \
-                       UNION ALL \
-                       SELECT n.hook_id, n.due_ms FROM heads, LATERAL ( \
-                         SELECT hook_id, due_ms FROM jobs WHERE jobs.hook_id > heads.hook_id \
-                         ORDER BY hook_id, due_ms, id LIMIT 1) AS n) \
-                     SELECT hook_id, due_ms FROM heads ORDER BY due_ms, hook_id";
-        let heads = txn.query(&txn.prepare_cached(heads).await?, &[]).await?;
+        static HEADS: LazyLock<String> =
+            LazyLock::new(|| format!("{WITH_HEADS} SELECT hook_id, due_ms FROM heads ORDER BY due_ms, hook_id"));
+        let heads = txn.query(&txn.prepare_cached(&HEADS).await?, &[]).await?;
         // A hook's due jobs no engine holds, oldest first, as many as its
         // room here (its cap less this engine's attempts waiting for their
         // receiver) and its cap less the other engines' claims allow; the
@@ -254,8 +257,10 @@ impl Deliveries for Postgres {
 
     async fn queue_summary(&self) -> Result<QueueSummary, StoreError> {
         let client = self.client().await?;
-        let sql = "SELECT count(*) AS depth, min(due_ms) AS first_due_ms FROM jobs";
-        let row = client.query_one(&client.prepare_cached(sql).await?, &[]).await?;
+        static SUMMARY: LazyLock<String> = LazyLock::new(|| {
+            format!("{WITH_HEADS} SELECT (SELECT count(*) FROM jobs) AS depth, min(due_ms) AS first_due_ms FROM heads")
+        });
+        let row = client.query_one(&client.prepare_cached(&SUMMARY).await?, &[]).await?;
         let first_due_ms = get::<Option<i64>>(&row, "first_due_ms", "queue")?.map(|due| due as u64);
         Ok(QueueSummary { depth: unsigned(&row, "depth", "queue")?, first_due_ms })
     }

@@ -22,6 +22,7 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial", sql: include_str!("migrations/0001_initial.sql") },
     Migration { version: 2, name: "claims", sql: include_str!("migrations/0002_claims.sql") },
+    Migration { version: 3, name: "no_queue_by_due", sql: include_str!("migrations/0003_no_queue_by_due.sql") },
 ];
 
 /// The schema version this binary knows up to.

@@ -286,8 +286,8 @@ impl Transfer for Redb {
         self.store.tokens_with_hashes()
     }
 
-    async fn queued_jobs(&self, after: Option<(u64, u64)>, limit: usize) -> Result<Vec<Job>, StoreError> {
-        self.store.queued_jobs(after, limit)
+    async fn queued_jobs(&self, after: Option<&Job>, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.store.queued_jobs(after.map(|job| (job.due_ms, job.id)), limit)
     }
 
     async fn import(
