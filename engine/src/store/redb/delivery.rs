@@ -1,6 +1,7 @@
 //! Records of ingestion and delivery: events, the job queue, attempts and
-//! hook errors. The write functions take a transaction so the committer can
-//! batch them; reads open their own.
+//! hook errors. The write functions run inside a group transaction and take
+//! its [`Batch`], whose tables they share with the group's other operations
+//! (`committer.rs`, `group_tables.rs`); reads open their own.
 
 use redb::ReadableTable;
 
