@@ -51,7 +51,7 @@ impl RedbStore {
 /// Writes an event record (the idempotency record) and queues its jobs.
 pub(super) fn insert_event(batch: &mut Batch<'_>, event: &StoredEvent, jobs: &mut [Job]) -> Result<(), StoreError> {
     let key = (event.record.academy.as_str(), event.record.id.as_str());
-    batch.tables.events.get()?.insert(key, encode(event).as_slice())?;
+    batch.tables.events.open()?.insert(key, encode(event).as_slice())?;
     for job in jobs {
         enqueue(batch, job)?;
     }
@@ -61,21 +61,21 @@ pub(super) fn insert_event(batch: &mut Batch<'_>, event: &StoredEvent, jobs: &mu
 /// The event record of (`academy`, `id`), inside a write transaction
 /// (idempotency check).
 pub(super) fn find_event(batch: &mut Batch<'_>, academy: &str, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-    let record = batch.tables.events.get()?.get((academy, id))?;
+    let record = batch.tables.events.open()?.get((academy, id))?;
     record.map(|bytes| decode("event", bytes.value())).transpose()
 }
 
 /// Queues `job` with a new delivery id.
 pub(super) fn enqueue(batch: &mut Batch<'_>, job: &mut Job) -> Result<(), StoreError> {
-    job.id = take_id(batch.tables.meta.get()?, meta::NEXT_JOB_ID)?;
+    job.id = take_id(batch.tables.meta.open()?, meta::NEXT_JOB_ID)?;
     batch.queue.push(job, &mut batch.uses)
 }
 
 /// Records a hook error.
 pub(super) fn insert_hook_error(tables: &mut GroupTables<'_>, mut error: HookErrorRecord) -> Result<(), StoreError> {
-    error.id = take_id(tables.meta.get()?, meta::NEXT_ERROR_ID)?;
+    error.id = take_id(tables.meta.open()?, meta::NEXT_ERROR_ID)?;
     let key = (u64::try_from(error.at.as_second()).unwrap_or(0), error.id);
-    tables.errors.get()?.insert(key, encode(&error).as_slice())?;
+    tables.errors.open()?.insert(key, encode(&error).as_slice())?;
     Ok(())
 }
 
@@ -95,10 +95,10 @@ pub(super) fn record_attempt(
 ) -> Result<HookEffect, StoreError> {
     let Batch { queue, tables, uses, .. } = batch;
     queue.remove(job, uses)?;
-    if tables.hooks.get()?.get(job.hook_id)?.is_none() {
+    if tables.hooks.open()?.get(job.hook_id)?.is_none() {
         return Ok(HookEffect::None); // deleted meanwhile: nothing to record
     }
-    let effect = count_attempt(tables.stats.get()?, job.hook_id, &attempt, deactivation)?;
+    let effect = count_attempt(tables.stats.open()?, job.hook_id, &attempt, deactivation)?;
     if effect == HookEffect::Deactivate {
         next = NextStep::Finish;
         attempt.end_by_deactivation(deactivation);
@@ -106,7 +106,7 @@ pub(super) fn record_attempt(
     if let NextStep::Retry { due_ms } = next {
         queue.push(&Job { due_ms, attempts: job.attempts + 1, ..job.clone() }, uses)?;
     }
-    attempt.id = take_id(tables.meta.get()?, meta::NEXT_ATTEMPT_ID)?;
+    attempt.id = take_id(tables.meta.open()?, meta::NEXT_ATTEMPT_ID)?;
     uses.add(&attempt.payload);
     if let Some(transformed) = &attempt.transformed {
         uses.add(transformed);
@@ -122,7 +122,7 @@ pub(super) fn record_attempt(
         sealing::decode_sealed(bytes.value())
     };
     if effect == HookEffect::Deactivate {
-        let hooks = tables.hooks.get()?;
+        let hooks = tables.hooks.open()?;
         let mut changed = hook(hooks)?;
         changed.settings.is_active = false;
         hooks.insert(changed.id, sealing::encode_sealed(&changed).as_slice())?;
@@ -131,18 +131,18 @@ pub(super) fn record_attempt(
         AttemptOutcome::Succeeded => {
             let sent = attempt.sent();
             uses.add(sent);
-            if let Some(old) = tables.samples.get()?.insert(job.hook_id, sent.id().0.as_slice())? {
+            if let Some(old) = tables.samples.open()?.insert(job.hook_id, sent.id().0.as_slice())? {
                 uses.drop(sample_id(old.value())?);
             }
         }
         AttemptOutcome::Failed => {
-            let error = attempt.hook_error(job, hook(tables.hooks.get()?)?.academy);
+            let error = attempt.hook_error(job, hook(tables.hooks.open()?)?.academy);
             insert_hook_error(tables, error)?;
         }
         AttemptOutcome::Cancelled => {}
     }
     let row = attempt.map_payloads(|payload| payload.id());
-    tables.attempts.get()?.insert((job.hook_id, row.id), encode(&row).as_slice())?;
+    tables.attempts.open()?.insert((job.hook_id, row.id), encode(&row).as_slice())?;
     Ok(effect)
 }
 

@@ -30,7 +30,7 @@ impl<'txn, K: Key + 'static, V: Value + 'static> LazyTable<'txn, K, V> {
     }
 
     /// The table, opened now if it was not yet.
-    pub(super) fn get(&mut self) -> Result<&mut Table<'txn, K, V>, StoreError> {
+    pub(super) fn open(&mut self) -> Result<&mut Table<'txn, K, V>, StoreError> {
         if self.table.is_none() {
             self.table = Some(self.txn.open_table(self.definition)?);
         }
