@@ -159,6 +159,20 @@ async fn readyz_answers_ready_and_healthz_stays_the_liveness_probe() {
     assert_eq!((health.status, &health.body["status"]), (200, &json!("ok")));
 }
 
+/// Text log lines written to a pipe (a service manager's journal, a log
+/// file) carry no terminal colour codes.
+#[tokio::test]
+async fn text_logs_off_a_terminal_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = start_with(dir.path(), &[], &[("RUST_LOG", "info")], true);
+    let health = reqwest::get(format!("{}/healthz", engine.url)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(engine.terminate().success());
+    let lines = engine.logs_once("stopped").await;
+    assert!(lines.iter().any(|line| line.contains("listening")), "{lines:?}");
+    assert!(lines.iter().all(|line| !line.contains('\u{1b}')), "{lines:?}");
+}
+
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_and_tie_a_request_together() {
     let dir = tempfile::tempdir().unwrap();

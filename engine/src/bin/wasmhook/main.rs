@@ -14,6 +14,7 @@ mod table;
 mod test_endpoint;
 mod token;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// jemalloc rather than glibc's allocator: under load glibc's `malloc` and
@@ -122,10 +123,12 @@ fn main() -> ExitCode {
 }
 
 /// Log lines on standard error, filtered by `RUST_LOG` (errors only when it
-/// is unset), as text or one JSON object per line.
+/// is unset), as text or one JSON object per line. Text is coloured only on
+/// a terminal: a journal or a log file would keep the escape codes.
 fn init_tracing(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
