@@ -36,7 +36,7 @@ use crate::quota::{QuotaSettings, RateLimitSettings};
 use crate::runtime::PluginSettings;
 use crate::secrets::{Secret, SecretKey};
 use crate::store::space::Storage;
-use crate::store::{Backend, PostgresSettings};
+use crate::store::{Backend, PostgresSettings, RedbSettings};
 use crate::targets::{TargetPolicy, Targets};
 use crate::units::duration;
 
@@ -72,8 +72,10 @@ pub struct Config {
     /// Directory of the store (`redb`) and the plugin cache.
     pub data_dir: PathBuf,
     /// Which backend keeps the engine's data: `redb` (a file in
-    /// `data_dir`) or `postgres` (`[postgres]`).
+    /// `data_dir`, `[redb]`) or `postgres` (`[postgres]`).
     pub store: Backend,
+    /// The embedded store, when `store = "redb"`.
+    pub redb: RedbSettings,
     /// The PostgreSQL database, when `store = "postgres"`.
     pub postgres: PostgresSettings,
     /// The bootstrap superadmin token. Never printed.
@@ -132,6 +134,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./wasmhook-data"),
             store: Backend::Redb,
+            redb: RedbSettings::default(),
             postgres: PostgresSettings::default(),
             admin_token: None,
             catalog: None,
@@ -241,6 +244,7 @@ impl Config {
         self.plugins.check()?;
         self.http.check()?;
         self.storage.check()?;
+        self.redb.check()?;
         self.postgres.check()?;
         self.rate_limits.check()?;
         if self.admin_token.as_ref().is_some_and(|token| token.expose().is_empty()) {

@@ -162,7 +162,7 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     let keys = LoadedKeys::load(config.secret_key.as_ref(), &config.previous_secret_keys, &config.data_dir)?;
     let opened: Result<Arc<dyn Store>, StoreError> = match config.store {
         Backend::Redb => RedbStore::open(&config.data_dir, keys.keyring.clone()).map(|file| {
-            let store = Redb::new(file);
+            let store = Redb::new(file, &config.redb);
             crate::store::watch(store.file(), config.storage.floor());
             Arc::new(store) as Arc<dyn Store>
         }),

@@ -142,6 +142,12 @@ fn an_unknown_key_or_a_bad_value_stops_the_start_with_one_line() {
         one_line_error(&output),
         "wasmhook: configuration: flag --delivery-concurrency: delivery_concurrency: must be at least 1"
     );
+    let output = start_failing_with(&data, &[], &[("WASMHOOK_REDB_COMMIT_DELAY", "5s")]);
+    assert_eq!(
+        one_line_error(&output),
+        "wasmhook: configuration: environment variable WASMHOOK_REDB_COMMIT_DELAY: redb.commit_delay: \
+         must be at most 1s (every write may wait that long)"
+    );
     let output = wasmhook(&["config", "show", "--config", &dir.path().join("missing.toml").display().to_string()], &[]);
     assert!(one_line_error(&output).contains("missing.toml: No such file"));
     assert!(!data.join(wasmhook::store::RedbStore::FILE_NAME).exists(), "nothing was started");

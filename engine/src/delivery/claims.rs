@@ -176,7 +176,7 @@ mod tests {
         fn new() -> Queue {
             let dir = tempfile::tempdir().unwrap();
             let file = RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
-            Queue { _dir: dir, store: Arc::new(Redb::new(file)) }
+            Queue { _dir: dir, store: Arc::new(Redb::new(file, &Default::default())) }
         }
 
         async fn hook(&self, max_in_flight: Option<u32>) -> u64 {

@@ -39,7 +39,7 @@ pub use health::{Health, HealthView};
 pub use postgres::Postgres;
 pub use records::{AttemptCounts, ComponentTotals, DueJobs, Pruned, QueueSummary, Quotas, RecentOutcomes, Usage};
 pub use redb::{REOPEN_HEADROOM, Redb, RedbStore, watch};
-pub use settings::{Backend, PostgresSettings};
+pub use settings::{Backend, PostgresSettings, RedbSettings};
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -1,5 +1,5 @@
-//! Which backend keeps the engine's data, and the PostgreSQL section: the
-//! store's part of the configuration (`store`, `[postgres]`).
+//! Which backend keeps the engine's data, and each backend's section: the
+//! store's part of the configuration (`store`, `[redb]`, `[postgres]`).
 
 use std::time::Duration;
 
@@ -18,6 +18,39 @@ pub enum Backend {
     /// A PostgreSQL database (`[postgres]`), which several engines can
     /// share.
     Postgres,
+}
+
+/// The `[redb]` settings section, read when `store = "redb"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedbSettings {
+    /// How long a group commit waits, from the first write it carries,
+    /// for others to share it, while they keep coming (a quarter of it
+    /// without one ends the wait; `redb/committer.rs` has the
+    /// measurements). When writes queue up behind a commit, their wait is
+    /// over by the time the next one starts: only a lightly loaded engine
+    /// waits.
+    #[serde(with = "duration")]
+    pub commit_delay: Duration,
+}
+
+impl Default for RedbSettings {
+    fn default() -> Self {
+        RedbSettings { commit_delay: Duration::from_millis(2) }
+    }
+}
+
+impl RedbSettings {
+    /// The longest `commit_delay`: every write may wait that long.
+    const MAX_COMMIT_DELAY: Duration = Duration::from_secs(1);
+
+    /// What the types alone do not check.
+    pub fn check(&self) -> Result<(), String> {
+        if self.commit_delay > Self::MAX_COMMIT_DELAY {
+            return Err("must be at most 1s (every write may wait that long)".into());
+        }
+        Ok(())
+    }
 }
 
 /// The `[postgres]` settings section, read when `store = "postgres"`.

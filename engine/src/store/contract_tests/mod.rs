@@ -82,7 +82,7 @@ mod on_redb {
             async fn $name() {
                 let dir = tempfile::tempdir().unwrap();
                 let file = crate::store::RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap();
-                super::$module::$name(&crate::store::Redb::new(file)).await;
+                super::$module::$name(&crate::store::Redb::new(file, &Default::default())).await;
             }
         )*};
     }

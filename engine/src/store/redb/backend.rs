@@ -20,6 +20,7 @@ use crate::model::{
     HookIndex, HookSelector, HookStats, IdConflict, IngestItem, Job, LimitOverrides, NewHook, NextStep, ParkedEvent,
     ParkedKey, PluginLimits, PluginVersion, Role, Scope, StoredEvent, TokenRecord,
 };
+use crate::store::RedbSettings;
 use crate::store::contract::{
     Catalog, Change, ClaimRequest, Deliveries, Events, Hooks, Judge, Plugins, Store, Tokens, Transfer,
 };
@@ -36,10 +37,11 @@ pub struct Redb {
 }
 
 impl Redb {
-    /// Starts the committer of `store`.
-    pub fn new(store: RedbStore) -> Redb {
+    /// Starts the committer of `store`, as `settings` say.
+    pub fn new(store: RedbStore, settings: &RedbSettings) -> Redb {
         let store = Arc::new(store);
-        Redb { committer: Committer::start(store.clone()), store, changes: broadcast::Sender::new(1) }
+        let committer = Committer::start(store.clone(), settings.commit_delay);
+        Redb { committer, store, changes: broadcast::Sender::new(1) }
     }
 
     /// The file, for what only the embedded store has: its space guard and

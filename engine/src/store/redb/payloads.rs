@@ -197,7 +197,8 @@ pub(super) mod tests {
     #[tokio::test]
     async fn a_payload_is_stored_once_and_deleted_with_its_last_reference() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Redb::new(RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap());
+        let store =
+            Redb::new(RedbStore::open(dir.path(), crate::store::tests::keyring()).unwrap(), &Default::default());
         let hooks = [hook(&store, Some("a")).await, hook(&store, Some("a")).await, hook(&store, None).await];
         // One event for the three hooks.
         let mut event = item(0, "e1", 1, Vec::new());
