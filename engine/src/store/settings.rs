@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::secrets::Secret;
-use crate::units::duration;
+use crate::units::{duration, format_duration};
 
 /// Which backend keeps the engine's data (the `store` key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -47,7 +47,8 @@ impl RedbSettings {
     /// What the types alone do not check.
     pub fn check(&self) -> Result<(), String> {
         if self.commit_delay > Self::MAX_COMMIT_DELAY {
-            return Err("must be at most 1s (every write may wait that long)".into());
+            let max = format_duration(Self::MAX_COMMIT_DELAY);
+            return Err(format!("must be at most {max} (every write may wait that long)"));
         }
         Ok(())
     }
